@@ -1,0 +1,100 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mapseg", version, about = "Unsupervised land-cover segmentation of GeoTIFF rasters")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a GeoTIFF: size, bands, type, compression, CRS, pixel size, extent, nodata.
+    Info(InfoArgs),
+    /// Segment a GeoTIFF into k classes and write a label GeoTIFF.
+    Segment(SegmentArgs),
+    /// Time clustering alone (fit + assign of every pixel) on a raster held in memory.
+    #[command(hide = true)]
+    BenchCluster(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    pub file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Input GeoTIFF.
+    pub input: PathBuf,
+    /// Output label GeoTIFF (written atomically: a failed run leaves no partial file).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Number of classes (2-64).
+    #[arg(long, default_value_t = 8)]
+    pub k: usize,
+    /// Block size in pixels: 1, 2, 4, 8 or 16.
+    #[arg(long, default_value_t = 2)]
+    pub resolution: u32,
+    /// Bands to cluster on, 1-based, comma-separated (default: every band but alpha).
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Option<Vec<usize>>,
+    /// Majority filter kernel size (odd, 3-15; 0 turns it off).
+    #[arg(long, default_value_t = 3)]
+    pub smooth: usize,
+    /// Minimum mapping unit in pixels: smaller regions merge into a neighbour (0 turns it off).
+    #[arg(long, default_value_t = 16)]
+    pub mmu: u32,
+    /// Average each pixel with its 3x3 neighbours before clustering.
+    #[arg(long)]
+    pub presmooth: bool,
+    /// Seed for sampling and k-means++ (same seed, same labels).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write per-class statistics (pixels, m², ha, %) as CSV.
+    #[arg(long)]
+    pub stats: Option<PathBuf>,
+    /// Write the run manifest as JSON.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Print inertia and silhouette for k = 2..16 and a suggested k.
+    #[arg(long)]
+    pub k_curve: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write stage timings (seconds) as JSON.
+    #[arg(long)]
+    pub timings: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    pub input: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    pub k: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Worker threads to use.
+pub fn threads(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1)
+}

@@ -1,0 +1,202 @@
+//! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use engine::geotiff::GeoTiffWriter;
+use engine::kmeans::suggest_k;
+use engine::labels::default_legend;
+use engine::manifest::{InputIdentity, hash_input};
+use engine::pipeline::{self, Model, SegmentParams, StripAssembler};
+use engine::progress::{Progress, Stage};
+use engine::raster::{Samples, Window};
+use engine::stats::{ClassStats, to_csv};
+
+use crate::args::{SegmentArgs, threads};
+use crate::info::open;
+use crate::progress::Bar;
+
+/// Seconds spent in each phase, written with `--timings`.
+#[derive(Debug, Default, serde::Serialize)]
+struct Timings {
+    fit_s: f64,
+    label_s: f64,
+    encode_s: f64,
+    total_s: f64,
+}
+
+pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    refuse_to_overwrite_input(&args.input, &args.output)?;
+    let params = params(args)?;
+    let bar = Bar::new(args.quiet);
+    let input = args.input.clone();
+    let hashing = std::thread::spawn(move || File::open(&input).and_then(hash_input));
+
+    let mut reader = open(&args.input)?;
+    let info = reader.info().clone();
+    let fitted = pipeline::fit(&mut reader, &params, &bar).context("fitting failed")?;
+    let mut timings = Timings { fit_s: start.elapsed().as_secs_f64(), ..Timings::default() };
+    if args.k_curve {
+        print_k_curve(&fitted, &bar)?;
+    }
+    let model = fitted.model;
+
+    let (blake3, bytes) = hashing.join().map_err(|_| anyhow::anyhow!("hashing the input panicked"))??;
+    let name = args.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let manifest = model.manifest(InputIdentity { name, bytes, blake3 });
+    let legend = default_legend(params.k);
+
+    let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".mapseg-")
+        .suffix(".tif.part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
+    let mut writer = GeoTiffWriter::new(sink, model.writer_options(&info, &legend, &manifest))?;
+    let mut stats = ClassStats::new(params.k, info.georef.as_ref());
+
+    let label_start = Instant::now();
+    let mut encode = 0.0;
+    label_in_parallel(&args.input, &model, threads(args.threads), &bar, |y, strip| {
+        let t = Instant::now();
+        stats.add_rows(y, info.width, &strip);
+        writer.write_strip(&Samples::U8(strip))?;
+        encode += t.elapsed().as_secs_f64();
+        Ok(())
+    })?;
+    bar.report(Stage::Writing, 1.0);
+    let t = Instant::now();
+    writer.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    tmp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    timings.encode_s = encode + t.elapsed().as_secs_f64();
+    timings.label_s = label_start.elapsed().as_secs_f64() - timings.encode_s;
+    bar.finish();
+
+    let rows = stats.rows(&legend);
+    if let Some(path) = &args.stats {
+        std::fs::write(path, to_csv(&rows)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.manifest {
+        std::fs::write(path, manifest.to_json()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    timings.total_s = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.timings {
+        std::fs::write(path, serde_json::to_string_pretty(&timings)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !args.quiet {
+        print_summary(&args.output, &rows, timings.total_s);
+    }
+    Ok(())
+}
+
+fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
+    let bands = match &args.bands {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|&b| b.checked_sub(1).context("--bands: bands are numbered from 1"))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+    };
+    Ok(SegmentParams {
+        k: args.k,
+        resolution: args.resolution,
+        bands,
+        presmooth: args.presmooth,
+        smooth: args.smooth,
+        mmu: args.mmu,
+        seed: args.seed,
+        ..SegmentParams::default()
+    })
+}
+
+fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            bail!("the output {} is the input file; choose another output path", output.display());
+        }
+    }
+    Ok(())
+}
+
+/// Labels every unit of `model` on `threads` workers, each with its own reader, and hands the
+/// completed strips to `sink` top to bottom.
+fn label_in_parallel(
+    input: &Path,
+    model: &Model,
+    threads: usize,
+    bar: &Bar,
+    mut sink: impl FnMut(u32, Vec<u8>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let units = model.units();
+    let next = AtomicUsize::new(0);
+    let mut assembler = StripAssembler::new(model.spec.width, model.spec.height);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(Window, anyhow::Result<Vec<u8>>)>(threads * 2);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (units, next) = (&units, &next);
+            scope.spawn(move || {
+                let mut reader = match open(input) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send((Window::new(0, 0, 0, 0), Err(e)));
+                        return;
+                    }
+                };
+                while let Some(&unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let labels = model.label_window(&mut reader, unit).map_err(anyhow::Error::from);
+                    if tx.send((unit, labels)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0usize;
+        let result = rx.iter().try_for_each(|(unit, labels)| {
+            let labels = labels?;
+            done += 1;
+            bar.report(Stage::Assigning, done as f32 / units.len() as f32);
+            assembler.add(unit, &labels).into_iter().try_for_each(|(y, strip)| sink(y, strip))
+        });
+        if result.is_err() {
+            next.store(units.len(), Ordering::Relaxed);
+        }
+        result
+    })?;
+    if !assembler.is_complete() {
+        bail!("internal error: not every row was labelled");
+    }
+    Ok(())
+}
+
+fn print_k_curve(fitted: &pipeline::Fitted, bar: &Bar) -> anyhow::Result<()> {
+    let curve = pipeline::k_curve(fitted, bar)?;
+    bar.finish();
+    println!("{:>3}  {:>14}  {:>10}", "k", "inertia", "silhouette");
+    for c in &curve {
+        println!("{:>3}  {:>14.3}  {:>10.3}", c.k, c.inertia, c.silhouette);
+    }
+    if let Some(k) = suggest_k(&curve) {
+        println!("suggested k: {k}");
+    }
+    Ok(())
+}
+
+fn print_summary(output: &Path, rows: &[engine::stats::ClassRow], seconds: f64) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "wrote {} in {seconds:.2} s", output.display());
+    let _ = writeln!(out, "{:>5}  {:<12}  {:>12}  {:>12}  {:>7}", "class", "name", "pixels", "hectares", "%");
+    for r in rows {
+        let ha = r.area_ha.map_or_else(|| "-".into(), |a| format!("{a:.4}"));
+        let _ = writeln!(out, "{:>5}  {:<12}  {:>12}  {:>12}  {:>6.2}%", r.class, r.name, r.pixels, ha, r.percent);
+    }
+}

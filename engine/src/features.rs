@@ -1,0 +1,391 @@
+//! From decoded pixels to feature vectors: band selection, per-band normalisation, the optional
+//! 3×3 pre-smoothing, and exact r×r block means.
+//!
+//! Features live on a *block grid*: block `(bx, by)` covers pixels `bx*r .. min((bx+1)*r, width)`
+//! and likewise for rows, so edge blocks are smaller and averaged over the pixels they really
+//! have. A block is valid when at least one of its pixels is valid.
+
+use crate::raster::{PixelBlock, SampleType, Samples, Window};
+
+/// Valid block resolutions (block edge in pixels).
+pub const RESOLUTIONS: [u32; 5] = [1, 2, 4, 8, 16];
+
+/// Percentiles used to stretch bands that are not 8-bit.
+pub const STRETCH_PERCENTILES: (f64, f64) = (0.02, 0.98);
+
+/// Maps a band's raw values to roughly `0.0..=1.0`: `(v - offset) * scale`, clamped when the
+/// stretch came from percentiles.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normaliser {
+    pub offset: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub clamp: bool,
+}
+
+impl Normaliser {
+    /// 8-bit data: divide by 255, no clamp needed.
+    pub fn unit_u8(bands: usize) -> Self {
+        Self { offset: vec![0.0; bands], scale: vec![1.0 / 255.0; bands], clamp: false }
+    }
+
+    /// A 2–98 percentile stretch per band from `values[band]` (raw samples of valid pixels).
+    pub fn from_percentiles(values: &mut [Vec<f64>]) -> Self {
+        let (lo_q, hi_q) = STRETCH_PERCENTILES;
+        let mut offset = Vec::with_capacity(values.len());
+        let mut scale = Vec::with_capacity(values.len());
+        for v in values.iter_mut() {
+            let lo = percentile(v, lo_q);
+            let hi = percentile(v, hi_q);
+            let span = hi - lo;
+            offset.push(lo as f32);
+            scale.push(if span > 0.0 && span.is_finite() { (1.0 / span) as f32 } else { 1.0 });
+        }
+        Self { offset, scale, clamp: true }
+    }
+
+    #[inline]
+    fn apply(&self, band: usize, v: f64) -> f32 {
+        let n = (v as f32 - self.offset[band]) * self.scale[band];
+        if self.clamp { n.clamp(0.0, 1.0) } else { n }
+    }
+}
+
+/// The value at quantile `q` of `values` (nearest rank); 0 for an empty slice.
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let idx = ((values.len() - 1) as f64 * q).round() as usize;
+    let (_, v, _) = values.select_nth_unstable_by(idx, f64::total_cmp);
+    *v
+}
+
+/// Which pixels carry data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Validity {
+    /// Bands that carry data (alpha excluded); a pixel is nodata when all of them equal `nodata`.
+    pub data_bands: Vec<usize>,
+    pub nodata: Option<f64>,
+    /// A pixel whose alpha is 0 is nodata.
+    pub alpha_band: Option<usize>,
+}
+
+impl Validity {
+    /// Whether pixel `p` (index into the block's pixels) carries data; NaN in any data band
+    /// makes it nodata too.
+    #[inline]
+    fn is_valid(&self, block: &PixelBlock, p: usize) -> bool {
+        let base = p * block.bands;
+        if let Some(a) = self.alpha_band {
+            if block.samples.get_f64(base + a) == 0.0 {
+                return false;
+            }
+        }
+        let mut all_nodata = self.nodata.is_some();
+        for &b in &self.data_bands {
+            let v = block.samples.get_f64(base + b);
+            if v.is_nan() {
+                return false;
+            }
+            all_nodata &= Some(v) == self.nodata;
+        }
+        !all_nodata
+    }
+
+    /// The validity of every pixel of `block`.
+    pub fn mask(&self, block: &PixelBlock) -> Vec<bool> {
+        let fast = self.alpha_band.is_none() && self.nodata.is_none() && !is_float(block.samples.sample_type());
+        if fast {
+            return vec![true; block.window.len()];
+        }
+        (0..block.window.len()).map(|p| self.is_valid(block, p)).collect()
+    }
+}
+
+fn is_float(t: SampleType) -> bool {
+    matches!(t, SampleType::F32 | SampleType::F64)
+}
+
+/// Everything that turns pixels into features, fixed once per run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureSpec {
+    /// Raster size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// File bands (0-based) that become feature dimensions, in order.
+    pub bands: Vec<usize>,
+    pub resolution: u32,
+    pub presmooth: bool,
+    pub normaliser: Normaliser,
+    pub validity: Validity,
+}
+
+/// Feature vectors of a rectangle of blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// The blocks covered, in block coordinates.
+    pub blocks: Window,
+    pub dims: usize,
+    /// `blocks.len() * dims` values, block after block, row-major.
+    pub values: Vec<f32>,
+    pub valid: Vec<bool>,
+}
+
+impl Features {
+    /// The features of the blocks of `blocks` (in block coordinates) that lie inside `self`.
+    pub fn crop(&self, blocks: Window) -> Option<Features> {
+        let part = blocks.intersect(&self.blocks)?;
+        let (w, d) = (self.blocks.width as usize, self.dims);
+        let mut values = Vec::with_capacity(part.len() * d);
+        let mut valid = Vec::with_capacity(part.len());
+        for y in part.y..part.bottom() {
+            let start = (y - self.blocks.y) as usize * w + (part.x - self.blocks.x) as usize;
+            let end = start + part.width as usize;
+            values.extend_from_slice(&self.values[start * d..end * d]);
+            valid.extend_from_slice(&self.valid[start..end]);
+        }
+        Some(Features { blocks: part, dims: d, values, valid })
+    }
+}
+
+impl FeatureSpec {
+    pub fn dims(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// Size of the block grid.
+    pub fn grid_size(&self) -> (u32, u32) {
+        (self.width.div_ceil(self.resolution), self.height.div_ceil(self.resolution))
+    }
+
+    /// Pixels covered by a window of blocks, clipped to the raster.
+    pub fn block_pixels(&self, blocks: Window) -> Window {
+        let r = self.resolution;
+        let x0 = blocks.x * r;
+        let y0 = blocks.y * r;
+        let x1 = (blocks.right() * r).min(self.width);
+        let y1 = (blocks.bottom() * r).min(self.height);
+        Window::new(x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0))
+    }
+
+    /// Pixels to decode for the features of `blocks`: their pixels plus the pre-smoothing halo.
+    pub fn read_window(&self, blocks: Window) -> Window {
+        let px = self.block_pixels(blocks);
+        px.grow_clipped(u32::from(self.presmooth), self.width, self.height)
+    }
+
+    /// Computes the features of `blocks` from `pixels`, which must cover [`Self::read_window`],
+    /// and returns them with the validity of every pixel of `pixels`.
+    pub fn features(&self, pixels: &PixelBlock, blocks: Window) -> (Features, Vec<bool>) {
+        let dims = self.dims();
+        let valid_px = self.validity.mask(pixels);
+        let mut norm = self.normalised(pixels, &valid_px);
+        if self.presmooth {
+            norm = box3(&norm, &valid_px, pixels.window.width as usize, pixels.window.height as usize, dims);
+        }
+        let target = self.block_pixels(blocks);
+        let features = block_means(&norm, &valid_px, pixels.window, target, self.resolution, blocks, dims);
+        (features, valid_px)
+    }
+
+    /// Normalised values of the selected bands for every pixel (0 for nodata pixels).
+    fn normalised(&self, pixels: &PixelBlock, valid: &[bool]) -> Vec<f32> {
+        let dims = self.dims();
+        let n = pixels.window.len();
+        let mut out = vec![0f32; n * dims];
+        let bands = pixels.bands;
+        match &pixels.samples {
+            Samples::U8(v) if !self.normaliser.clamp => {
+                // The hot path for 8-bit imagery: a straight scale, no per-sample dispatch.
+                for (p, o) in out.chunks_exact_mut(dims).enumerate() {
+                    if valid[p] {
+                        for (d, &b) in self.bands.iter().enumerate() {
+                            o[d] = (f32::from(v[p * bands + b]) - self.normaliser.offset[d]) * self.normaliser.scale[d];
+                        }
+                    }
+                }
+            }
+            samples => {
+                for (p, o) in out.chunks_exact_mut(dims).enumerate() {
+                    if valid[p] {
+                        for (d, &b) in self.bands.iter().enumerate() {
+                            o[d] = self.normaliser.apply(d, samples.get_f64(p * bands + b));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// 3×3 mean over the valid neighbours of each valid pixel, clipped to the buffer.
+fn box3(values: &[f32], valid: &[bool], width: usize, height: usize, dims: usize) -> Vec<f32> {
+    let mut out = vec![0f32; values.len()];
+    let mut acc = vec![0f32; dims];
+    for y in 0..height {
+        for x in 0..width {
+            let p = y * width + x;
+            if !valid[p] {
+                continue;
+            }
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut n = 0u32;
+            for ny in y.saturating_sub(1)..(y + 2).min(height) {
+                for nx in x.saturating_sub(1)..(x + 2).min(width) {
+                    let q = ny * width + nx;
+                    if valid[q] {
+                        n += 1;
+                        for (a, &v) in acc.iter_mut().zip(&values[q * dims..(q + 1) * dims]) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            let inv = 1.0 / n as f32;
+            for (o, a) in out[p * dims..(p + 1) * dims].iter_mut().zip(&acc) {
+                *o = a * inv;
+            }
+        }
+    }
+    out
+}
+
+/// Means of the valid pixels of each block. `source` is the decoded window, `target` the
+/// pixels of `blocks` (inside `source`).
+fn block_means(
+    values: &[f32],
+    valid: &[bool],
+    source: Window,
+    target: Window,
+    r: u32,
+    blocks: Window,
+    dims: usize,
+) -> Features {
+    let sw = source.width as usize;
+    let (ox, oy) = ((target.x - source.x) as usize, (target.y - source.y) as usize);
+    let nblocks = blocks.len();
+    let mut out = vec![0f32; nblocks * dims];
+    let mut ok = vec![false; nblocks];
+    if r == 1 {
+        for by in 0..blocks.height as usize {
+            for bx in 0..blocks.width as usize {
+                let p = (oy + by) * sw + ox + bx;
+                let b = by * blocks.width as usize + bx;
+                if valid[p] {
+                    ok[b] = true;
+                    out[b * dims..(b + 1) * dims].copy_from_slice(&values[p * dims..(p + 1) * dims]);
+                }
+            }
+        }
+        return Features { blocks, dims, values: out, valid: ok };
+    }
+    let r = r as usize;
+    let mut acc = vec![0f32; dims];
+    for by in 0..blocks.height as usize {
+        let y0 = by * r;
+        let y1 = ((by + 1) * r).min(target.height as usize);
+        for bx in 0..blocks.width as usize {
+            let x0 = bx * r;
+            let x1 = ((bx + 1) * r).min(target.width as usize);
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut n = 0u32;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let p = (oy + y) * sw + ox + x;
+                    if valid[p] {
+                        n += 1;
+                        for (a, &v) in acc.iter_mut().zip(&values[p * dims..(p + 1) * dims]) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            let b = by * blocks.width as usize + bx;
+            if n > 0 {
+                ok[b] = true;
+                let inv = 1.0 / n as f32;
+                for (o, a) in out[b * dims..(b + 1) * dims].iter_mut().zip(&acc) {
+                    *o = a * inv;
+                }
+            }
+        }
+    }
+    Features { blocks, dims, values: out, valid: ok }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(width: u32, height: u32, r: u32, presmooth: bool) -> FeatureSpec {
+        FeatureSpec {
+            width,
+            height,
+            bands: vec![0],
+            resolution: r,
+            presmooth,
+            normaliser: Normaliser::unit_u8(1),
+            validity: Validity { data_bands: vec![0], nodata: Some(0.0), alpha_band: None },
+        }
+    }
+
+    fn block(window: Window, values: Vec<u8>) -> PixelBlock {
+        PixelBlock { window, bands: 1, samples: Samples::U8(values) }
+    }
+
+    #[test]
+    fn edge_blocks_average_only_their_own_pixels() {
+        // 5×1 raster, r = 2: blocks [a b] [c d] [e] — the last block has one pixel.
+        let s = spec(5, 1, 2, false);
+        let px = block(Window::new(0, 0, 5, 1), vec![255, 255, 51, 153, 102]);
+        let (f, _) = s.features(&px, Window::new(0, 0, 3, 1));
+        let expect = [1.0, 0.4, 0.4];
+        for (v, e) in f.values.iter().zip(expect) {
+            assert!((v - e).abs() < 1e-6, "{:?}", f.values);
+        }
+    }
+
+    #[test]
+    fn nodata_pixels_are_left_out_of_means_and_blocks() {
+        let s = spec(4, 1, 2, false);
+        let px = block(Window::new(0, 0, 4, 1), vec![0, 255, 0, 0]);
+        let (f, _) = s.features(&px, Window::new(0, 0, 2, 1));
+        assert_eq!(f.valid, vec![true, false]);
+        assert!((f.values[0] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn presmoothing_in_a_window_equals_presmoothing_the_whole_raster() {
+        let (w, h) = (9u32, 7u32);
+        let data: Vec<u8> = (0..w * h).map(|i| ((i * 37) % 251) as u8 + 1).collect();
+        let s = spec(w, h, 2, true);
+        let (whole, _) = s.features(&block(Window::new(0, 0, w, h), data.clone()), Window::new(0, 0, 5, 4));
+        let blocks = Window::new(1, 1, 3, 2);
+        let rw = s.read_window(blocks);
+        let mut part = Vec::new();
+        for y in rw.y..rw.bottom() {
+            for x in rw.x..rw.right() {
+                part.push(data[(y * w + x) as usize]);
+            }
+        }
+        let (f, _) = s.features(&block(rw, part), blocks);
+        for by in 0..2 {
+            for bx in 0..3 {
+                let a = f.values[by * 3 + bx];
+                let b = whole.values[(by + 1) * 5 + bx + 1];
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn percentile_stretch_clamps() {
+        let mut v = vec![(0..=100).map(f64::from).collect::<Vec<_>>()];
+        let n = Normaliser::from_percentiles(&mut v);
+        assert_eq!(n.offset, vec![2.0]);
+        assert!((n.apply(0, 50.0) - 0.5).abs() < 1e-6);
+        assert_eq!(n.apply(0, 0.0), 0.0);
+        assert_eq!(n.apply(0, 100.0), 1.0);
+    }
+}

@@ -1,0 +1,276 @@
+//! Decoding one chunk (strip or tile) and placing its pixels into a window.
+//!
+//! The `tiff` crate does the decompression and un-prediction. It is handed a minimal
+//! single-strip TIFF that holds just this chunk's bytes, so every interpretation of the
+//! original file (layout, planes, photometric, extra samples) stays in this module.
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+
+use tiff::TiffError;
+use tiff::decoder::{Decoder, DecodingResult};
+
+use super::error::{DecodeError, FormatError, LimitExceeded};
+use super::ifd::{self, ByteOrder, Value, tag};
+use super::info::{Compression, Photometric};
+use super::level::{ChunkPlace, Level};
+use super::limits::Limits;
+use super::tags::from_tiff;
+use crate::raster::{SampleType, Samples, Window};
+
+/// Where the chunks of a file come from.
+#[derive(Debug)]
+pub(super) struct ChunkSource {
+    pub order: ByteOrder,
+    pub file_len: u64,
+}
+
+impl ChunkSource {
+    /// Reads and decodes the chunk at `place`: `chunk width × stored rows × chunk samples`
+    /// samples, pixel-interleaved, YCbCr converted to RGB.
+    pub fn decode<R: Read + Seek>(
+        &self,
+        reader: &mut R,
+        level: &Level,
+        place: &ChunkPlace,
+        limits: &Limits,
+    ) -> Result<Samples, DecodeError> {
+        let (width, _) = level.chunk_size();
+        let len = chunk_len(width, place.stored_rows, level.chunk_samples(), level.sample_type, limits)?;
+        let index = place.index as usize;
+        let (Some(&offset), Some(&stored)) = (level.offsets.get(index), level.byte_counts.get(index)) else {
+            return Err(FormatError::InvalidTag("TileOffsets").into());
+        };
+        if stored == 0 {
+            return Ok(Samples::zeroed(level.sample_type, len));
+        }
+        check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
+        let end = offset.checked_add(stored).filter(|&end| end <= self.file_len).ok_or_else(|| {
+            DecodeError::Truncated(format!(
+                "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
+                place.index, self.file_len
+            ))
+        })?;
+        let mut tiff = single_strip_tiff(level, self.order, width, place.stored_rows, end - offset)?;
+        let data_start = tiff.len();
+        tiff.resize(data_start + stored as usize, 0);
+        reader.seek(SeekFrom::Start(offset))?;
+        reader.read_exact(&mut tiff[data_start..])?;
+        if level.compression == Compression::Jpeg {
+            check_jpeg_frame(&tiff[data_start..], limits)?;
+        }
+        let decoded = Decoder::new(Cursor::new(tiff))
+            .map(|decoder| decoder.with_limits(limits.to_tiff()))
+            .and_then(|mut decoder| decoder.read_chunk(0))
+            .map_err(|e| chunk_error(e, place.index))?;
+        let mut samples = into_samples(decoded, level.sample_type)?;
+        if samples.len() != len {
+            return Err(FormatError::ChunkSize { chunk: place.index, expected: len, found: samples.len() }.into());
+        }
+        if level.photometric == Photometric::YCbCr {
+            ycbcr_to_rgb(&mut samples, usize::from(level.chunk_samples()));
+        }
+        Ok(samples)
+    }
+}
+
+/// Number of samples of a chunk, checked against the chunk limit.
+fn chunk_len(width: u32, rows: u32, samples: u16, sample_type: SampleType, limits: &Limits) -> Result<usize, DecodeError> {
+    let len = u64::from(width) * u64::from(rows) * u64::from(samples);
+    let bytes = len.saturating_mul(sample_type.bytes() as u64);
+    check_bytes("decoded chunk", bytes, limits.max_chunk_bytes)?;
+    usize::try_from(len).map_err(|_| LimitExceeded::Bytes { what: "decoded chunk", bytes, limit: limits.max_chunk_bytes }.into())
+}
+
+pub(super) fn check_bytes(what: &'static str, bytes: u64, limit: usize) -> Result<(), LimitExceeded> {
+    if bytes > limit as u64 { Err(LimitExceeded::Bytes { what, bytes, limit }) } else { Ok(()) }
+}
+
+fn chunk_error(err: TiffError, chunk: u32) -> DecodeError {
+    match err {
+        TiffError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            FormatError::Codec(format!("the compressed data of chunk {chunk} ends early")).into()
+        }
+        other => from_tiff(other, &format!("chunk {chunk}")),
+    }
+}
+
+/// A TIFF holding one strip of `width × rows` pixels with the level's encoding, up to the
+/// start of its `stored` bytes of data, which the caller appends.
+fn single_strip_tiff(level: &Level, order: ByteOrder, width: u32, rows: u32, stored: u64) -> Result<Vec<u8>, DecodeError> {
+    let too_large = || DecodeError::from(FormatError::InvalidTag("StripByteCounts"));
+    let stored = u32::try_from(stored).map_err(|_| too_large())?;
+    let mut entries = vec![
+        (tag::IMAGE_WIDTH, Value::Long(vec![width])),
+        (tag::IMAGE_LENGTH, Value::Long(vec![rows])),
+        (tag::BITS_PER_SAMPLE, Value::Short(vec![sample_bits(level.sample_type)])),
+        (tag::COMPRESSION, Value::Short(vec![level.compression.code()])),
+        (tag::PHOTOMETRIC, Value::Short(vec![Photometric::MinIsBlack.code()])),
+        (tag::SAMPLES_PER_PIXEL, Value::Short(vec![level.chunk_samples()])),
+        (tag::ROWS_PER_STRIP, Value::Long(vec![rows])),
+        (tag::STRIP_BYTE_COUNTS, Value::Long(vec![stored])),
+        (tag::PREDICTOR, Value::Short(vec![level.predictor])),
+        (tag::SAMPLE_FORMAT, Value::Short(vec![sample_format(level.sample_type)])),
+        (tag::STRIP_OFFSETS, Value::Long(vec![0])),
+    ];
+    if let Some(tables) = &level.jpeg_tables {
+        entries.push((tag::JPEG_TABLES, Value::Undefined(tables.clone())));
+    }
+    let ifd_at = ifd::header_len(false);
+    // The data offset depends on the directory's length, which does not depend on the offset.
+    let ifd_len = ifd::encode_ifd(&mut entries, ifd_at, order, false).map_err(|_| too_large())?.len() as u64;
+    let data_at = u32::try_from(ifd_at + ifd_len).map_err(|_| too_large())?;
+    if let Some((_, offsets)) = entries.iter_mut().find(|(t, _)| *t == tag::STRIP_OFFSETS) {
+        *offsets = Value::Long(vec![data_at]);
+    }
+    let mut tiff = ifd::encode_header(order, false, ifd_at).map_err(|_| too_large())?;
+    tiff.extend(ifd::encode_ifd(&mut entries, ifd_at, order, false).map_err(|_| too_large())?);
+    Ok(tiff)
+}
+
+/// BitsPerSample of a sample type.
+pub(super) fn sample_bits(sample_type: SampleType) -> u16 {
+    sample_type.bytes() as u16 * 8
+}
+
+/// SampleFormat of a sample type.
+pub(super) fn sample_format(sample_type: SampleType) -> u16 {
+    match sample_type {
+        SampleType::U8 | SampleType::U16 | SampleType::U32 => 1,
+        SampleType::I16 => 2,
+        SampleType::F32 | SampleType::F64 => 3,
+    }
+}
+
+fn into_samples(decoded: DecodingResult, expected: SampleType) -> Result<Samples, DecodeError> {
+    let samples = match decoded {
+        DecodingResult::U8(v) => Samples::U8(v),
+        DecodingResult::U16(v) => Samples::U16(v),
+        DecodingResult::I16(v) => Samples::I16(v),
+        DecodingResult::U32(v) => Samples::U32(v),
+        DecodingResult::F32(v) => Samples::F32(v),
+        DecodingResult::F64(v) => Samples::F64(v),
+        _ => return Err(FormatError::Codec("a chunk decoded to an unexpected sample type".into()).into()),
+    };
+    if samples.sample_type() == expected {
+        Ok(samples)
+    } else {
+        Err(FormatError::Codec(format!("a chunk decoded to {} instead of {expected} samples", samples.sample_type())).into())
+    }
+}
+
+/// Rejects JPEG frames whose decoded size would exceed the chunk limit, before decoding.
+fn check_jpeg_frame(data: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let (width, height, components) = jpeg_frame(data)
+        .ok_or_else(|| FormatError::Codec("a JPEG chunk has no frame header".into()))?;
+    let bytes = u64::from(width) * u64::from(height) * u64::from(components);
+    Ok(check_bytes("JPEG frame", bytes, limits.max_chunk_bytes)?)
+}
+
+/// Width, height and component count from the first frame header of a JPEG stream.
+fn jpeg_frame(data: &[u8]) -> Option<(u16, u16, u8)> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]));
+    let mut at = 0;
+    loop {
+        if *data.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *data.get(at + 1)?;
+        match marker {
+            0xFF => at += 1,
+            0xD8 | 0x01 | 0xD0..=0xD7 => at += 2,
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                return Some((be16(at + 7)?, be16(at + 5)?, *data.get(at + 9)?));
+            }
+            0xD9 | 0xDA => return None,
+            _ => at = at.checked_add(2 + usize::from(be16(at + 2)?))?,
+        }
+    }
+}
+
+/// Converts 8-bit YCbCr pixels (the first three of `samples_per_pixel`) to RGB in place.
+fn ycbcr_to_rgb(samples: &mut Samples, samples_per_pixel: usize) {
+    let Samples::U8(pixels) = samples else { return };
+    if samples_per_pixel < 3 {
+        return;
+    }
+    let to_u8 = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    for pixel in pixels.chunks_exact_mut(samples_per_pixel) {
+        if let [y, cb, cr, ..] = pixel {
+            let (luma, blue, red) = (f32::from(*y), f32::from(*cb) - 128.0, f32::from(*cr) - 128.0);
+            *y = to_u8(luma + 1.402 * red);
+            *cb = to_u8(luma - 0.344_136 * blue - 0.714_136 * red);
+            *cr = to_u8(luma + 1.772 * blue);
+        }
+    }
+}
+
+/// Where one decoded chunk's samples go in a window's samples.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placement {
+    /// Width of the decoded chunk, in pixels.
+    pub chunk_width: u32,
+    /// Samples per pixel in the chunk.
+    pub chunk_samples: usize,
+    /// Samples per pixel in the window.
+    pub bands: usize,
+}
+
+impl Placement {
+    /// Copies the part of `chunk` (at `place`) that overlaps `window` into `out`.
+    pub fn copy(&self, chunk: &Samples, place: &ChunkPlace, window: Window, out: &mut Samples) -> Result<(), DecodeError> {
+        let Some(overlap) = place.area.intersect(&window) else { return Ok(()) };
+        let rect = Rect {
+            src_x: (overlap.x - place.area.x) as usize,
+            src_y: (overlap.y - place.area.y) as usize,
+            dst_x: (overlap.x - window.x) as usize,
+            dst_y: (overlap.y - window.y) as usize,
+            width: overlap.width as usize,
+            height: overlap.height as usize,
+            dst_width: window.width as usize,
+            band: place.band,
+        };
+        let copied = match (chunk, out) {
+            (Samples::U8(s), Samples::U8(d)) => self.copy_rect(s, d, &rect),
+            (Samples::U16(s), Samples::U16(d)) => self.copy_rect(s, d, &rect),
+            (Samples::I16(s), Samples::I16(d)) => self.copy_rect(s, d, &rect),
+            (Samples::U32(s), Samples::U32(d)) => self.copy_rect(s, d, &rect),
+            (Samples::F32(s), Samples::F32(d)) => self.copy_rect(s, d, &rect),
+            (Samples::F64(s), Samples::F64(d)) => self.copy_rect(s, d, &rect),
+            _ => None,
+        };
+        copied.ok_or_else(|| FormatError::Codec(format!("chunk {} does not fit its place", place.index)).into())
+    }
+
+    fn copy_rect<T: Copy>(&self, src: &[T], dst: &mut [T], rect: &Rect) -> Option<()> {
+        let (spp, bands) = (self.chunk_samples, self.bands);
+        let src_row = self.chunk_width as usize * spp;
+        let dst_row = rect.dst_width * bands;
+        for row in 0..rect.height {
+            let s = (rect.src_y + row) * src_row + rect.src_x * spp;
+            let d = (rect.dst_y + row) * dst_row + rect.dst_x * bands;
+            let src = src.get(s..s + rect.width * spp)?;
+            let dst = dst.get_mut(d..d + rect.width * bands)?;
+            if spp == bands {
+                dst.copy_from_slice(src);
+            } else {
+                for (to, from) in dst.chunks_exact_mut(bands).zip(src.chunks_exact(spp)) {
+                    to.get_mut(rect.band..rect.band + spp)?.copy_from_slice(from);
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// The overlap of a chunk and a window, in chunk and in window coordinates.
+#[derive(Debug)]
+struct Rect {
+    src_x: usize,
+    src_y: usize,
+    dst_x: usize,
+    dst_y: usize,
+    width: usize,
+    height: usize,
+    dst_width: usize,
+    band: usize,
+}

@@ -1,0 +1,21 @@
+//! GeoTIFF and BigTIFF: windowed decoding of any supported raster, georeferencing, and
+//! tile-streamed encoding.
+//!
+//! - [`GeoTiffReader`] opens any `Read + Seek` source, describes it ([`RasterInfo`]) and decodes
+//!   any pixel window of any level (full resolution or an overview) without decoding the rest.
+//! - [`GeoReference`] holds the affine transform, the parsed GeoKeys and the raw georeferencing
+//!   tags, which writers carry over verbatim.
+//! - [`GeoTiffWriter`] writes a tiled, Deflate-compressed GeoTIFF row-strip by row-strip, so its
+//!   memory does not depend on the raster's size.
+
+mod geokeys;
+mod info;
+mod limits;
+mod read;
+mod write;
+
+pub use geokeys::{GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, RasterType, RawGeoTags};
+pub use info::{Compression, Layout, Photometric, RasterInfo};
+pub use limits::Limits;
+pub use read::{DecodeError, GeoTiffReader};
+pub use write::{EncodeError, GeoTiffWriter, WriterOptions, TILE_SIZE};

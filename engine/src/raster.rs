@@ -1,0 +1,174 @@
+//! Plain raster values shared by every stage: windows, sample types and decoded pixel blocks.
+
+/// A rectangle of pixels, in pixel coordinates of one image level (x to the right, y down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Window {
+    pub const fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
+        Self { x, y, width, height }
+    }
+
+    /// Number of pixels in the window.
+    pub fn len(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.width == 0 || self.height == 0
+    }
+
+    /// One past the last column.
+    pub fn right(&self) -> u32 {
+        self.x + self.width
+    }
+
+    /// One past the last row.
+    pub fn bottom(&self) -> u32 {
+        self.y + self.height
+    }
+
+    /// The part of `self` that lies inside `other`, or `None` when they do not overlap.
+    pub fn intersect(&self, other: &Window) -> Option<Window> {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = self.right().min(other.right());
+        let y1 = self.bottom().min(other.bottom());
+        (x1 > x0 && y1 > y0).then(|| Window::new(x0, y0, x1 - x0, y1 - y0))
+    }
+
+    /// `self` grown by `margin` pixels on every side, clipped to `width` × `height`.
+    pub fn grow_clipped(&self, margin: u32, width: u32, height: u32) -> Window {
+        let x0 = self.x.saturating_sub(margin);
+        let y0 = self.y.saturating_sub(margin);
+        let x1 = self.right().saturating_add(margin).min(width);
+        let y1 = self.bottom().saturating_add(margin).min(height);
+        Window::new(x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0))
+    }
+}
+
+/// The numeric type of one sample, as stored in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleType {
+    U8,
+    U16,
+    I16,
+    U32,
+    F32,
+    F64,
+}
+
+impl SampleType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleType::U8 => "u8",
+            SampleType::U16 => "u16",
+            SampleType::I16 => "i16",
+            SampleType::U32 => "u32",
+            SampleType::F32 => "f32",
+            SampleType::F64 => "f64",
+        }
+    }
+
+    pub fn bytes(self) -> usize {
+        match self {
+            SampleType::U8 => 1,
+            SampleType::U16 | SampleType::I16 => 2,
+            SampleType::U32 | SampleType::F32 => 4,
+            SampleType::F64 => 8,
+        }
+    }
+}
+
+impl std::fmt::Display for SampleType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Decoded samples of a window, pixel-interleaved: index `(row * width + col) * bands + band`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Samples {
+    /// `len` zero samples of `sample_type`.
+    pub fn zeroed(sample_type: SampleType, len: usize) -> Samples {
+        match sample_type {
+            SampleType::U8 => Samples::U8(vec![0; len]),
+            SampleType::U16 => Samples::U16(vec![0; len]),
+            SampleType::I16 => Samples::I16(vec![0; len]),
+            SampleType::U32 => Samples::U32(vec![0; len]),
+            SampleType::F32 => Samples::F32(vec![0.0; len]),
+            SampleType::F64 => Samples::F64(vec![0.0; len]),
+        }
+    }
+
+    pub fn sample_type(&self) -> SampleType {
+        match self {
+            Samples::U8(_) => SampleType::U8,
+            Samples::U16(_) => SampleType::U16,
+            Samples::I16(_) => SampleType::I16,
+            Samples::U32(_) => SampleType::U32,
+            Samples::F32(_) => SampleType::F32,
+            Samples::F64(_) => SampleType::F64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::U8(v) => v.len(),
+            Samples::U16(v) => v.len(),
+            Samples::I16(v) => v.len(),
+            Samples::U32(v) => v.len(),
+            Samples::F32(v) => v.len(),
+            Samples::F64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` widened to `f64` (exact for every supported type).
+    #[inline]
+    pub fn get_f64(&self, i: usize) -> f64 {
+        match self {
+            Samples::U8(v) => f64::from(v[i]),
+            Samples::U16(v) => f64::from(v[i]),
+            Samples::I16(v) => f64::from(v[i]),
+            Samples::U32(v) => f64::from(v[i]),
+            Samples::F32(v) => f64::from(v[i]),
+            Samples::F64(v) => v[i],
+        }
+    }
+}
+
+/// The decoded pixels of one window: every band of the file, pixel-interleaved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelBlock {
+    pub window: Window,
+    pub bands: usize,
+    pub samples: Samples,
+}
+
+impl PixelBlock {
+    /// Sample of `band` at (`col`, `row`) relative to the window, widened to `f64`.
+    #[inline]
+    pub fn get(&self, col: u32, row: u32, band: usize) -> f64 {
+        let i = (row as usize * self.window.width as usize + col as usize) * self.bands + band;
+        self.samples.get_f64(i)
+    }
+}

@@ -1,0 +1,116 @@
+//! Per-class statistics of a label raster: pixel counts, areas and shares.
+
+use crate::geotiff::GeoReference;
+use crate::labels::{LegendEntry, NODATA};
+
+/// Counts and areas accumulated row strip by row strip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassStats {
+    pub counts: Vec<u64>,
+    /// Area per class in m²; `None` when the raster's units are unknown.
+    pub area_m2: Option<Vec<f64>>,
+    pub nodata_pixels: u64,
+    georef: Option<GeoReference>,
+}
+
+/// One row of the statistics table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassRow {
+    /// Label value in the raster.
+    pub class: u8,
+    pub name: String,
+    pub pixels: u64,
+    pub area_m2: Option<f64>,
+    pub area_ha: Option<f64>,
+    /// Share of the valid pixels, in percent.
+    pub percent: f64,
+}
+
+impl ClassStats {
+    pub fn new(k: usize, georef: Option<&GeoReference>) -> Self {
+        let area_m2 = georef.and_then(|g| g.pixel_area_m2(0.5)).map(|_| vec![0.0; k]);
+        Self { counts: vec![0; k], area_m2, nodata_pixels: 0, georef: georef.cloned() }
+    }
+
+    /// Adds `labels`, whole rows of `width` pixels starting at raster row `y0`.
+    pub fn add_rows(&mut self, y0: u32, width: u32, labels: &[u8]) {
+        for (i, row) in labels.chunks_exact(width as usize).enumerate() {
+            let mut hist = [0u64; 256];
+            for &l in row {
+                hist[usize::from(l)] += 1;
+            }
+            self.nodata_pixels += hist[usize::from(NODATA)];
+            let pixel_area = self.georef.as_ref().and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64 + 0.5));
+            for (class, count) in self.counts.iter_mut().enumerate() {
+                *count += hist[class];
+            }
+            if let (Some(areas), Some(a)) = (self.area_m2.as_mut(), pixel_area) {
+                for (class, area) in areas.iter_mut().enumerate() {
+                    *area += hist[class] as f64 * a;
+                }
+            }
+        }
+    }
+
+    /// The table, one row per class, named after `legend`.
+    pub fn rows(&self, legend: &[LegendEntry]) -> Vec<ClassRow> {
+        let valid: u64 = self.counts.iter().sum();
+        self.counts
+            .iter()
+            .enumerate()
+            .map(|(class, &pixels)| {
+                let area_m2 = self.area_m2.as_ref().map(|a| a[class]);
+                ClassRow {
+                    class: class as u8,
+                    name: legend.get(class).map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
+                    pixels,
+                    area_m2,
+                    area_ha: area_m2.map(|a| a / 10_000.0),
+                    percent: if valid == 0 { 0.0 } else { 100.0 * pixels as f64 / valid as f64 },
+                }
+            })
+            .collect()
+    }
+}
+
+/// The table as CSV text (header `class,name,pixels,area_m2,area_ha,percent`).
+pub fn to_csv(rows: &[ClassRow]) -> String {
+    let mut out = String::from("class,name,pixels,area_m2,area_ha,percent\n");
+    let opt = |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{:.4}\n",
+            r.class,
+            csv_field(&r.name),
+            r.pixels,
+            opt(r.area_m2, 3),
+            opt(r.area_ha, 6),
+            r.percent
+        ));
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::default_legend;
+
+    #[test]
+    fn counts_shares_and_csv() {
+        let mut s = ClassStats::new(3, None);
+        s.add_rows(0, 4, &[0, 0, 1, NODATA, 2, 2, 2, 2]);
+        assert_eq!(s.counts, vec![2, 1, 4]);
+        assert_eq!(s.nodata_pixels, 1);
+        let mut legend = default_legend(3);
+        legend[1].name = "water, deep".into();
+        let rows = s.rows(&legend);
+        assert!((rows[2].percent - 400.0 / 7.0).abs() < 1e-9);
+        let csv = to_csv(&rows);
+        assert!(csv.contains("1,\"water, deep\",1,,,14.2857"), "{csv}");
+    }
+}

@@ -1,0 +1,65 @@
+//! Installing what the commands need: rustup targets and Debian packages.
+
+use anyhow::{Context as _, Result};
+
+use crate::cmd::{Cmd, note};
+
+/// Adds a rustup target unless it is already installed.
+pub fn ensure_rust_target(target: &str) -> Result<()> {
+    let installed = Cmd::new("rustup")?
+        .args(["target", "list", "--installed"])
+        .query_quietly()
+        .unwrap_or_default();
+    if installed.lines().any(|line| line.trim() == target) {
+        note(&format!("rust target {target}: installed"));
+        return Ok(());
+    }
+    note(&format!("installing rust target {target} (rustup)"));
+    Cmd::new("rustup")?
+        .args(["target", "add", target])
+        .run()
+        .with_context(|| format!("could not install the rust target {target}"))
+}
+
+/// Installs the Debian packages that are missing, with `apt-get install -y`
+/// (through `sudo -n` when not running as root).
+pub fn ensure_apt_packages(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !is_installed(p))
+        .collect();
+    if missing.is_empty() {
+        note(&format!(
+            "Debian packages {}: installed",
+            packages.join(", ")
+        ));
+        return Ok(());
+    }
+    let names = missing.join(", ");
+    note(&format!("installing {names} (apt-get)"));
+    apt_get(&["update"])
+        .and_then(|()| apt_get(&[&["install", "-y"], missing.as_slice()].concat()))
+        .with_context(|| {
+            format!("could not install the Debian package(s) {names}; install them as root with `apt-get install -y {}`", missing.join(" "))
+        })
+}
+
+fn is_installed(package: &str) -> bool {
+    Cmd::new("dpkg-query")
+        .map(|c| c.args(["-W", "-f=${Status}", package]).query_quietly())
+        .ok()
+        .flatten()
+        .is_some_and(|status| status.trim_end().ends_with(" installed"))
+}
+
+fn apt_get(args: &[&str]) -> Result<()> {
+    let cmd = if nix::unistd::geteuid().is_root() {
+        Cmd::new("apt-get")?
+    } else {
+        Cmd::new("sudo")?.args(["-n", "apt-get"])
+    };
+    cmd.args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+}

@@ -1,0 +1,60 @@
+//! `cargo xtask test`: installs what is missing, then runs the checks in order and stops at the first failure.
+
+use anyhow::{Context as _, Result};
+
+use crate::cmd::{Cmd, note};
+use crate::install::{ensure_apt_packages, ensure_rust_target};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Debian packages the checks need: GDAL for fixtures, clang to build zstd-sys for wasm32.
+pub const APT_PACKAGES: &[&str] = &["gdal-bin", "clang"];
+
+/// One named check. Add browser tests or a web build as further entries of [`steps`].
+struct Step {
+    name: &'static str,
+    cmd: Cmd,
+}
+
+fn steps() -> Result<Vec<Step>> {
+    let cargo = |name, args: &[&str]| -> Result<Step> {
+        Ok(Step {
+            name,
+            cmd: Cmd::cargo(args)?,
+        })
+    };
+    Ok(vec![
+        cargo("format", &["fmt", "--all", "--", "--check"])?,
+        cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?,
+        cargo("tests", &["test", "--workspace"])?,
+        cargo(
+            "wasm build",
+            &["build", "-p", "engine", "--target", WASM_TARGET],
+        )?,
+    ])
+}
+
+pub fn run() -> Result<()> {
+    ensure_rust_target(WASM_TARGET)?;
+    ensure_apt_packages(APT_PACKAGES)?;
+    let steps = steps()?;
+    let count = steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        note(&format!("step {}/{count}: {}", i + 1, step.name));
+        step.cmd
+            .run()
+            .with_context(|| format!("step `{}` failed", step.name))?;
+    }
+    note(&format!("all {count} steps passed"));
+    Ok(())
+}
