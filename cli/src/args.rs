@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "mapseg", version, about = "Unsupervised land-cover segmentation of GeoTIFF rasters")]
+#[command(
+    name = "mapseg",
+    version,
+    about = "Unsupervised land-cover segmentation of GeoTIFF rasters"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -13,12 +13,21 @@ use crate::args::{BenchArgs, threads};
 use crate::info::open;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let params = SegmentParams { k: args.k, resolution: 1, smooth: 0, mmu: 0, seed: args.seed, ..SegmentParams::default() };
+    let params = SegmentParams {
+        k: args.k,
+        resolution: 1,
+        smooth: 0,
+        mmu: 0,
+        seed: args.seed,
+        ..SegmentParams::default()
+    };
     let mut reader = open(&args.input)?;
     let spec = pipeline::feature_spec(&mut reader, &params, &NoProgress)?;
     let (gw, gh) = spec.grid_size();
     let all = Window::new(0, 0, gw, gh);
-    let pixels = reader.read_window(spec.read_window(all)).context("decoding the whole raster")?;
+    let pixels = reader
+        .read_window(spec.read_window(all))
+        .context("decoding the whole raster")?;
     let (features, _) = spec.features(&pixels, all);
     drop(pixels);
 
@@ -27,7 +36,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let fit_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let labels = assign_parallel(&features.values, features.dims, &fitted.model.centres.values, threads(args.threads));
+    let labels = assign_parallel(
+        &features.values,
+        features.dims,
+        &fitted.model.centres.values,
+        threads(args.threads),
+    );
     let assign_s = t.elapsed().as_secs_f64();
 
     let result = serde_json::json!({

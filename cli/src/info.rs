@@ -24,13 +24,24 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
 /// Opens a GeoTIFF for reading, naming the file in any error.
 pub fn open(path: &Path) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    GeoTiffReader::open(BufReader::with_capacity(1 << 16, file)).with_context(|| format!("cannot read {}", path.display()))
+    GeoTiffReader::open(BufReader::with_capacity(1 << 16, file))
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// `(min_x, min_y, max_x, max_y)` of the raster's corners in CRS units.
 fn extent(georef: &GeoReference, width: u32, height: u32) -> [f64; 4] {
-    let corners = [(0.0, 0.0), (f64::from(width), 0.0), (0.0, f64::from(height)), (f64::from(width), f64::from(height))];
-    let mut e = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let corners = [
+        (0.0, 0.0),
+        (f64::from(width), 0.0),
+        (0.0, f64::from(height)),
+        (f64::from(width), f64::from(height)),
+    ];
+    let mut e = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
     for (c, r) in corners {
         let (x, y) = georef.transform.apply(c, r);
         e = [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)];
@@ -55,27 +66,68 @@ fn to_text(path: &Path, info: &RasterInfo, size: Option<u64>) -> String {
         line("File size:", format!("{s} bytes"));
     }
     line("Size:", format!("{} x {} pixels", info.width, info.height));
-    let alpha = info.alpha_band.map_or(String::new(), |a| format!(" (band {} is alpha)", a + 1));
+    let alpha = info
+        .alpha_band
+        .map_or(String::new(), |a| format!(" (band {} is alpha)", a + 1));
     line("Bands:", format!("{}{alpha}", info.bands));
     line("Type:", info.sample_type.to_string());
     line("Compression:", info.compression.to_string());
-    line("Layout:", format!("{:?}{}", info.layout, if info.planar { ", planar" } else { ", interleaved" }));
+    line(
+        "Layout:",
+        format!(
+            "{:?}{}",
+            info.layout,
+            if info.planar {
+                ", planar"
+            } else {
+                ", interleaved"
+            }
+        ),
+    );
     line("Colour:", info.photometric.to_string());
-    line("Format:", format!("{}, {}", if info.big_tiff { "BigTIFF" } else { "TIFF" }, if info.little_endian { "little-endian" } else { "big-endian" }));
-    line("Nodata:", info.nodata.map_or_else(|| "none".into(), |v| v.to_string()));
+    line(
+        "Format:",
+        format!(
+            "{}, {}",
+            if info.big_tiff { "BigTIFF" } else { "TIFF" },
+            if info.little_endian {
+                "little-endian"
+            } else {
+                "big-endian"
+            }
+        ),
+    );
+    line(
+        "Nodata:",
+        info.nodata.map_or_else(|| "none".into(), |v| v.to_string()),
+    );
     match &info.georef {
         Some(g) => {
             line("CRS:", crs_line(g));
             let (px, py) = g.transform.pixel_size();
             line("Pixel size:", format!("{px} x {py} ({:?})", g.unit));
             let e = extent(g, info.width, info.height);
-            line("Extent:", format!("x {} to {}, y {} to {}", e[0], e[2], e[1], e[3]));
+            line(
+                "Extent:",
+                format!("x {} to {}, y {} to {}", e[0], e[2], e[1], e[3]),
+            );
             line("Raster type:", format!("{:?}", g.raster_type));
         }
         None => line("CRS:", "none: the file has no georeferencing".into()),
     }
-    let overviews: Vec<String> = info.overviews.iter().map(|(w, h)| format!("{w}x{h}")).collect();
-    line("Overviews:", if overviews.is_empty() { "none".into() } else { overviews.join(", ") });
+    let overviews: Vec<String> = info
+        .overviews
+        .iter()
+        .map(|(w, h)| format!("{w}x{h}"))
+        .collect();
+    line(
+        "Overviews:",
+        if overviews.is_empty() {
+            "none".into()
+        } else {
+            overviews.join(", ")
+        },
+    );
     out
 }
 

@@ -31,7 +31,8 @@ impl Progress for Bar {
             self.0.set_message(stage.label());
             self.0.reset_eta();
         }
-        self.0.set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+        self.0
+            .set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
     }
 
     fn is_cancelled(&self) -> bool {

@@ -41,18 +41,34 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     let mut reader = open(&args.input)?;
     let info = reader.info().clone();
     let fitted = pipeline::fit(&mut reader, &params, &bar).context("fitting failed")?;
-    let mut timings = Timings { fit_s: start.elapsed().as_secs_f64(), ..Timings::default() };
+    let mut timings = Timings {
+        fit_s: start.elapsed().as_secs_f64(),
+        ..Timings::default()
+    };
     if args.k_curve {
         print_k_curve(&fitted, &bar)?;
     }
     let model = fitted.model;
 
-    let (blake3, bytes) = hashing.join().map_err(|_| anyhow::anyhow!("hashing the input panicked"))??;
-    let name = args.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let manifest = model.manifest(InputIdentity { name, bytes, blake3 });
+    let (blake3, bytes) = hashing
+        .join()
+        .map_err(|_| anyhow::anyhow!("hashing the input panicked"))??;
+    let name = args
+        .input
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let manifest = model.manifest(InputIdentity {
+        name,
+        bytes,
+        blake3,
+    });
     let legend = default_legend(params.k);
 
-    let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".mapseg-")
         .suffix(".tif.part")
@@ -64,31 +80,45 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
 
     let label_start = Instant::now();
     let mut encode = 0.0;
-    label_in_parallel(&args.input, &model, threads(args.threads), &bar, |y, strip| {
-        let t = Instant::now();
-        stats.add_rows(y, info.width, &strip);
-        writer.write_strip(&Samples::U8(strip))?;
-        encode += t.elapsed().as_secs_f64();
-        Ok(())
-    })?;
+    label_in_parallel(
+        &args.input,
+        &model,
+        threads(args.threads),
+        &bar,
+        |y, strip| {
+            let t = Instant::now();
+            stats.add_rows(y, info.width, &strip);
+            writer.write_strip(&Samples::U8(strip))?;
+            encode += t.elapsed().as_secs_f64();
+            Ok(())
+        },
+    )?;
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
-    writer.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    tmp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    writer
+        .finish()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    tmp.persist(&args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
     timings.encode_s = encode + t.elapsed().as_secs_f64();
     timings.label_s = label_start.elapsed().as_secs_f64() - timings.encode_s;
     bar.finish();
 
     let rows = stats.rows(&legend);
     if let Some(path) = &args.stats {
-        std::fs::write(path, to_csv(&rows)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, to_csv(&rows))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.manifest {
-        std::fs::write(path, manifest.to_json()).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, manifest.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     timings.total_s = start.elapsed().as_secs_f64();
     if let Some(path) = &args.timings {
-        std::fs::write(path, serde_json::to_string_pretty(&timings)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&timings)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !args.quiet {
         print_summary(&args.output, &rows, timings.total_s);
@@ -101,7 +131,10 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
         None => None,
         Some(list) => Some(
             list.iter()
-                .map(|&b| b.checked_sub(1).context("--bands: bands are numbered from 1"))
+                .map(|&b| {
+                    b.checked_sub(1)
+                        .context("--bands: bands are numbered from 1")
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?,
         ),
     };
@@ -120,7 +153,10 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
 fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> {
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
         if a == b {
-            bail!("the output {} is the input file; choose another output path", output.display());
+            bail!(
+                "the output {} is the input file; choose another output path",
+                output.display()
+            );
         }
     }
     Ok(())
@@ -152,7 +188,9 @@ fn label_in_parallel(
                     }
                 };
                 while let Some(&unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let labels = model.label_window(&mut reader, unit).map_err(anyhow::Error::from);
+                    let labels = model
+                        .label_window(&mut reader, unit)
+                        .map_err(anyhow::Error::from);
                     if tx.send((unit, labels)).is_err() {
                         return;
                     }
@@ -165,7 +203,10 @@ fn label_in_parallel(
             let labels = labels?;
             done += 1;
             bar.report(Stage::Assigning, done as f32 / units.len() as f32);
-            assembler.add(unit, &labels).into_iter().try_for_each(|(y, strip)| sink(y, strip))
+            assembler
+                .add(unit, &labels)
+                .into_iter()
+                .try_for_each(|(y, strip)| sink(y, strip))
         });
         if result.is_err() {
             next.store(units.len(), Ordering::Relaxed);
@@ -194,9 +235,17 @@ fn print_k_curve(fitted: &pipeline::Fitted, bar: &Bar) -> anyhow::Result<()> {
 fn print_summary(output: &Path, rows: &[engine::stats::ClassRow], seconds: f64) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "wrote {} in {seconds:.2} s", output.display());
-    let _ = writeln!(out, "{:>5}  {:<12}  {:>12}  {:>12}  {:>7}", "class", "name", "pixels", "hectares", "%");
+    let _ = writeln!(
+        out,
+        "{:>5}  {:<12}  {:>12}  {:>12}  {:>7}",
+        "class", "name", "pixels", "hectares", "%"
+    );
     for r in rows {
         let ha = r.area_ha.map_or_else(|| "-".into(), |a| format!("{a:.4}"));
-        let _ = writeln!(out, "{:>5}  {:<12}  {:>12}  {:>12}  {:>6.2}%", r.class, r.name, r.pixels, ha, r.percent);
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<12}  {:>12}  {:>12}  {:>6.2}%",
+            r.class, r.name, r.pixels, ha, r.percent
+        );
     }
 }

@@ -25,7 +25,11 @@ pub struct Normaliser {
 impl Normaliser {
     /// 8-bit data: divide by 255, no clamp needed.
     pub fn unit_u8(bands: usize) -> Self {
-        Self { offset: vec![0.0; bands], scale: vec![1.0 / 255.0; bands], clamp: false }
+        Self {
+            offset: vec![0.0; bands],
+            scale: vec![1.0 / 255.0; bands],
+            clamp: false,
+        }
     }
 
     /// A 2–98 percentile stretch per band from `values[band]` (raw samples of valid pixels).
@@ -38,9 +42,17 @@ impl Normaliser {
             let hi = percentile(v, hi_q);
             let span = hi - lo;
             offset.push(lo as f32);
-            scale.push(if span > 0.0 && span.is_finite() { (1.0 / span) as f32 } else { 1.0 });
+            scale.push(if span > 0.0 && span.is_finite() {
+                (1.0 / span) as f32
+            } else {
+                1.0
+            });
         }
-        Self { offset, scale, clamp: true }
+        Self {
+            offset,
+            scale,
+            clamp: true,
+        }
     }
 
     #[inline]
@@ -94,11 +106,15 @@ impl Validity {
 
     /// The validity of every pixel of `block`.
     pub fn mask(&self, block: &PixelBlock) -> Vec<bool> {
-        let fast = self.alpha_band.is_none() && self.nodata.is_none() && !is_float(block.samples.sample_type());
+        let fast = self.alpha_band.is_none()
+            && self.nodata.is_none()
+            && !is_float(block.samples.sample_type());
         if fast {
             return vec![true; block.window.len()];
         }
-        (0..block.window.len()).map(|p| self.is_valid(block, p)).collect()
+        (0..block.window.len())
+            .map(|p| self.is_valid(block, p))
+            .collect()
     }
 }
 
@@ -144,7 +160,12 @@ impl Features {
             values.extend_from_slice(&self.values[start * d..end * d]);
             valid.extend_from_slice(&self.valid[start..end]);
         }
-        Some(Features { blocks: part, dims: d, values, valid })
+        Some(Features {
+            blocks: part,
+            dims: d,
+            values,
+            valid,
+        })
     }
 }
 
@@ -155,7 +176,10 @@ impl FeatureSpec {
 
     /// Size of the block grid.
     pub fn grid_size(&self) -> (u32, u32) {
-        (self.width.div_ceil(self.resolution), self.height.div_ceil(self.resolution))
+        (
+            self.width.div_ceil(self.resolution),
+            self.height.div_ceil(self.resolution),
+        )
     }
 
     /// Pixels covered by a window of blocks, clipped to the raster.
@@ -181,10 +205,24 @@ impl FeatureSpec {
         let valid_px = self.validity.mask(pixels);
         let mut norm = self.normalised(pixels, &valid_px);
         if self.presmooth {
-            norm = box3(&norm, &valid_px, pixels.window.width as usize, pixels.window.height as usize, dims);
+            norm = box3(
+                &norm,
+                &valid_px,
+                pixels.window.width as usize,
+                pixels.window.height as usize,
+                dims,
+            );
         }
         let target = self.block_pixels(blocks);
-        let features = block_means(&norm, &valid_px, pixels.window, target, self.resolution, blocks, dims);
+        let features = block_means(
+            &norm,
+            &valid_px,
+            pixels.window,
+            target,
+            self.resolution,
+            blocks,
+            dims,
+        );
         (features, valid_px)
     }
 
@@ -200,7 +238,8 @@ impl FeatureSpec {
                 for (p, o) in out.chunks_exact_mut(dims).enumerate() {
                     if valid[p] {
                         for (d, &b) in self.bands.iter().enumerate() {
-                            o[d] = (f32::from(v[p * bands + b]) - self.normaliser.offset[d]) * self.normaliser.scale[d];
+                            o[d] = (f32::from(v[p * bands + b]) - self.normaliser.offset[d])
+                                * self.normaliser.scale[d];
                         }
                     }
                 }
@@ -263,7 +302,10 @@ fn block_means(
     dims: usize,
 ) -> Features {
     let sw = source.width as usize;
-    let (ox, oy) = ((target.x - source.x) as usize, (target.y - source.y) as usize);
+    let (ox, oy) = (
+        (target.x - source.x) as usize,
+        (target.y - source.y) as usize,
+    );
     let nblocks = blocks.len();
     let mut out = vec![0f32; nblocks * dims];
     let mut ok = vec![false; nblocks];
@@ -274,11 +316,17 @@ fn block_means(
                 let b = by * blocks.width as usize + bx;
                 if valid[p] {
                     ok[b] = true;
-                    out[b * dims..(b + 1) * dims].copy_from_slice(&values[p * dims..(p + 1) * dims]);
+                    out[b * dims..(b + 1) * dims]
+                        .copy_from_slice(&values[p * dims..(p + 1) * dims]);
                 }
             }
         }
-        return Features { blocks, dims, values: out, valid: ok };
+        return Features {
+            blocks,
+            dims,
+            values: out,
+            valid: ok,
+        };
     }
     let r = r as usize;
     let mut acc = vec![0f32; dims];
@@ -311,7 +359,12 @@ fn block_means(
             }
         }
     }
-    Features { blocks, dims, values: out, valid: ok }
+    Features {
+        blocks,
+        dims,
+        values: out,
+        valid: ok,
+    }
 }
 
 #[cfg(test)]
@@ -326,12 +379,20 @@ mod tests {
             resolution: r,
             presmooth,
             normaliser: Normaliser::unit_u8(1),
-            validity: Validity { data_bands: vec![0], nodata: Some(0.0), alpha_band: None },
+            validity: Validity {
+                data_bands: vec![0],
+                nodata: Some(0.0),
+                alpha_band: None,
+            },
         }
     }
 
     fn block(window: Window, values: Vec<u8>) -> PixelBlock {
-        PixelBlock { window, bands: 1, samples: Samples::U8(values) }
+        PixelBlock {
+            window,
+            bands: 1,
+            samples: Samples::U8(values),
+        }
     }
 
     #[test]
@@ -360,7 +421,10 @@ mod tests {
         let (w, h) = (9u32, 7u32);
         let data: Vec<u8> = (0..w * h).map(|i| ((i * 37) % 251) as u8 + 1).collect();
         let s = spec(w, h, 2, true);
-        let (whole, _) = s.features(&block(Window::new(0, 0, w, h), data.clone()), Window::new(0, 0, 5, 4));
+        let (whole, _) = s.features(
+            &block(Window::new(0, 0, w, h), data.clone()),
+            Window::new(0, 0, 5, 4),
+        );
         let blocks = Window::new(1, 1, 3, 2);
         let rw = s.read_window(blocks);
         let mut part = Vec::new();

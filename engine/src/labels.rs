@@ -41,7 +41,10 @@ pub fn default_colour(index: usize) -> [u8; 3] {
 /// The default legend: one colour and name per class.
 pub fn default_legend(k: usize) -> Vec<LegendEntry> {
     (0..k)
-        .map(|i| LegendEntry { name: format!("class {}", i + 1), colour: default_colour(i) })
+        .map(|i| LegendEntry {
+            name: format!("class {}", i + 1),
+            colour: default_colour(i),
+        })
         .collect()
 }
 

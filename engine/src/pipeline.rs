@@ -12,7 +12,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::features::{FeatureSpec, Features, Normaliser, RESOLUTIONS, Validity};
-use crate::geotiff::{DecodeError, EncodeError, GeoTiffReader, GeoTiffWriter, RasterInfo, TILE_SIZE, WriterOptions};
+use crate::geotiff::{
+    DecodeError, EncodeError, GeoTiffReader, GeoTiffWriter, RasterInfo, TILE_SIZE, WriterOptions,
+};
 use crate::kmeans::{self, Centres, FitOptions, KChoice, KMeansError, MAX_K};
 use crate::labels::{LegendEntry, NODATA, default_legend};
 use crate::manifest::{InputIdentity, RunManifest};
@@ -80,7 +82,9 @@ pub enum SegmentError {
     Encode(#[from] EncodeError),
     #[error(transparent)]
     KMeans(#[from] KMeansError),
-    #[error("band {band} does not exist: the raster has {bands} band(s) (bands are numbered from 1)")]
+    #[error(
+        "band {band} does not exist: the raster has {bands} band(s) (bands are numbered from 1)"
+    )]
     NoSuchBand { band: usize, bands: usize },
     #[error("band {0} is the alpha band and cannot be clustered")]
     AlphaBand(usize),
@@ -92,7 +96,9 @@ pub enum SegmentError {
     BadResolution(u32),
     #[error("smoothing kernel must be 0 (off) or an odd size from 3 to {MAX_SMOOTH} (got {0})")]
     BadSmoothing(usize),
-    #[error("minimum mapping unit of {mmu} px is too large at resolution {resolution} (at most {max} px)")]
+    #[error(
+        "minimum mapping unit of {mmu} px is too large at resolution {resolution} (at most {max} px)"
+    )]
     MmuTooLarge { mmu: u32, resolution: u32, max: u32 },
     #[error("the raster has no valid pixels to cluster (everything is nodata)")]
     NoValidData,
@@ -113,7 +119,11 @@ impl SegmentParams {
 
     /// Halo around a unit, in blocks.
     fn halo_blocks(&self) -> u32 {
-        let sieve = if self.mmu > 0 { sieve_halo(self.sieve_cells()) } else { 0 };
+        let sieve = if self.mmu > 0 {
+            sieve_halo(self.sieve_cells())
+        } else {
+            0
+        };
         (majority_halo(self.smooth) + sieve) as u32
     }
 
@@ -132,7 +142,11 @@ impl SegmentParams {
         if self.halo_blocks() > max_blocks {
             let max_cells = max_blocks.saturating_sub(majority_halo(self.smooth) as u32);
             let max = max_cells.saturating_sub(1) * self.resolution * self.resolution;
-            return Err(SegmentError::MmuTooLarge { mmu: self.mmu, resolution: self.resolution, max });
+            return Err(SegmentError::MmuTooLarge {
+                mmu: self.mmu,
+                resolution: self.resolution,
+                max,
+            });
         }
         if info.width == 0 || info.height == 0 {
             return Err(SegmentError::Empty(info.width, info.height));
@@ -142,7 +156,10 @@ impl SegmentParams {
             Some(chosen) => {
                 for (i, &b) in chosen.iter().enumerate() {
                     if b >= info.bands {
-                        return Err(SegmentError::NoSuchBand { band: b + 1, bands: info.bands });
+                        return Err(SegmentError::NoSuchBand {
+                            band: b + 1,
+                            bands: info.bands,
+                        });
                     }
                     if info.alpha_band == Some(b) {
                         return Err(SegmentError::AlphaBand(b + 1));
@@ -155,7 +172,10 @@ impl SegmentParams {
             }
         };
         if bands.is_empty() {
-            return Err(SegmentError::NoSuchBand { band: 1, bands: info.bands });
+            return Err(SegmentError::NoSuchBand {
+                band: 1,
+                bands: info.bands,
+            });
         }
         if bands.len() > 255 {
             return Err(SegmentError::TooManyBands(bands.len()));
@@ -190,7 +210,11 @@ pub fn feature_spec<R: Read + Seek>(
 ) -> Result<FeatureSpec, SegmentError> {
     let info = reader.info().clone();
     let bands = params.validate(&info)?;
-    let validity = Validity { data_bands: info.data_bands(), nodata: info.nodata, alpha_band: info.alpha_band };
+    let validity = Validity {
+        data_bands: info.data_bands(),
+        nodata: info.nodata,
+        alpha_band: info.alpha_band,
+    };
     let mut spec = FeatureSpec {
         width: info.width,
         height: info.height,
@@ -244,7 +268,9 @@ pub fn fit_in_memory(
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed.wrapping_add(1));
     let mut points = Vec::new();
     for w in &windows {
-        let Some(part) = features.crop(w.blocks) else { continue };
+        let Some(part) = features.crop(w.blocks) else {
+            continue;
+        };
         pick_into(&part, w.quota, &mut rng, &mut points);
     }
     fit_points(spec, points, params, progress)
@@ -268,7 +294,15 @@ fn fit_points(
     let dims = spec.dims();
     let centres = kmeans::fit(&points, dims, params.k, params.seed, params.fit, progress)?;
     let sample_size = points.len() / dims;
-    Ok(Fitted { model: Model { params: params.clone(), spec, centres, sample_size }, sample: points })
+    Ok(Fitted {
+        model: Model {
+            params: params.clone(),
+            spec,
+            centres,
+            sample_size,
+        },
+        sample: points,
+    })
 }
 
 /// Per-band percentile stretch from the raw values of the sample windows.
@@ -284,7 +318,9 @@ fn stretch_from<R: Read + Seek>(
         progress::check(progress)?;
         let pixels = reader.read_window(spec.block_pixels(w.blocks))?;
         let valid = spec.validity.mask(&pixels);
-        let step = (pixels.window.len() * windows.len()).div_ceil(MAX_VALUES).max(1);
+        let step = (pixels.window.len() * windows.len())
+            .div_ceil(MAX_VALUES)
+            .max(1);
         for p in (0..valid.len()).step_by(step).filter(|&p| valid[p]) {
             for (d, &b) in spec.bands.iter().enumerate() {
                 values[d].push(pixels.samples.get_f64(p * pixels.bands + b));
@@ -303,9 +339,21 @@ pub fn k_curve(fitted: &Fitted, progress: &impl Progress) -> Result<Vec<KChoice>
     let dims = fitted.model.spec.dims();
     let n = fitted.sample.len() / dims;
     let step = n.div_ceil(MAX_POINTS).max(1);
-    let points: Vec<f32> = fitted.sample.chunks_exact(dims).step_by(step).flatten().copied().collect();
+    let points: Vec<f32> = fitted
+        .sample
+        .chunks_exact(dims)
+        .step_by(step)
+        .flatten()
+        .copied()
+        .collect();
     let max_k = 16.min(points.len() / dims);
-    Ok(kmeans::inertia_curve(&points, dims, 2..=max_k, fitted.model.params.seed, progress)?)
+    Ok(kmeans::inertia_curve(
+        &points,
+        dims,
+        2..=max_k,
+        fitted.model.params.seed,
+        progress,
+    )?)
 }
 
 impl Model {
@@ -315,7 +363,12 @@ impl Model {
         let mut units = Vec::new();
         for y in (0..h).step_by(TILE_SIZE as usize) {
             for x in (0..w).step_by(UNIT_WIDTH as usize) {
-                units.push(Window::new(x, y, UNIT_WIDTH.min(w - x), TILE_SIZE.min(h - y)));
+                units.push(Window::new(
+                    x,
+                    y,
+                    UNIT_WIDTH.min(w - x),
+                    TILE_SIZE.min(h - y),
+                ));
             }
         }
         units
@@ -325,10 +378,19 @@ impl Model {
     ///
     /// `core` must start on a multiple of the resolution (every unit of [`Self::units`] does).
     /// The result equals the corresponding part of a whole-raster run.
-    pub fn label_window<R: Read + Seek>(&self, reader: &mut GeoTiffReader<R>, core: Window) -> Result<Vec<u8>, SegmentError> {
+    pub fn label_window<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        core: Window,
+    ) -> Result<Vec<u8>, SegmentError> {
         let r = self.spec.resolution;
         let (gw, gh) = self.spec.grid_size();
-        let core_blocks = Window::new(core.x / r, core.y / r, core.right().div_ceil(r) - core.x / r, core.bottom().div_ceil(r) - core.y / r);
+        let core_blocks = Window::new(
+            core.x / r,
+            core.y / r,
+            core.right().div_ceil(r) - core.x / r,
+            core.bottom().div_ceil(r) - core.y / r,
+        );
         let work = core_blocks.grow_clipped(self.params.halo_blocks(), gw, gh);
         let pixels = reader.read_window(self.spec.read_window(work))?;
         let (features, valid_px) = self.spec.features(&pixels, work);
@@ -339,7 +401,13 @@ impl Model {
     /// Nearest-centre labels of a feature grid, [`NODATA`] for invalid blocks.
     fn assign(&self, features: &Features) -> Vec<u8> {
         let mut labels = vec![0u8; features.valid.len()];
-        kmeans::assign(&features.values, features.dims, &self.centres.values, &mut labels, None);
+        kmeans::assign(
+            &features.values,
+            features.dims,
+            &self.centres.values,
+            &mut labels,
+            None,
+        );
         for (l, &ok) in labels.iter_mut().zip(&features.valid) {
             if !ok {
                 *l = NODATA;
@@ -350,8 +418,16 @@ impl Model {
 
     fn smooth(&self, labels: Vec<u8>, blocks: Window) -> Vec<u8> {
         let (w, h) = (blocks.width as usize, blocks.height as usize);
-        let filtered = if self.params.smooth > 1 { majority_filter(&labels, w, h, self.params.smooth) } else { labels };
-        if self.params.mmu > 0 { sieve(&filtered, w, h, self.params.sieve_cells()) } else { filtered }
+        let filtered = if self.params.smooth > 1 {
+            majority_filter(&labels, w, h, self.params.smooth)
+        } else {
+            labels
+        };
+        if self.params.mmu > 0 {
+            sieve(&filtered, w, h, self.params.sieve_cells())
+        } else {
+            filtered
+        }
     }
 
     /// The manifest of a run of this model over `input`.
@@ -370,15 +446,25 @@ impl Model {
             sample_size: self.sample_size,
             iterations: self.centres.iterations,
             inertia: self.centres.inertia,
-            centres: (0..self.centres.k()).map(|i| self.centres.centre(i).to_vec()).collect(),
+            centres: (0..self.centres.k())
+                .map(|i| self.centres.centre(i).to_vec())
+                .collect(),
         }
     }
 
     /// Writer options for the label raster of this model: georeferencing carried over, legend
     /// as colour table and class names, the manifest in the metadata.
-    pub fn writer_options(&self, info: &RasterInfo, legend: &[LegendEntry], manifest: &RunManifest) -> WriterOptions {
-        let mut metadata: Vec<(String, String)> =
-            legend.iter().enumerate().map(|(i, e)| (format!("CLASS_{i}_NAME"), e.name.clone())).collect();
+    pub fn writer_options(
+        &self,
+        info: &RasterInfo,
+        legend: &[LegendEntry],
+        manifest: &RunManifest,
+    ) -> WriterOptions {
+        let mut metadata: Vec<(String, String)> = legend
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("CLASS_{i}_NAME"), e.name.clone()))
+            .collect();
         metadata.push(("MAPSEG_MANIFEST".into(), manifest.to_json()));
         WriterOptions {
             width: info.width,
@@ -395,14 +481,25 @@ impl Model {
 }
 
 /// Block labels of `blocks` spread over the pixels of `core`, nodata where the pixel is.
-fn expand(grid: &[u8], blocks: Window, r: u32, core: Window, valid_px: &[bool], decoded: Window) -> Vec<u8> {
+fn expand(
+    grid: &[u8],
+    blocks: Window,
+    r: u32,
+    core: Window,
+    valid_px: &[bool],
+    decoded: Window,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(core.len());
     for y in core.y..core.bottom() {
         let grid_row = ((y / r - blocks.y) * blocks.width) as usize;
         let px_row = ((y - decoded.y) * decoded.width) as usize;
         for x in core.x..core.right() {
             let valid = valid_px[px_row + (x - decoded.x) as usize];
-            out.push(if valid { grid[grid_row + (x / r - blocks.x) as usize] } else { NODATA });
+            out.push(if valid {
+                grid[grid_row + (x / r - blocks.x) as usize]
+            } else {
+                NODATA
+            });
         }
     }
     out
@@ -420,7 +517,12 @@ pub struct StripAssembler {
 
 impl StripAssembler {
     pub fn new(width: u32, height: u32) -> Self {
-        Self { width, height, next_y: 0, pending: BTreeMap::new() }
+        Self {
+            width,
+            height,
+            next_y: 0,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// Adds the labels of one unit; returns the strips that are now complete, in order, as
@@ -439,7 +541,11 @@ impl StripAssembler {
         }
         *filled += 1;
         let mut done = Vec::new();
-        while let Some((_, (_, n))) = self.pending.first_key_value().filter(|(y, _)| **y == self.next_y) {
+        while let Some((_, (_, n))) = self
+            .pending
+            .first_key_value()
+            .filter(|(y, _)| **y == self.next_y)
+        {
             if *n < units_per_strip {
                 break;
             }
@@ -494,5 +600,10 @@ pub fn segment<R: Read + Seek, W: Write + Seek>(
     }
     progress.report(Stage::Assigning, 1.0);
     let sink = writer.finish()?;
-    Ok(Segmentation { sink, stats, manifest, legend })
+    Ok(Segmentation {
+        sink,
+        stats,
+        manifest,
+        legend,
+    })
 }

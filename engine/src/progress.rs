@@ -62,5 +62,9 @@ pub struct Cancelled;
 
 /// Returns `Err(Cancelled)` when the caller asked to stop.
 pub fn check(progress: &impl Progress) -> Result<(), Cancelled> {
-    if progress.is_cancelled() { Err(Cancelled) } else { Ok(()) }
+    if progress.is_cancelled() {
+        Err(Cancelled)
+    } else {
+        Ok(())
+    }
 }

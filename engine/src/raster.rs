@@ -11,7 +11,12 @@ pub struct Window {
 
 impl Window {
     pub const fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
-        Self { x, y, width, height }
+        Self {
+            x,
+            y,
+            width,
+            height,
+        }
     }
 
     /// Number of pixels in the window.

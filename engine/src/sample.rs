@@ -36,7 +36,10 @@ pub fn plan(grid_w: u32, grid_h: u32, budget: usize, seed: u64) -> Vec<SampleWin
             let h = side.clamp(1, y1 - y0);
             let x = rng.random_range(x0..=x1 - w);
             let y = rng.random_range(y0..=y1 - h);
-            windows.push(SampleWindow { blocks: Window::new(x, y, w, h), quota });
+            windows.push(SampleWindow {
+                blocks: Window::new(x, y, w, h),
+                quota,
+            });
         }
     }
     windows
@@ -44,11 +47,18 @@ pub fn plan(grid_w: u32, grid_h: u32, budget: usize, seed: u64) -> Vec<SampleWin
 
 /// Picks up to `quota` of the `valid` positions at random (all of them when there are fewer).
 pub fn pick(valid: &[bool], quota: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let candidates: Vec<usize> = valid.iter().enumerate().filter_map(|(i, &v)| v.then_some(i)).collect();
+    let candidates: Vec<usize> = valid
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &v)| v.then_some(i))
+        .collect();
     if candidates.len() <= quota {
         return candidates;
     }
-    let mut picked: Vec<usize> = choose_indices(rng, candidates.len(), quota).into_iter().map(|i| candidates[i]).collect();
+    let mut picked: Vec<usize> = choose_indices(rng, candidates.len(), quota)
+        .into_iter()
+        .map(|i| candidates[i])
+        .collect();
     picked.sort_unstable();
     picked
 }

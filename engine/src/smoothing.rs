@@ -113,7 +113,10 @@ pub fn sieve(labels: &[u8], width: usize, height: usize, min_cells: usize) -> Ve
                 }
             }
         }
-        let winner = seen.iter().map(|&l| (counts[usize::from(l)], std::cmp::Reverse(l))).max();
+        let winner = seen
+            .iter()
+            .map(|&l| (counts[usize::from(l)], std::cmp::Reverse(l)))
+            .max();
         for &l in &seen {
             counts[usize::from(l)] = 0;
         }

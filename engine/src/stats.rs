@@ -28,8 +28,15 @@ pub struct ClassRow {
 
 impl ClassStats {
     pub fn new(k: usize, georef: Option<&GeoReference>) -> Self {
-        let area_m2 = georef.and_then(|g| g.pixel_area_m2(0.5)).map(|_| vec![0.0; k]);
-        Self { counts: vec![0; k], area_m2, nodata_pixels: 0, georef: georef.cloned() }
+        let area_m2 = georef
+            .and_then(|g| g.pixel_area_m2(0.5))
+            .map(|_| vec![0.0; k]);
+        Self {
+            counts: vec![0; k],
+            area_m2,
+            nodata_pixels: 0,
+            georef: georef.cloned(),
+        }
     }
 
     /// Adds `labels`, whole rows of `width` pixels starting at raster row `y0`.
@@ -40,7 +47,10 @@ impl ClassStats {
                 hist[usize::from(l)] += 1;
             }
             self.nodata_pixels += hist[usize::from(NODATA)];
-            let pixel_area = self.georef.as_ref().and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64 + 0.5));
+            let pixel_area = self
+                .georef
+                .as_ref()
+                .and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64 + 0.5));
             for (class, count) in self.counts.iter_mut().enumerate() {
                 *count += hist[class];
             }
@@ -62,11 +72,17 @@ impl ClassStats {
                 let area_m2 = self.area_m2.as_ref().map(|a| a[class]);
                 ClassRow {
                     class: class as u8,
-                    name: legend.get(class).map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
+                    name: legend
+                        .get(class)
+                        .map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
                     pixels,
                     area_m2,
                     area_ha: area_m2.map(|a| a / 10_000.0),
-                    percent: if valid == 0 { 0.0 } else { 100.0 * pixels as f64 / valid as f64 },
+                    percent: if valid == 0 {
+                        0.0
+                    } else {
+                        100.0 * pixels as f64 / valid as f64
+                    },
                 }
             })
             .collect()
@@ -76,7 +92,8 @@ impl ClassStats {
 /// The table as CSV text (header `class,name,pixels,area_m2,area_ha,percent`).
 pub fn to_csv(rows: &[ClassRow]) -> String {
     let mut out = String::from("class,name,pixels,area_m2,area_ha,percent\n");
-    let opt = |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
     for r in rows {
         out.push_str(&format!(
             "{},{},{},{},{},{:.4}\n",
@@ -92,7 +109,11 @@ pub fn to_csv(rows: &[ClassRow]) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use engine::progress::{NoProgress, Progress, Stage};
 use engine::raster::{Samples, Window};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/real").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/real")
+        .join(name)
 }
 
 fn reader(name: &str) -> GeoTiffReader<BufReader<File>> {
@@ -22,17 +24,33 @@ fn reader(name: &str) -> GeoTiffReader<BufReader<File>> {
 }
 
 fn identity() -> InputIdentity {
-    InputIdentity { name: "test.tif".into(), bytes: 0, blake3: String::new() }
+    InputIdentity {
+        name: "test.tif".into(),
+        bytes: 0,
+        blake3: String::new(),
+    }
 }
 
 /// Runs the streamed pipeline and returns the labels read back from the written GeoTIFF.
-fn streamed(name: &str, params: &SegmentParams) -> (Vec<u8>, pipeline::Segmentation<Cursor<Vec<u8>>>) {
+fn streamed(
+    name: &str,
+    params: &SegmentParams,
+) -> (Vec<u8>, pipeline::Segmentation<Cursor<Vec<u8>>>) {
     let mut r = reader(name);
-    let out = pipeline::segment(&mut r, Cursor::new(Vec::new()), params, identity(), &NoProgress).unwrap();
+    let out = pipeline::segment(
+        &mut r,
+        Cursor::new(Vec::new()),
+        params,
+        identity(),
+        &NoProgress,
+    )
+    .unwrap();
     let mut back = GeoTiffReader::open(Cursor::new(out.sink.get_ref().clone())).unwrap();
     let (w, h) = (back.info().width, back.info().height);
     let block = back.read_window(Window::new(0, 0, w, h)).unwrap();
-    let Samples::U8(labels) = block.samples else { panic!("labels must be u8") };
+    let Samples::U8(labels) = block.samples else {
+        panic!("labels must be u8")
+    };
     (labels, out)
 }
 
@@ -41,14 +59,37 @@ fn whole(name: &str, params: &SegmentParams) -> Vec<u8> {
     let mut r = reader(name);
     let fitted = pipeline::fit(&mut r, params, &NoProgress).unwrap();
     let (w, h) = (r.info().width, r.info().height);
-    fitted.model.label_window(&mut r, Window::new(0, 0, w, h)).unwrap()
+    fitted
+        .model
+        .label_window(&mut r, Window::new(0, 0, w, h))
+        .unwrap()
 }
 
 fn param_sets() -> Vec<SegmentParams> {
     vec![
-        SegmentParams { k: 6, resolution: 1, smooth: 3, mmu: 24, ..SegmentParams::default() },
-        SegmentParams { k: 5, resolution: 4, smooth: 5, mmu: 200, presmooth: true, ..SegmentParams::default() },
-        SegmentParams { k: 8, resolution: 2, smooth: 0, mmu: 0, seed: 9, ..SegmentParams::default() },
+        SegmentParams {
+            k: 6,
+            resolution: 1,
+            smooth: 3,
+            mmu: 24,
+            ..SegmentParams::default()
+        },
+        SegmentParams {
+            k: 5,
+            resolution: 4,
+            smooth: 5,
+            mmu: 200,
+            presmooth: true,
+            ..SegmentParams::default()
+        },
+        SegmentParams {
+            k: 8,
+            resolution: 2,
+            smooth: 0,
+            mmu: 0,
+            seed: 9,
+            ..SegmentParams::default()
+        },
     ]
 }
 
@@ -71,12 +112,20 @@ fn any_aligned_window_matches_the_whole_image() {
         let fitted = pipeline::fit(&mut r, &params, &NoProgress).unwrap();
         let width = r.info().width;
         let res = params.resolution;
-        for (x, y, w, h) in [(0, 0, 37, 50), (res * 40, res * 13, 123, 77), (900 - res * 20, 900 - res * 30, res * 20, res * 30)] {
+        for (x, y, w, h) in [
+            (0, 0, 37, 50),
+            (res * 40, res * 13, 123, 77),
+            (900 - res * 20, 900 - res * 30, res * 20, res * 30),
+        ] {
             let core = Window::new(x, y, w, h);
             let got = fitted.model.label_window(&mut r, core).unwrap();
             for row in 0..h {
                 let start = ((y + row) * width + x) as usize;
-                assert_eq!(&got[(row * w) as usize..((row + 1) * w) as usize], &reference[start..start + w as usize], "{core:?} row {row} {params:?}");
+                assert_eq!(
+                    &got[(row * w) as usize..((row + 1) * w) as usize],
+                    &reference[start..start + w as usize],
+                    "{core:?} row {row} {params:?}"
+                );
             }
         }
     }
@@ -84,30 +133,60 @@ fn any_aligned_window_matches_the_whole_image() {
 
 #[test]
 fn same_seed_same_labels_other_seed_still_valid() {
-    let params = SegmentParams { k: 6, ..SegmentParams::default() };
+    let params = SegmentParams {
+        k: 6,
+        ..SegmentParams::default()
+    };
     let (a, out_a) = streamed("OSBS_029.tif", &params);
     let (b, out_b) = streamed("OSBS_029.tif", &params);
     assert_eq!(a, b);
-    assert_eq!(out_a.sink.get_ref(), out_b.sink.get_ref(), "output bytes differ between identical runs");
-    let (c, _) = streamed("OSBS_029.tif", &SegmentParams { seed: 1234, ..params });
+    assert_eq!(
+        out_a.sink.get_ref(),
+        out_b.sink.get_ref(),
+        "output bytes differ between identical runs"
+    );
+    let (c, _) = streamed(
+        "OSBS_029.tif",
+        &SegmentParams {
+            seed: 1234,
+            ..params
+        },
+    );
     assert!(c.iter().all(|&l| l < 6 || l == NODATA));
 }
 
 #[test]
 fn nodata_pixels_stay_nodata_and_every_class_is_used() {
     // SpaceNet: u16 with nodata 0; every input nodata pixel must be nodata in the output.
-    let params = SegmentParams { k: 4, resolution: 1, smooth: 0, mmu: 0, ..SegmentParams::default() };
+    let params = SegmentParams {
+        k: 4,
+        resolution: 1,
+        smooth: 0,
+        mmu: 0,
+        ..SegmentParams::default()
+    };
     let (labels, out) = streamed("sample_geotiff.tif", &params);
     let mut r = reader("sample_geotiff.tif");
     let info = r.info().clone();
-    let px = r.read_window(Window::new(0, 0, info.width, info.height)).unwrap();
-    let Samples::U16(values) = px.samples else { panic!("SpaceNet is u16") };
+    let px = r
+        .read_window(Window::new(0, 0, info.width, info.height))
+        .unwrap();
+    let Samples::U16(values) = px.samples else {
+        panic!("SpaceNet is u16")
+    };
     let nodata = info.nodata.expect("SpaceNet declares nodata") as u16;
     for (v, l) in values.iter().zip(&labels) {
         assert_eq!(*v == nodata, *l == NODATA);
     }
-    assert!(out.stats.counts.iter().all(|&c| c > 0), "{:?}", out.stats.counts);
-    assert_eq!(out.stats.counts.iter().sum::<u64>() + out.stats.nodata_pixels, u64::from(info.width * info.height));
+    assert!(
+        out.stats.counts.iter().all(|&c| c > 0),
+        "{:?}",
+        out.stats.counts
+    );
+    assert_eq!(
+        out.stats.counts.iter().sum::<u64>() + out.stats.nodata_pixels,
+        u64::from(info.width * info.height)
+    );
 }
 
 #[test]
@@ -116,7 +195,10 @@ fn areas_follow_pixel_size() {
     let (_, out) = streamed("OSBS_029.tif", &SegmentParams::default());
     let areas = out.stats.area_m2.clone().expect("projected CRS in metres");
     for (count, area) in out.stats.counts.iter().zip(areas) {
-        assert!((area - *count as f64 * 0.01).abs() < 1e-6, "{count} px vs {area} m²");
+        assert!(
+            (area - *count as f64 * 0.01).abs() < 1e-6,
+            "{count} px vs {area} m²"
+        );
     }
 }
 
@@ -131,12 +213,24 @@ fn brighter_classes_get_higher_labels() {
 
 #[test]
 fn band_selection_uses_only_the_chosen_bands() {
-    let params = SegmentParams { k: 5, bands: Some(vec![3, 4, 5]), ..SegmentParams::default() };
+    let params = SegmentParams {
+        k: 5,
+        bands: Some(vec![3, 4, 5]),
+        ..SegmentParams::default()
+    };
     let mut r = reader("L7_ETMs.tif");
     let fitted = pipeline::fit(&mut r, &params, &NoProgress).unwrap();
     assert_eq!(fitted.model.spec.bands, vec![3, 4, 5]);
     assert_eq!(fitted.model.centres.dims, 3);
-    let all = pipeline::fit(&mut r, &SegmentParams { k: 5, ..SegmentParams::default() }, &NoProgress).unwrap();
+    let all = pipeline::fit(
+        &mut r,
+        &SegmentParams {
+            k: 5,
+            ..SegmentParams::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(all.model.centres.dims, 6);
 }
 
@@ -144,27 +238,72 @@ fn band_selection_uses_only_the_chosen_bands() {
 fn bad_parameters_are_named() {
     let mut r = reader("OSBS_029.tif");
     let cases = [
-        (SegmentParams { k: 1, ..SegmentParams::default() }, "k must be between 2 and 64"),
-        (SegmentParams { resolution: 3, ..SegmentParams::default() }, "resolution must be one of"),
-        (SegmentParams { smooth: 4, ..SegmentParams::default() }, "smoothing kernel"),
-        (SegmentParams { bands: Some(vec![7]), ..SegmentParams::default() }, "band 8 does not exist"),
-        (SegmentParams { bands: Some(vec![0, 0]), ..SegmentParams::default() }, "band 1 is selected twice"),
-        (SegmentParams { resolution: 1, mmu: 100_000, ..SegmentParams::default() }, "minimum mapping unit"),
+        (
+            SegmentParams {
+                k: 1,
+                ..SegmentParams::default()
+            },
+            "k must be between 2 and 64",
+        ),
+        (
+            SegmentParams {
+                resolution: 3,
+                ..SegmentParams::default()
+            },
+            "resolution must be one of",
+        ),
+        (
+            SegmentParams {
+                smooth: 4,
+                ..SegmentParams::default()
+            },
+            "smoothing kernel",
+        ),
+        (
+            SegmentParams {
+                bands: Some(vec![7]),
+                ..SegmentParams::default()
+            },
+            "band 8 does not exist",
+        ),
+        (
+            SegmentParams {
+                bands: Some(vec![0, 0]),
+                ..SegmentParams::default()
+            },
+            "band 1 is selected twice",
+        ),
+        (
+            SegmentParams {
+                resolution: 1,
+                mmu: 100_000,
+                ..SegmentParams::default()
+            },
+            "minimum mapping unit",
+        ),
     ];
     for (params, message) in cases {
-        let err = pipeline::fit(&mut r, &params, &NoProgress).unwrap_err().to_string();
+        let err = pipeline::fit(&mut r, &params, &NoProgress)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(message), "{err:?} should contain {message:?}");
     }
 }
 
 #[test]
 fn in_memory_fit_equals_windowed_fit() {
-    let params = SegmentParams { k: 7, resolution: 1, ..SegmentParams::default() };
+    let params = SegmentParams {
+        k: 7,
+        resolution: 1,
+        ..SegmentParams::default()
+    };
     let mut r = reader("OSBS_029.tif");
     let windowed = pipeline::fit(&mut r, &params, &NoProgress).unwrap();
     let spec = pipeline::feature_spec(&mut r, &params, &NoProgress).unwrap();
     let (gw, gh) = spec.grid_size();
-    let px = r.read_window(spec.read_window(Window::new(0, 0, gw, gh))).unwrap();
+    let px = r
+        .read_window(spec.read_window(Window::new(0, 0, gw, gh)))
+        .unwrap();
     let (features, _) = spec.features(&px, Window::new(0, 0, gw, gh));
     let in_memory = pipeline::fit_in_memory(spec, &features, &params, &NoProgress).unwrap();
     assert_eq!(windowed.model.centres, in_memory.model.centres);
@@ -175,7 +314,10 @@ fn k_curve_suggests_a_k_in_range() {
     let mut r = reader("L7_ETMs.tif");
     let fitted = pipeline::fit(&mut r, &SegmentParams::default(), &NoProgress).unwrap();
     let curve = pipeline::k_curve(&fitted, &NoProgress).unwrap();
-    assert_eq!(curve.iter().map(|c| c.k).collect::<Vec<_>>(), (2..=16).collect::<Vec<_>>());
+    assert_eq!(
+        curve.iter().map(|c| c.k).collect::<Vec<_>>(),
+        (2..=16).collect::<Vec<_>>()
+    );
     assert!(curve.windows(2).all(|w| w[1].inertia < w[0].inertia * 1.02));
     let k = engine::kmeans::suggest_k(&curve).unwrap();
     assert!((3..=10).contains(&k), "suggested {k}");
@@ -200,7 +342,21 @@ fn cancellation_stops_every_stage() {
     for stage in [Stage::Sampling, Stage::Fitting, Stage::Assigning] {
         let mut r = reader("OSBS_029.tif");
         let cancel = CancelAt(stage, std::cell::Cell::new(false));
-        let err = pipeline::segment(&mut r, Cursor::new(Vec::new()), &SegmentParams::default(), identity(), &cancel).unwrap_err();
-        assert!(matches!(err, pipeline::SegmentError::Cancelled(_) | pipeline::SegmentError::KMeans(engine::kmeans::KMeansError::Cancelled(_))), "{stage:?}: {err}");
+        let err = pipeline::segment(
+            &mut r,
+            Cursor::new(Vec::new()),
+            &SegmentParams::default(),
+            identity(),
+            &cancel,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                pipeline::SegmentError::Cancelled(_)
+                    | pipeline::SegmentError::KMeans(engine::kmeans::KMeansError::Cancelled(_))
+            ),
+            "{stage:?}: {err}"
+        );
     }
 }

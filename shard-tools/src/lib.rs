@@ -9,6 +9,7 @@
 //! - [`split`]: deterministic, seeded split assignment with a metrics holdout.
 //! - [`plan`]: what a build will write: items, windows, splits and shards.
 //! - [`build`]: writes the shard tree, resumably and without deleting foreign files.
+//! - [`init`]: a header generated from a folder of inputs and a folder of targets.
 //! - [`index`]: the records a shard tree is made of (`index.jsonl`, `shard.json`, the summary).
 //! - [`validate`]: checks a shard tree against its index.
 //! - [`eval`]: cluster-to-class matched IoU, per-class IoU, pixel accuracy, confusion matrix.
@@ -20,6 +21,7 @@ pub mod eval;
 pub mod fsutil;
 pub mod header;
 pub mod index;
+pub mod init;
 pub mod pairing;
 pub mod plan;
 pub mod rio;

@@ -36,12 +36,12 @@ pub fn ensure_apt_packages(packages: &[&str]) -> Result<()> {
         ));
         return Ok(());
     }
-    let names = missing.join(", ");
+    let names = missing.join(" ");
     note(&format!("installing {names} (apt-get)"));
     apt_get(&["update"])
         .and_then(|()| apt_get(&[&["install", "-y"], missing.as_slice()].concat()))
         .with_context(|| {
-            format!("could not install the Debian package(s) {names}; install them as root with `apt-get install -y {}`", missing.join(" "))
+            format!("could not install {names}; as root run: apt-get install -y {names}")
         })
 }
 
@@ -50,7 +50,7 @@ fn is_installed(package: &str) -> bool {
         .map(|c| c.args(["-W", "-f=${Status}", package]).query_quietly())
         .ok()
         .flatten()
-        .is_some_and(|status| status.trim_end().ends_with(" installed"))
+        .is_some_and(|status| status.trim() == "install ok installed")
 }
 
 fn apt_get(args: &[&str]) -> Result<()> {

@@ -4,9 +4,9 @@
 //!   runs `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace` and the engine's wasm32 build,
 //!   stopping at the first failure.
 //! - `serve`: the web app is not part of this build yet; says so and exits with status 2.
-//! - `bench [--strict]`: prepares a real 4096² and a 16384² GeoTIFF and a Python venv with scikit-learn and faiss
-//!   under `$CARGO_TARGET_DIR/../mapseg-bench/`, times `mapseg` against MiniBatchKMeans and faiss k-means on the
-//!   same pixels, measures peak memory on the large raster, and prints PASS/FAIL per target.
+//! - `bench [--strict] [--mapseg PATH]`: prepares a real 4096² and a 16384² GeoTIFF and a Python venv with
+//!   scikit-learn and faiss under `$CARGO_TARGET_DIR/../mapseg-bench/`, times `mapseg` against MiniBatchKMeans and
+//!   faiss k-means on the same pixels, measures peak memory on the large raster, and prints PASS/FAIL per target.
 //! - `fixtures`: regenerates the GDAL-made test fixtures (`tests/fixtures/make_gdal_fixtures.sh`).
 //!
 //! Every command prints each step (`==> …`) before doing it. `CARGO_TARGET_DIR` defaults to
@@ -48,6 +48,9 @@ enum Command {
         /// Exit with a non-zero status when a target is missed.
         #[arg(long)]
         strict: bool,
+        /// Benchmark this `mapseg` executable instead of building the release one.
+        #[arg(long, value_name = "PATH")]
+        mapseg: Option<std::path::PathBuf>,
     },
     /// Regenerate the GDAL-made test fixtures.
     Fixtures,
@@ -79,7 +82,7 @@ fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Test => test::run().map(|()| ExitCode::SUCCESS),
         Command::Serve => Ok(serve::run()),
-        Command::Bench { strict } => bench::run(strict),
+        Command::Bench { strict, mapseg } => bench::run(strict, mapseg),
         Command::Fixtures => fixtures::run().map(|()| ExitCode::SUCCESS),
         Command::PeakRss { report, command } => peak_rss::run_child(&report, &command),
     }

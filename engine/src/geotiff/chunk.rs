@@ -35,22 +35,34 @@ impl ChunkSource {
         limits: &Limits,
     ) -> Result<Samples, DecodeError> {
         let (width, _) = level.chunk_size();
-        let len = chunk_len(width, place.stored_rows, level.chunk_samples(), level.sample_type, limits)?;
+        let len = chunk_len(
+            width,
+            place.stored_rows,
+            level.chunk_samples(),
+            level.sample_type,
+            limits,
+        )?;
         let index = place.index as usize;
-        let (Some(&offset), Some(&stored)) = (level.offsets.get(index), level.byte_counts.get(index)) else {
+        let (Some(&offset), Some(&stored)) =
+            (level.offsets.get(index), level.byte_counts.get(index))
+        else {
             return Err(FormatError::InvalidTag("TileOffsets").into());
         };
         if stored == 0 {
             return Ok(Samples::zeroed(level.sample_type, len));
         }
         check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
-        let end = offset.checked_add(stored).filter(|&end| end <= self.file_len).ok_or_else(|| {
-            DecodeError::Truncated(format!(
-                "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
-                place.index, self.file_len
-            ))
-        })?;
-        let mut tiff = single_strip_tiff(level, self.order, width, place.stored_rows, end - offset)?;
+        let end = offset
+            .checked_add(stored)
+            .filter(|&end| end <= self.file_len)
+            .ok_or_else(|| {
+                DecodeError::Truncated(format!(
+                    "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
+                    place.index, self.file_len
+                ))
+            })?;
+        let mut tiff =
+            single_strip_tiff(level, self.order, width, place.stored_rows, end - offset)?;
         let data_start = tiff.len();
         tiff.resize(data_start + stored as usize, 0);
         reader.seek(SeekFrom::Start(offset))?;
@@ -64,7 +76,12 @@ impl ChunkSource {
             .map_err(|e| chunk_error(e, place.index))?;
         let mut samples = into_samples(decoded, level.sample_type)?;
         if samples.len() != len {
-            return Err(FormatError::ChunkSize { chunk: place.index, expected: len, found: samples.len() }.into());
+            return Err(FormatError::ChunkSize {
+                chunk: place.index,
+                expected: len,
+                found: samples.len(),
+            }
+            .into());
         }
         if level.photometric == Photometric::YCbCr {
             ycbcr_to_rgb(&mut samples, usize::from(level.chunk_samples()));
@@ -74,15 +91,36 @@ impl ChunkSource {
 }
 
 /// Number of samples of a chunk, checked against the chunk limit.
-fn chunk_len(width: u32, rows: u32, samples: u16, sample_type: SampleType, limits: &Limits) -> Result<usize, DecodeError> {
+fn chunk_len(
+    width: u32,
+    rows: u32,
+    samples: u16,
+    sample_type: SampleType,
+    limits: &Limits,
+) -> Result<usize, DecodeError> {
     let len = u64::from(width) * u64::from(rows) * u64::from(samples);
     let bytes = len.saturating_mul(sample_type.bytes() as u64);
     check_bytes("decoded chunk", bytes, limits.max_chunk_bytes)?;
-    usize::try_from(len).map_err(|_| LimitExceeded::Bytes { what: "decoded chunk", bytes, limit: limits.max_chunk_bytes }.into())
+    usize::try_from(len).map_err(|_| {
+        LimitExceeded::Bytes {
+            what: "decoded chunk",
+            bytes,
+            limit: limits.max_chunk_bytes,
+        }
+        .into()
+    })
 }
 
-pub(super) fn check_bytes(what: &'static str, bytes: u64, limit: usize) -> Result<(), LimitExceeded> {
-    if bytes > limit as u64 { Err(LimitExceeded::Bytes { what, bytes, limit }) } else { Ok(()) }
+pub(super) fn check_bytes(
+    what: &'static str,
+    bytes: u64,
+    limit: usize,
+) -> Result<(), LimitExceeded> {
+    if bytes > limit as u64 {
+        Err(LimitExceeded::Bytes { what, bytes, limit })
+    } else {
+        Ok(())
+    }
 }
 
 fn chunk_error(err: TiffError, chunk: u32) -> DecodeError {
@@ -96,20 +134,41 @@ fn chunk_error(err: TiffError, chunk: u32) -> DecodeError {
 
 /// A TIFF holding one strip of `width × rows` pixels with the level's encoding, up to the
 /// start of its `stored` bytes of data, which the caller appends.
-fn single_strip_tiff(level: &Level, order: ByteOrder, width: u32, rows: u32, stored: u64) -> Result<Vec<u8>, DecodeError> {
+fn single_strip_tiff(
+    level: &Level,
+    order: ByteOrder,
+    width: u32,
+    rows: u32,
+    stored: u64,
+) -> Result<Vec<u8>, DecodeError> {
     let too_large = || DecodeError::from(FormatError::InvalidTag("StripByteCounts"));
     let stored = u32::try_from(stored).map_err(|_| too_large())?;
     let mut entries = vec![
         (tag::IMAGE_WIDTH, Value::Long(vec![width])),
         (tag::IMAGE_LENGTH, Value::Long(vec![rows])),
-        (tag::BITS_PER_SAMPLE, Value::Short(vec![sample_bits(level.sample_type)])),
-        (tag::COMPRESSION, Value::Short(vec![level.compression.code()])),
-        (tag::PHOTOMETRIC, Value::Short(vec![Photometric::MinIsBlack.code()])),
-        (tag::SAMPLES_PER_PIXEL, Value::Short(vec![level.chunk_samples()])),
+        (
+            tag::BITS_PER_SAMPLE,
+            Value::Short(vec![sample_bits(level.sample_type)]),
+        ),
+        (
+            tag::COMPRESSION,
+            Value::Short(vec![level.compression.code()]),
+        ),
+        (
+            tag::PHOTOMETRIC,
+            Value::Short(vec![Photometric::MinIsBlack.code()]),
+        ),
+        (
+            tag::SAMPLES_PER_PIXEL,
+            Value::Short(vec![level.chunk_samples()]),
+        ),
         (tag::ROWS_PER_STRIP, Value::Long(vec![rows])),
         (tag::STRIP_BYTE_COUNTS, Value::Long(vec![stored])),
         (tag::PREDICTOR, Value::Short(vec![level.predictor])),
-        (tag::SAMPLE_FORMAT, Value::Short(vec![sample_format(level.sample_type)])),
+        (
+            tag::SAMPLE_FORMAT,
+            Value::Short(vec![sample_format(level.sample_type)]),
+        ),
         (tag::STRIP_OFFSETS, Value::Long(vec![0])),
     ];
     if let Some(tables) = &level.jpeg_tables {
@@ -117,7 +176,9 @@ fn single_strip_tiff(level: &Level, order: ByteOrder, width: u32, rows: u32, sto
     }
     let ifd_at = ifd::header_len(false);
     // The data offset depends on the directory's length, which does not depend on the offset.
-    let ifd_len = ifd::encode_ifd(&mut entries, ifd_at, order, false).map_err(|_| too_large())?.len() as u64;
+    let ifd_len = ifd::encode_ifd(&mut entries, ifd_at, order, false)
+        .map_err(|_| too_large())?
+        .len() as u64;
     let data_at = u32::try_from(ifd_at + ifd_len).map_err(|_| too_large())?;
     if let Some((_, offsets)) = entries.iter_mut().find(|(t, _)| *t == tag::STRIP_OFFSETS) {
         *offsets = Value::Long(vec![data_at]);
@@ -149,12 +210,20 @@ fn into_samples(decoded: DecodingResult, expected: SampleType) -> Result<Samples
         DecodingResult::U32(v) => Samples::U32(v),
         DecodingResult::F32(v) => Samples::F32(v),
         DecodingResult::F64(v) => Samples::F64(v),
-        _ => return Err(FormatError::Codec("a chunk decoded to an unexpected sample type".into()).into()),
+        _ => {
+            return Err(
+                FormatError::Codec("a chunk decoded to an unexpected sample type".into()).into(),
+            );
+        }
     };
     if samples.sample_type() == expected {
         Ok(samples)
     } else {
-        Err(FormatError::Codec(format!("a chunk decoded to {} instead of {expected} samples", samples.sample_type())).into())
+        Err(FormatError::Codec(format!(
+            "a chunk decoded to {} instead of {expected} samples",
+            samples.sample_type()
+        ))
+        .into())
     }
 }
 
@@ -196,7 +265,11 @@ fn ycbcr_to_rgb(samples: &mut Samples, samples_per_pixel: usize) {
     let to_u8 = |v: f32| v.round().clamp(0.0, 255.0) as u8;
     for pixel in pixels.chunks_exact_mut(samples_per_pixel) {
         if let [y, cb, cr, ..] = pixel {
-            let (luma, blue, red) = (f32::from(*y), f32::from(*cb) - 128.0, f32::from(*cr) - 128.0);
+            let (luma, blue, red) = (
+                f32::from(*y),
+                f32::from(*cb) - 128.0,
+                f32::from(*cr) - 128.0,
+            );
             *y = to_u8(luma + 1.402 * red);
             *cb = to_u8(luma - 0.344_136 * blue - 0.714_136 * red);
             *cr = to_u8(luma + 1.772 * blue);
@@ -217,8 +290,16 @@ pub(super) struct Placement {
 
 impl Placement {
     /// Copies the part of `chunk` (at `place`) that overlaps `window` into `out`.
-    pub fn copy(&self, chunk: &Samples, place: &ChunkPlace, window: Window, out: &mut Samples) -> Result<(), DecodeError> {
-        let Some(overlap) = place.area.intersect(&window) else { return Ok(()) };
+    pub fn copy(
+        &self,
+        chunk: &Samples,
+        place: &ChunkPlace,
+        window: Window,
+        out: &mut Samples,
+    ) -> Result<(), DecodeError> {
+        let Some(overlap) = place.area.intersect(&window) else {
+            return Ok(());
+        };
         let rect = Rect {
             src_x: (overlap.x - place.area.x) as usize,
             src_y: (overlap.y - place.area.y) as usize,
@@ -238,7 +319,9 @@ impl Placement {
             (Samples::F64(s), Samples::F64(d)) => self.copy_rect(s, d, &rect),
             _ => None,
         };
-        copied.ok_or_else(|| FormatError::Codec(format!("chunk {} does not fit its place", place.index)).into())
+        copied.ok_or_else(|| {
+            FormatError::Codec(format!("chunk {} does not fit its place", place.index)).into()
+        })
     }
 
     fn copy_rect<T: Copy>(&self, src: &[T], dst: &mut [T], rect: &Rect) -> Option<()> {
@@ -254,7 +337,8 @@ impl Placement {
                 dst.copy_from_slice(src);
             } else {
                 for (to, from) in dst.chunks_exact_mut(bands).zip(src.chunks_exact(spp)) {
-                    to.get_mut(rect.band..rect.band + spp)?.copy_from_slice(from);
+                    to.get_mut(rect.band..rect.band + spp)?
+                        .copy_from_slice(from);
                 }
             }
         }

@@ -21,7 +21,11 @@ pub enum DecodeError {
         "window {},{} {}x{} lies outside the {width}x{height} raster",
         window.x, window.y, window.width, window.height
     )]
-    WindowOutside { window: Window, width: u32, height: u32 },
+    WindowOutside {
+        window: Window,
+        width: u32,
+        height: u32,
+    },
     #[error("level {level} does not exist: the raster has {levels} levels")]
     NoSuchLevel { level: usize, levels: usize },
     #[error("I/O error: {0}")]
@@ -37,11 +41,19 @@ pub enum FormatError {
     #[error("the tag {0} has an invalid value")]
     InvalidTag(&'static str),
     #[error("{tag} lists {found} chunks where the image has {expected}")]
-    ChunkCount { tag: &'static str, expected: u64, found: u64 },
+    ChunkCount {
+        tag: &'static str,
+        expected: u64,
+        found: u64,
+    },
     #[error("the image file directories form a loop")]
     IfdLoop,
     #[error("chunk {chunk} decoded to {found} samples instead of {expected}")]
-    ChunkSize { chunk: u32, expected: usize, found: usize },
+    ChunkSize {
+        chunk: u32,
+        expected: usize,
+        found: usize,
+    },
     #[error("{0}")]
     Codec(String),
 }
@@ -57,7 +69,10 @@ pub enum Unsupported {
     #[error("bands with different bit depths or sample formats are not supported")]
     MixedSamples,
     #[error("predictor {predictor} with {sample_type} samples is not supported")]
-    Predictor { predictor: u16, sample_type: SampleType },
+    Predictor {
+        predictor: u16,
+        sample_type: SampleType,
+    },
     #[error("YCbCr images without JPEG compression are not supported")]
     YCbCrWithoutJpeg,
     #[error("{0} is not supported")]
@@ -81,7 +96,11 @@ fn sample_format_name(format: u16) -> &'static str {
 #[non_exhaustive]
 pub enum LimitExceeded {
     #[error("the {what} needs {bytes} bytes, more than the limit of {limit} bytes")]
-    Bytes { what: &'static str, bytes: u64, limit: usize },
+    Bytes {
+        what: &'static str,
+        bytes: u64,
+        limit: usize,
+    },
     #[error("the file has more than {limit} image file directories")]
     Ifds { limit: usize },
     #[error("decoding {0} exceeds the decoder limits")]

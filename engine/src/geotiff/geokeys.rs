@@ -49,7 +49,9 @@ pub enum RasterType {
 pub enum LinearUnit {
     Metre,
     /// Any linear unit other than the metre, with its length in metres.
-    Foot { metres: f64 },
+    Foot {
+        metres: f64,
+    },
     Degree,
     Unknown,
 }
@@ -149,7 +151,11 @@ impl GeoReference {
             Some(model) => model == 2,
             None => projected.is_none() && geographic_code.is_some(),
         };
-        let epsg = if geographic { geographic_code } else { projected.or(geographic_code) };
+        let epsg = if geographic {
+            geographic_code
+        } else {
+            projected.or(geographic_code)
+        };
         Some(GeoReference {
             transform,
             raster_type,
@@ -175,9 +181,10 @@ impl GeoReference {
         moved.transform = self.transform.shifted(col, row);
         if let Some(m) = moved.raw.model_transformation.as_mut() {
             shift_model_transformation(m, col, row);
-        } else if let (Some(tie), Some(scale)) =
-            (moved.raw.model_tiepoint.as_mut(), self.raw.model_pixel_scale.as_ref())
-        {
+        } else if let (Some(tie), Some(scale)) = (
+            moved.raw.model_tiepoint.as_mut(),
+            self.raw.model_pixel_scale.as_ref(),
+        ) {
             shift_tiepoint(tie, scale, col, row);
         }
         moved
@@ -208,11 +215,17 @@ impl GeoReference {
 
 fn transform_from_raw(raw: &RawGeoTags) -> Option<GeoTransform> {
     if let Some(m) = raw.model_transformation.as_deref() {
-        let [m0, m1, _, m3, m4, m5, _, m7, ..] = *m else { return None };
+        let [m0, m1, _, m3, m4, m5, _, m7, ..] = *m else {
+            return None;
+        };
         return Some(GeoTransform([m3, m0, m1, m7, m4, m5])).filter(is_finite);
     }
-    let [i, j, _, x, y, ..] = *raw.model_tiepoint.as_deref()? else { return None };
-    let [sx, sy, ..] = *raw.model_pixel_scale.as_deref()? else { return None };
+    let [i, j, _, x, y, ..] = *raw.model_tiepoint.as_deref()? else {
+        return None;
+    };
+    let [sx, sy, ..] = *raw.model_pixel_scale.as_deref()? else {
+        return None;
+    };
     if sx == 0.0 || sy == 0.0 {
         return None;
     }
@@ -247,7 +260,9 @@ fn parse_keys(raw: &RawGeoTags) -> Vec<GeoKey> {
         .chunks_exact(4)
         .take(count)
         .filter_map(|entry| {
-            let &[id, location, count, offset] = entry else { return None };
+            let &[id, location, count, offset] = entry else {
+                return None;
+            };
             let value = key_value(raw, location, usize::from(count), usize::from(offset))?;
             Some(GeoKey { id, value })
         })
@@ -298,13 +313,19 @@ fn ascii_key(keys: &[GeoKey], id: u16) -> Option<&str> {
 
 /// A key holding an EPSG code: neither 0 (undefined) nor user-defined.
 fn code_key(keys: &[GeoKey], id: u16) -> Option<u32> {
-    short_key(keys, id).filter(|&c| c != 0 && c != USER_DEFINED).map(u32::from)
+    short_key(keys, id)
+        .filter(|&c| c != 0 && c != USER_DEFINED)
+        .map(u32::from)
 }
 
 fn crs_name(keys: &[GeoKey], geographic: bool, epsg: Option<u32>) -> Option<String> {
     let citation = ascii_key(keys, key::CITATION).or_else(|| ascii_key(keys, key::PCS_CITATION));
     let geog_citation = ascii_key(keys, key::GEOG_CITATION);
-    let own = if geographic { citation.or(geog_citation) } else { citation };
+    let own = if geographic {
+        citation.or(geog_citation)
+    } else {
+        citation
+    };
     own.map(|s| first_citation_part(s).to_owned())
         .or_else(|| epsg.and_then(well_known_name))
         .or_else(|| geog_citation.map(|s| first_citation_part(s).to_owned()))
@@ -318,7 +339,8 @@ fn first_citation_part(citation: &str) -> &str {
 
 /// Names of well-known EPSG codes.
 pub fn well_known_name(epsg: u32) -> Option<String> {
-    let utm = |datum: &str, zone: u32, hemisphere: char| format!("{datum} / UTM zone {zone}{hemisphere}");
+    let utm =
+        |datum: &str, zone: u32, hemisphere: char| format!("{datum} / UTM zone {zone}{hemisphere}");
     Some(match epsg {
         4326 => "WGS 84".to_owned(),
         4269 => "NAD83".to_owned(),
@@ -358,7 +380,11 @@ fn linear_unit(keys: &[GeoKey], geographic: bool, epsg: Option<u32>) -> LinearUn
 }
 
 fn unit_of_length(metres: f64) -> LinearUnit {
-    if metres == 1.0 { LinearUnit::Metre } else { LinearUnit::Foot { metres } }
+    if metres == 1.0 {
+        LinearUnit::Metre
+    } else {
+        LinearUnit::Foot { metres }
+    }
 }
 
 /// Length in metres of an EPSG linear unit code.
@@ -385,10 +411,22 @@ struct Ellipsoid {
 }
 
 impl Ellipsoid {
-    const WGS84: Ellipsoid = Ellipsoid { semi_major: 6_378_137.0, inverse_flattening: 298.257_223_563 };
-    const GRS80: Ellipsoid = Ellipsoid { semi_major: 6_378_137.0, inverse_flattening: 298.257_222_101 };
-    const CLARKE_1866: Ellipsoid = Ellipsoid { semi_major: 6_378_206.4, inverse_flattening: 294.978_698_214 };
-    const INTERNATIONAL_1924: Ellipsoid = Ellipsoid { semi_major: 6_378_388.0, inverse_flattening: 297.0 };
+    const WGS84: Ellipsoid = Ellipsoid {
+        semi_major: 6_378_137.0,
+        inverse_flattening: 298.257_223_563,
+    };
+    const GRS80: Ellipsoid = Ellipsoid {
+        semi_major: 6_378_137.0,
+        inverse_flattening: 298.257_222_101,
+    };
+    const CLARKE_1866: Ellipsoid = Ellipsoid {
+        semi_major: 6_378_206.4,
+        inverse_flattening: 294.978_698_214,
+    };
+    const INTERNATIONAL_1924: Ellipsoid = Ellipsoid {
+        semi_major: 6_378_388.0,
+        inverse_flattening: 297.0,
+    };
 
     /// The ellipsoid declared by the keys, else the one of a known datum, else WGS 84.
     fn of(georef: &GeoReference) -> Ellipsoid {
@@ -401,9 +439,13 @@ impl Ellipsoid {
                         .map(|b| semi_major / (semi_major - b))
                 })
                 .unwrap_or(0.0);
-            return Ellipsoid { semi_major, inverse_flattening };
+            return Ellipsoid {
+                semi_major,
+                inverse_flattening,
+            };
         }
-        let code = short_key(keys, key::GEOG_ELLIPSOID).or_else(|| short_key(keys, key::GEOGRAPHIC_TYPE));
+        let code =
+            short_key(keys, key::GEOG_ELLIPSOID).or_else(|| short_key(keys, key::GEOGRAPHIC_TYPE));
         match code {
             Some(7019 | 4269 | 4258 | 4674 | 4283) => Self::GRS80,
             Some(7008 | 4267) => Self::CLARKE_1866,

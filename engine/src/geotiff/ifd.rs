@@ -29,7 +29,6 @@ pub(super) mod tag {
     pub const EXTRA_SAMPLES: u16 = 338;
     pub const SAMPLE_FORMAT: u16 = 339;
     pub const JPEG_TABLES: u16 = 347;
-    pub const YCBCR_SUBSAMPLING: u16 = 530;
     pub const MODEL_PIXEL_SCALE: u16 = 33550;
     pub const MODEL_TIEPOINT: u16 = 33922;
     pub const MODEL_TRANSFORMATION: u16 = 34264;
@@ -104,11 +103,22 @@ fn put<const N: usize>(out: &mut Vec<u8>, order: ByteOrder, mut bytes: [u8; N]) 
 }
 
 /// Appends an offset or count: 4 bytes in classic TIFF, 8 in BigTIFF.
-fn put_word(out: &mut Vec<u8>, order: ByteOrder, big: bool, value: u64) -> Result<(), OffsetOverflow> {
+fn put_word(
+    out: &mut Vec<u8>,
+    order: ByteOrder,
+    big: bool,
+    value: u64,
+) -> Result<(), OffsetOverflow> {
     if big {
         put(out, order, value.to_le_bytes());
     } else {
-        put(out, order, u32::try_from(value).map_err(|_| OffsetOverflow)?.to_le_bytes());
+        put(
+            out,
+            order,
+            u32::try_from(value)
+                .map_err(|_| OffsetOverflow)?
+                .to_le_bytes(),
+        );
     }
     Ok(())
 }
@@ -119,7 +129,11 @@ pub(super) fn header_len(big: bool) -> u64 {
 }
 
 /// The file header pointing at the first directory.
-pub(super) fn encode_header(order: ByteOrder, big: bool, first_ifd: u64) -> Result<Vec<u8>, OffsetOverflow> {
+pub(super) fn encode_header(
+    order: ByteOrder,
+    big: bool,
+    first_ifd: u64,
+) -> Result<Vec<u8>, OffsetOverflow> {
     let mut out = Vec::with_capacity(16);
     out.extend_from_slice(match order {
         ByteOrder::Little => b"II",
@@ -153,7 +167,13 @@ pub(super) fn encode_ifd(
     if big {
         put(&mut table, order, count.to_le_bytes());
     } else {
-        put(&mut table, order, u16::try_from(count).map_err(|_| OffsetOverflow)?.to_le_bytes());
+        put(
+            &mut table,
+            order,
+            u16::try_from(count)
+                .map_err(|_| OffsetOverflow)?
+                .to_le_bytes(),
+        );
     }
     for (tag, value) in entries.iter() {
         let mut bytes = value.encode(order);
@@ -173,7 +193,12 @@ pub(super) fn encode_ifd(
         }
     }
     put_word(&mut table, order, big, 0)?;
-    put_word(&mut Vec::new(), order, big, at + table_len + values.len() as u64)?;
+    put_word(
+        &mut Vec::new(),
+        order,
+        big,
+        at + table_len + values.len() as u64,
+    )?;
     table.extend_from_slice(&values);
     Ok(table)
 }

@@ -49,7 +49,9 @@ impl RasterInfo {
 
     /// Every band except the alpha band.
     pub fn data_bands(&self) -> Vec<usize> {
-        (0..self.bands).filter(|&b| Some(b) != self.alpha_band).collect()
+        (0..self.bands)
+            .filter(|&b| Some(b) != self.alpha_band)
+            .collect()
     }
 
     /// The bands to show as red, green and blue.

@@ -22,7 +22,6 @@ pub(super) struct Level {
     pub predictor: u16,
     pub photometric: Photometric,
     pub planar: bool,
-    pub ycbcr_subsampling: [u16; 2],
     pub jpeg_tables: Option<Vec<u8>>,
     pub offsets: Vec<u64>,
     pub byte_counts: Vec<u64>,
@@ -43,19 +42,33 @@ pub(super) struct ChunkPlace {
 impl Level {
     /// Reads and checks the tags of one image file directory.
     pub fn parse<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Result<Level, DecodeError> {
-        let width = positive_u32(tags.required_uint(tag::IMAGE_WIDTH, "ImageWidth")?, "ImageWidth")?;
-        let height = positive_u32(tags.required_uint(tag::IMAGE_LENGTH, "ImageLength")?, "ImageLength")?;
-        let samples = tags.uint(tag::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
+        let width = positive_u32(
+            tags.required_uint(tag::IMAGE_WIDTH, "ImageWidth")?,
+            "ImageWidth",
+        )?;
+        let height = positive_u32(
+            tags.required_uint(tag::IMAGE_LENGTH, "ImageLength")?,
+            "ImageLength",
+        )?;
+        let samples = tags
+            .uint(tag::SAMPLES_PER_PIXEL, "SamplesPerPixel")?
+            .unwrap_or(1);
         let samples = u16::try_from(samples)
             .ok()
             .filter(|&s| s > 0)
             .ok_or(FormatError::InvalidTag("SamplesPerPixel"))?;
         let sample_type = sample_type(tags, samples)?;
-        let compression = Compression::from_code(short(tags.uint(tag::COMPRESSION, "Compression")?.unwrap_or(1), "Compression")?);
+        let compression = Compression::from_code(short(
+            tags.uint(tag::COMPRESSION, "Compression")?.unwrap_or(1),
+            "Compression",
+        )?);
         if !compression.is_supported() {
             return Err(Unsupported::Compression(compression).into());
         }
-        let predictor = short(tags.uint(tag::PREDICTOR, "Predictor")?.unwrap_or(1), "Predictor")?;
+        let predictor = short(
+            tags.uint(tag::PREDICTOR, "Predictor")?.unwrap_or(1),
+            "Predictor",
+        )?;
         check_predictor(predictor, sample_type)?;
         let photometric = match tags.uint(tag::PHOTOMETRIC, "PhotometricInterpretation")? {
             Some(code) => Photometric::from_code(short(code, "PhotometricInterpretation")?),
@@ -68,11 +81,6 @@ impl Level {
             None | Some(1) => false,
             Some(2) => true,
             Some(_) => return Err(FormatError::InvalidTag("PlanarConfiguration").into()),
-        };
-        let ycbcr_subsampling = match tags.shorts(tag::YCBCR_SUBSAMPLING, "YCbCrSubSampling")?.as_deref() {
-            None => [2, 2],
-            Some(&[h, v]) => [h, v],
-            Some(_) => return Err(FormatError::InvalidTag("YCbCrSubSampling").into()),
         };
         let jpeg_tables = match compression {
             Compression::Jpeg => tags.bytes(tag::JPEG_TABLES, "JPEGTables")?,
@@ -89,7 +97,6 @@ impl Level {
             predictor,
             photometric,
             planar,
-            ycbcr_subsampling,
             jpeg_tables,
             offsets,
             byte_counts,
@@ -122,7 +129,9 @@ impl Level {
     }
 
     fn check_chunk_count(&self) -> Result<(), FormatError> {
-        let expected = u64::from(self.chunks_across()) * u64::from(self.chunks_down()) * u64::from(self.planes());
+        let expected = u64::from(self.chunks_across())
+            * u64::from(self.chunks_down())
+            * u64::from(self.planes());
         if expected > u64::from(u32::MAX) {
             return Err(FormatError::InvalidTag("ImageWidth"));
         }
@@ -130,10 +139,17 @@ impl Level {
             Layout::Strips { .. } => ("StripOffsets", "StripByteCounts"),
             Layout::Tiles { .. } => ("TileOffsets", "TileByteCounts"),
         };
-        for (tag, found) in [(offsets, self.offsets.len()), (counts, self.byte_counts.len())] {
+        for (tag, found) in [
+            (offsets, self.offsets.len()),
+            (counts, self.byte_counts.len()),
+        ] {
             let found = found as u64;
             if found != expected {
-                return Err(FormatError::ChunkCount { tag, expected, found });
+                return Err(FormatError::ChunkCount {
+                    tag,
+                    expected,
+                    found,
+                });
             }
         }
         Ok(())
@@ -167,7 +183,10 @@ impl Level {
 }
 
 fn positive_u32(value: u64, name: &'static str) -> Result<u32, FormatError> {
-    u32::try_from(value).ok().filter(|&v| v > 0).ok_or(FormatError::InvalidTag(name))
+    u32::try_from(value)
+        .ok()
+        .filter(|&v| v > 0)
+        .ok_or(FormatError::InvalidTag(name))
 }
 
 fn short(value: u64, name: &'static str) -> Result<u16, FormatError> {
@@ -175,9 +194,16 @@ fn short(value: u64, name: &'static str) -> Result<u16, FormatError> {
 }
 
 /// The one sample type shared by every band.
-fn sample_type<R: Read + Seek>(tags: &mut Tags<'_, R>, samples: u16) -> Result<SampleType, DecodeError> {
-    let bits = tags.shorts(tag::BITS_PER_SAMPLE, "BitsPerSample")?.unwrap_or_else(|| vec![1]);
-    let formats = tags.shorts(tag::SAMPLE_FORMAT, "SampleFormat")?.unwrap_or_else(|| vec![1]);
+fn sample_type<R: Read + Seek>(
+    tags: &mut Tags<'_, R>,
+    samples: u16,
+) -> Result<SampleType, DecodeError> {
+    let bits = tags
+        .shorts(tag::BITS_PER_SAMPLE, "BitsPerSample")?
+        .unwrap_or_else(|| vec![1]);
+    let formats = tags
+        .shorts(tag::SAMPLE_FORMAT, "SampleFormat")?
+        .unwrap_or_else(|| vec![1]);
     let bits = uniform(&bits, samples, "BitsPerSample")?;
     let format = uniform(&formats, samples, "SampleFormat")?;
     Ok(match (format, bits) {
@@ -193,7 +219,9 @@ fn sample_type<R: Read + Seek>(tags: &mut Tags<'_, R>, samples: u16) -> Result<S
 
 /// The single value of a per-sample tag (one entry, or one per sample, all equal).
 fn uniform(values: &[u16], samples: u16, name: &'static str) -> Result<u16, DecodeError> {
-    let [first, rest @ ..] = values else { return Err(FormatError::InvalidTag(name).into()) };
+    let [first, rest @ ..] = values else {
+        return Err(FormatError::InvalidTag(name).into());
+    };
     if !rest.is_empty() && values.len() != usize::from(samples) {
         return Err(FormatError::InvalidTag(name).into());
     }
@@ -208,31 +236,55 @@ fn check_predictor(predictor: u16, sample_type: SampleType) -> Result<(), Unsupp
     match predictor {
         1 | 2 => Ok(()),
         3 if float => Ok(()),
-        _ => Err(Unsupported::Predictor { predictor, sample_type }),
+        _ => Err(Unsupported::Predictor {
+            predictor,
+            sample_type,
+        }),
     }
 }
 
 type ChunkLocations = (Layout, Vec<u64>, Vec<u64>);
 
 /// The layout and the offsets and byte counts of every chunk.
-fn chunk_locations<R: Read + Seek>(tags: &mut Tags<'_, R>, height: u32) -> Result<ChunkLocations, DecodeError> {
+fn chunk_locations<R: Read + Seek>(
+    tags: &mut Tags<'_, R>,
+    height: u32,
+) -> Result<ChunkLocations, DecodeError> {
     let tile_width = tags.uint(tag::TILE_WIDTH, "TileWidth")?;
     let layout = match tile_width {
         Some(width) => Layout::Tiles {
             width: positive_u32(width, "TileWidth")?,
-            height: positive_u32(tags.required_uint(tag::TILE_LENGTH, "TileLength")?, "TileLength")?,
+            height: positive_u32(
+                tags.required_uint(tag::TILE_LENGTH, "TileLength")?,
+                "TileLength",
+            )?,
         },
         None => {
-            let rows = tags.uint(tag::ROWS_PER_STRIP, "RowsPerStrip")?.unwrap_or(u64::from(height));
-            let rows = u32::try_from(rows.min(u64::from(height))).map_err(|_| FormatError::InvalidTag("RowsPerStrip"))?;
-            Layout::Strips { rows_per_strip: positive_u32(u64::from(rows), "RowsPerStrip")? }
+            let rows = tags
+                .uint(tag::ROWS_PER_STRIP, "RowsPerStrip")?
+                .unwrap_or(u64::from(height));
+            let rows = u32::try_from(rows.min(u64::from(height)))
+                .map_err(|_| FormatError::InvalidTag("RowsPerStrip"))?;
+            Layout::Strips {
+                rows_per_strip: positive_u32(u64::from(rows), "RowsPerStrip")?,
+            }
         }
     };
     let ((offsets_tag, offsets_name), (counts_tag, counts_name)) = match layout {
-        Layout::Strips { .. } => ((tag::STRIP_OFFSETS, "StripOffsets"), (tag::STRIP_BYTE_COUNTS, "StripByteCounts")),
-        Layout::Tiles { .. } => ((tag::TILE_OFFSETS, "TileOffsets"), (tag::TILE_BYTE_COUNTS, "TileByteCounts")),
+        Layout::Strips { .. } => (
+            (tag::STRIP_OFFSETS, "StripOffsets"),
+            (tag::STRIP_BYTE_COUNTS, "StripByteCounts"),
+        ),
+        Layout::Tiles { .. } => (
+            (tag::TILE_OFFSETS, "TileOffsets"),
+            (tag::TILE_BYTE_COUNTS, "TileByteCounts"),
+        ),
     };
-    let offsets = tags.uints(offsets_tag, offsets_name)?.ok_or(FormatError::MissingTag(offsets_name))?;
-    let counts = tags.uints(counts_tag, counts_name)?.ok_or(FormatError::MissingTag(counts_name))?;
+    let offsets = tags
+        .uints(offsets_tag, offsets_name)?
+        .ok_or(FormatError::MissingTag(offsets_name))?;
+    let counts = tags
+        .uints(counts_tag, counts_name)?
+        .ok_or(FormatError::MissingTag(counts_name))?;
     Ok((layout, offsets, counts))
 }

@@ -8,14 +8,22 @@
 //! - [`GeoTiffWriter`] writes a tiled, Deflate-compressed GeoTIFF row-strip by row-strip, so its
 //!   memory does not depend on the raster's size.
 
+mod chunk;
+mod error;
 mod geokeys;
+mod ifd;
 mod info;
+mod level;
 mod limits;
 mod read;
+mod tags;
 mod write;
 
-pub use geokeys::{GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, RasterType, RawGeoTags};
+pub use error::{FormatError, LimitExceeded, Unsupported};
+pub use geokeys::{
+    GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, RasterType, RawGeoTags,
+};
 pub use info::{Compression, Layout, Photometric, RasterInfo};
 pub use limits::Limits;
 pub use read::{DecodeError, GeoTiffReader};
-pub use write::{EncodeError, GeoTiffWriter, WriterOptions, TILE_SIZE};
+pub use write::{EncodeError, GeoTiffWriter, TILE_SIZE, WriterOptions};

@@ -6,8 +6,8 @@ use std::io::{Read, Seek, SeekFrom};
 use tiff::Directory;
 use tiff::decoder::Decoder;
 
-pub use super::error::DecodeError;
 use super::chunk::{ChunkSource, Placement, check_bytes};
+pub use super::error::DecodeError;
 use super::error::{FormatError, LimitExceeded};
 use super::geokeys::{GeoReference, RawGeoTags};
 use super::ifd::{ByteOrder, tag};
@@ -51,13 +51,21 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             .map_err(|e| from_tiff(e, "the first image file directory"))?
             .with_limits(limits.to_tiff());
         let directories = read_directories(&mut decoder, &limits)?;
-        let (first, rest) = directories.split_first().ok_or(FormatError::MissingTag("ImageWidth"))?;
-        let mut tags = Tags { decoder: &mut decoder, dir: first };
+        let (first, rest) = directories
+            .split_first()
+            .ok_or(FormatError::MissingTag("ImageWidth"))?;
+        let mut tags = Tags {
+            decoder: &mut decoder,
+            dir: first,
+        };
         let full = Level::parse(&mut tags)?;
         let mut info = describe(&mut tags, &full, order, big_tiff)?;
         let mut levels = vec![full];
         for dir in rest {
-            if let Some(overview) = overview(&mut Tags { decoder: &mut decoder, dir }) {
+            if let Some(overview) = overview(&mut Tags {
+                decoder: &mut decoder,
+                dir,
+            }) {
                 info.overviews.push((overview.width, overview.height));
                 levels.push(overview);
             }
@@ -84,14 +92,25 @@ impl<R: Read + Seek> GeoTiffReader<R> {
 
     /// Decodes a window of level `level` (0 full resolution, 1.. overviews), every band,
     /// pixel-interleaved. YCbCr JPEG images are returned as RGB.
-    pub fn read_window_at_level(&mut self, level: usize, window: Window) -> Result<PixelBlock, DecodeError> {
+    pub fn read_window_at_level(
+        &mut self,
+        level: usize,
+        window: Window,
+    ) -> Result<PixelBlock, DecodeError> {
         let levels = self.levels.len();
-        let image = self.levels.get(level).ok_or(DecodeError::NoSuchLevel { level, levels })?;
+        let image = self
+            .levels
+            .get(level)
+            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
         let inside = |end: Option<u32>, size: u32| end.is_some_and(|end| end <= size);
         if !inside(window.x.checked_add(window.width), image.width)
             || !inside(window.y.checked_add(window.height), image.height)
         {
-            return Err(DecodeError::WindowOutside { window, width: image.width, height: image.height });
+            return Err(DecodeError::WindowOutside {
+                window,
+                width: image.width,
+                height: image.height,
+            });
         }
         let bands = usize::from(image.samples);
         let len = u64::from(window.width) * u64::from(window.height) * bands as u64;
@@ -111,12 +130,17 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             };
             for place in image.chunks_in(window) {
                 let chunk = self.cache.get_or_insert_with((level, place.index), || {
-                    self.source.decode(self.decoder.inner(), image, &place, &self.limits)
+                    self.source
+                        .decode(self.decoder.inner(), image, &place, &self.limits)
                 })?;
                 placement.copy(chunk, &place, window, &mut samples)?;
             }
         }
-        Ok(PixelBlock { window, bands, samples })
+        Ok(PixelBlock {
+            window,
+            bands,
+            samples,
+        })
     }
 }
 
@@ -130,17 +154,26 @@ fn read_header<R: Read>(source: &mut R) -> Result<(ByteOrder, bool), DecodeError
         (b"MM\0*", ByteOrder::Big, false),
         (b"MM\0+", ByteOrder::Big, true),
     ];
-    if let Some((_, order, big)) = MAGICS.iter().find(|(magic, ..)| magic.as_slice() == header.as_slice()) {
+    if let Some((_, order, big)) = MAGICS
+        .iter()
+        .find(|(magic, ..)| magic.as_slice() == header.as_slice())
+    {
         return Ok((*order, *big));
     }
     if MAGICS.iter().any(|(magic, ..)| magic.starts_with(&header)) {
-        return Err(DecodeError::Truncated(format!("the header has {} of its 8 bytes", header.len())));
+        return Err(DecodeError::Truncated(format!(
+            "the header has {} of its 8 bytes",
+            header.len()
+        )));
     }
     Err(DecodeError::NotTiff)
 }
 
 /// Every directory of the main chain, in file order.
-fn read_directories<R: Read + Seek>(decoder: &mut Decoder<R>, limits: &Limits) -> Result<Vec<Directory>, DecodeError> {
+fn read_directories<R: Read + Seek>(
+    decoder: &mut Decoder<R>,
+    limits: &Limits,
+) -> Result<Vec<Directory>, DecodeError> {
     let mut next = decoder.ifd_pointer();
     let mut seen = HashSet::new();
     let mut directories = Vec::new();
@@ -149,10 +182,15 @@ fn read_directories<R: Read + Seek>(decoder: &mut Decoder<R>, limits: &Limits) -
             return Err(FormatError::IfdLoop.into());
         }
         if directories.len() >= limits.max_ifds {
-            return Err(LimitExceeded::Ifds { limit: limits.max_ifds }.into());
+            return Err(LimitExceeded::Ifds {
+                limit: limits.max_ifds,
+            }
+            .into());
         }
         let context = format!("the image file directory at byte {}", pointer.0);
-        let directory = decoder.read_directory(pointer).map_err(|e| from_tiff(e, &context))?;
+        let directory = decoder
+            .read_directory(pointer)
+            .map_err(|e| from_tiff(e, &context))?;
         next = directory.next();
         directories.push(directory);
     }
@@ -174,10 +212,17 @@ fn describe<R: Read + Seek>(
     big_tiff: bool,
 ) -> Result<RasterInfo, DecodeError> {
     let bands = usize::from(full.samples);
-    let extra = tags.shorts(tag::EXTRA_SAMPLES, "ExtraSamples")?.unwrap_or_default();
+    let extra = tags
+        .shorts(tag::EXTRA_SAMPLES, "ExtraSamples")?
+        .unwrap_or_default();
     let first_extra = bands.saturating_sub(extra.len());
-    let alpha_band = extra.iter().position(|&e| e == 1 || e == 2).map(|i| first_extra + i);
-    let nodata = tags.ascii(tag::GDAL_NODATA, "GDAL_NODATA")?.and_then(|s| parse_nodata(&s));
+    let alpha_band = extra
+        .iter()
+        .position(|&e| e == 1 || e == 2)
+        .map(|i| first_extra + i);
+    let nodata = tags
+        .ascii(tag::GDAL_NODATA, "GDAL_NODATA")?
+        .and_then(|s| parse_nodata(&s));
     Ok(RasterInfo {
         width: full.width,
         height: full.height,
@@ -203,7 +248,9 @@ fn raw_geo_tags<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Result<RawGeoTags, De
         model_pixel_scale: tags.doubles(tag::MODEL_PIXEL_SCALE, "ModelPixelScale")?,
         model_tiepoint: tags.doubles(tag::MODEL_TIEPOINT, "ModelTiepoint")?,
         model_transformation: tags.doubles(tag::MODEL_TRANSFORMATION, "ModelTransformation")?,
-        geo_key_directory: tags.shorts(tag::GEO_KEY_DIRECTORY, "GeoKeyDirectory")?.unwrap_or_default(),
+        geo_key_directory: tags
+            .shorts(tag::GEO_KEY_DIRECTORY, "GeoKeyDirectory")?
+            .unwrap_or_default(),
         geo_double_params: tags.doubles(tag::GEO_DOUBLE_PARAMS, "GeoDoubleParams")?,
         geo_ascii_params: tags.ascii(tag::GEO_ASCII_PARAMS, "GeoAsciiParams")?,
     })
@@ -211,7 +258,9 @@ fn raw_geo_tags<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Result<RawGeoTags, De
 
 /// Parses a GDAL_NODATA value; "nan" in any case and sign is NaN.
 fn parse_nodata(text: &str) -> Option<f64> {
-    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_ascii_lowercase();
+    let text = text
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .to_ascii_lowercase();
     match text.trim_start_matches(['-', '+']) {
         "nan" => Some(f64::NAN),
         _ => text.parse().ok(),
@@ -231,7 +280,11 @@ struct ChunkCache {
 
 impl ChunkCache {
     fn new(capacity: usize) -> Self {
-        Self { entries: VecDeque::new(), bytes: 0, capacity }
+        Self {
+            entries: VecDeque::new(),
+            bytes: 0,
+            capacity,
+        }
     }
 
     fn get_or_insert_with(

@@ -45,21 +45,34 @@ impl<R: Read + Seek> Tags<'_, R> {
 
     /// A single unsigned integer, required.
     pub fn required_uint(&mut self, code: u16, name: &'static str) -> Result<u64, DecodeError> {
-        self.uint(code, name)?.ok_or(FormatError::MissingTag(name).into())
+        self.uint(code, name)?
+            .ok_or(FormatError::MissingTag(name).into())
     }
 
     /// An array of unsigned integers that fit 16 bits.
-    pub fn shorts(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<u16>>, DecodeError> {
+    pub fn shorts(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<u16>>, DecodeError> {
         self.convert(code, name, Value::into_u16_vec)
     }
 
     /// An array of unsigned integers.
-    pub fn uints(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<u64>>, DecodeError> {
+    pub fn uints(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<u64>>, DecodeError> {
         self.convert(code, name, Value::into_u64_vec)
     }
 
     /// An array of doubles.
-    pub fn doubles(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<f64>>, DecodeError> {
+    pub fn doubles(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<f64>>, DecodeError> {
         self.convert(code, name, Value::into_f64_vec)
     }
 
@@ -83,9 +96,10 @@ pub(super) fn from_tiff(err: TiffError, context: &str) -> DecodeError {
         TiffError::IoError(e) => DecodeError::Io(e),
         TiffError::LimitsExceeded => LimitExceeded::Decoder(context.to_owned()).into(),
         TiffError::UnsupportedError(e) => Unsupported::Codec(format!("{context}: {e}")).into(),
-        TiffError::FormatError(tiff::TiffFormatError::TiffSignatureNotFound | tiff::TiffFormatError::TiffSignatureInvalid) => {
-            DecodeError::NotTiff
-        }
+        TiffError::FormatError(
+            tiff::TiffFormatError::TiffSignatureNotFound
+            | tiff::TiffFormatError::TiffSignatureInvalid,
+        ) => DecodeError::NotTiff,
         other => FormatError::Codec(format!("{context}: {other}")).into(),
     }
 }

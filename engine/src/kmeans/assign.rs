@@ -12,7 +12,13 @@ const LANES: usize = 16;
 ///
 /// Ties go to the lower centre index. `labels.len()` must equal the point count, as must
 /// `distances.len()` when present.
-pub fn assign(points: &[f32], dims: usize, centres: &[f32], labels: &mut [u8], distances: Option<&mut [f32]>) {
+pub fn assign(
+    points: &[f32],
+    dims: usize,
+    centres: &[f32],
+    labels: &mut [u8],
+    distances: Option<&mut [f32]>,
+) {
     debug_assert!(dims > 0 && centres.len() % dims == 0);
     debug_assert_eq!(points.len(), labels.len() * dims);
     match dims {
@@ -28,7 +34,12 @@ pub fn assign(points: &[f32], dims: usize, centres: &[f32], labels: &mut [u8], d
     }
 }
 
-fn assign_fixed<const D: usize>(points: &[f32], centres: &[f32], labels: &mut [u8], mut distances: Option<&mut [f32]>) {
+fn assign_fixed<const D: usize>(
+    points: &[f32],
+    centres: &[f32],
+    labels: &mut [u8],
+    mut distances: Option<&mut [f32]>,
+) {
     let centres: Vec<[f32; D]> = centres
         .chunks_exact(D)
         .map(|c| std::array::from_fn(|j| c[j]))
@@ -39,7 +50,10 @@ fn assign_fixed<const D: usize>(points: &[f32], centres: &[f32], labels: &mut [u
         let len = LANES.min(n - start);
         // Transpose this run of points to structure-of-arrays; missing lanes stay zero.
         let mut soa = [[0f32; LANES]; D];
-        for (lane, p) in points[start * D..(start + len) * D].chunks_exact(D).enumerate() {
+        for (lane, p) in points[start * D..(start + len) * D]
+            .chunks_exact(D)
+            .enumerate()
+        {
             for j in 0..D {
                 soa[j][lane] = p[j];
             }
@@ -69,7 +83,13 @@ fn assign_fixed<const D: usize>(points: &[f32], centres: &[f32], labels: &mut [u
     }
 }
 
-fn assign_dynamic(points: &[f32], dims: usize, centres: &[f32], labels: &mut [u8], mut distances: Option<&mut [f32]>) {
+fn assign_dynamic(
+    points: &[f32],
+    dims: usize,
+    centres: &[f32],
+    labels: &mut [u8],
+    mut distances: Option<&mut [f32]>,
+) {
     for (i, p) in points.chunks_exact(dims).enumerate() {
         let mut best = (f32::INFINITY, 0u8);
         for (ci, c) in centres.chunks_exact(dims).enumerate() {

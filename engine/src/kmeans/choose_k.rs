@@ -31,13 +31,20 @@ pub fn inertia_curve(
     let n = points.len() / dims.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5111_0u64);
     let subset: Vec<usize> = sample(&mut rng, n, SILHOUETTE_POINTS.min(n)).into_vec();
-    let sub_points: Vec<f32> = subset.iter().flat_map(|&i| points[i * dims..(i + 1) * dims].iter().copied()).collect();
+    let sub_points: Vec<f32> = subset
+        .iter()
+        .flat_map(|&i| points[i * dims..(i + 1) * dims].iter().copied())
+        .collect();
     ks.into_iter()
         .map(|k| {
             let centres = fit(points, dims, k, seed, FitOptions::default(), progress)?;
             let mut labels = vec![0u8; sub_points.len() / dims];
             assign(&sub_points, dims, &centres.values, &mut labels, None);
-            Ok(KChoice { k, inertia: centres.inertia, silhouette: silhouette(&sub_points, dims, &labels, k) })
+            Ok(KChoice {
+                k,
+                inertia: centres.inertia,
+                silhouette: silhouette(&sub_points, dims, &labels, k),
+            })
         })
         .collect()
 }
@@ -117,9 +124,16 @@ mod tests {
         }
         let curve = inertia_curve(&pts, 2, 2..=8, 3, &NoProgress).unwrap();
         assert_eq!(curve.len(), 7);
-        assert!(curve.windows(2).all(|w| w[1].inertia <= w[0].inertia * 1.05));
+        assert!(
+            curve
+                .windows(2)
+                .all(|w| w[1].inertia <= w[0].inertia * 1.05)
+        );
         assert_eq!(suggest_k(&curve), Some(4));
-        let best_sil = curve.iter().max_by(|a, b| a.silhouette.total_cmp(&b.silhouette)).unwrap();
+        let best_sil = curve
+            .iter()
+            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+            .unwrap();
         assert_eq!(best_sil.k, 4);
     }
 }

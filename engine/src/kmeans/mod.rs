@@ -23,7 +23,9 @@ pub const MAX_K: usize = 64;
 pub enum KMeansError {
     #[error("k must be between 2 and {MAX_K} (got {0})")]
     BadK(usize),
-    #[error("only {points} distinct valid samples for k = {k}: the raster has too little valid data")]
+    #[error(
+        "only {points} distinct valid samples for k = {k}: the raster has too little valid data"
+    )]
     TooFewPoints { points: usize, k: usize },
     #[error("feature vectors must have at least one dimension")]
     NoDimensions,
@@ -42,7 +44,10 @@ pub struct FitOptions {
 
 impl Default for FitOptions {
     fn default() -> Self {
-        Self { tolerance: 1e-4, max_iterations: 100 }
+        Self {
+            tolerance: 1e-4,
+            max_iterations: 100,
+        }
     }
 }
 
@@ -94,7 +99,10 @@ pub fn fit(
     let mut iterations = 0;
     while iterations < options.max_iterations {
         progress::check(progress)?;
-        progress.report(Stage::Fitting, iterations as f32 / options.max_iterations as f32);
+        progress.report(
+            Stage::Fitting,
+            iterations as f32 / options.max_iterations as f32,
+        );
         assign(points, dims, &centres, &mut labels, Some(&mut dist));
         let moved = update_centres(points, dims, &labels, &dist, &mut centres);
         iterations += 1;
@@ -105,22 +113,37 @@ pub fn fit(
     assign(points, dims, &centres, &mut labels, Some(&mut dist));
     let inertia = dist.iter().map(|&d| f64::from(d)).sum();
     progress.report(Stage::Fitting, 1.0);
-    Ok(Centres { dims, values: order_by_brightness(&centres, dims), inertia, iterations })
+    Ok(Centres {
+        dims,
+        values: order_by_brightness(&centres, dims),
+        inertia,
+        iterations,
+    })
 }
 
 /// k-means++: the first centre uniformly, each next one with probability proportional to the
 /// squared distance to the nearest centre chosen so far.
-fn kmeans_plus_plus(points: &[f32], dims: usize, k: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f32>, KMeansError> {
+fn kmeans_plus_plus(
+    points: &[f32],
+    dims: usize,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<f32>, KMeansError> {
     let n = points.len() / dims;
     let point = |i: usize| &points[i * dims..(i + 1) * dims];
     let mut centres = Vec::with_capacity(k * dims);
     centres.extend_from_slice(point(rng.random_range(0..n)));
-    let mut nearest: Vec<f32> = (0..n).map(|i| sq_dist(point(i), &centres[..dims])).collect();
+    let mut nearest: Vec<f32> = (0..n)
+        .map(|i| sq_dist(point(i), &centres[..dims]))
+        .collect();
     for _ in 1..k {
         let total: f64 = nearest.iter().map(|&d| f64::from(d)).sum();
         if total <= 0.0 {
             let distinct = count_distinct(points, dims, k);
-            return Err(KMeansError::TooFewPoints { points: distinct, k });
+            return Err(KMeansError::TooFewPoints {
+                points: distinct,
+                k,
+            });
         }
         let mut target = rng.random::<f64>() * total;
         let mut chosen = n - 1;
@@ -146,7 +169,13 @@ fn kmeans_plus_plus(points: &[f32], dims: usize, k: usize, rng: &mut ChaCha8Rng)
 
 /// Moves every centre to the mean of its points; a centre that lost all its points is moved to
 /// the point farthest from its own centre. Returns the largest distance a centre moved.
-fn update_centres(points: &[f32], dims: usize, labels: &[u8], dist: &[f32], centres: &mut [f32]) -> f32 {
+fn update_centres(
+    points: &[f32],
+    dims: usize,
+    labels: &[u8],
+    dist: &[f32],
+    centres: &mut [f32],
+) -> f32 {
     let k = centres.len() / dims;
     let mut sums = vec![0f64; k * dims];
     let mut counts = vec![0u64; k];
@@ -161,7 +190,10 @@ fn update_centres(points: &[f32], dims: usize, labels: &[u8], dist: &[f32], cent
     let mut moved = 0f32;
     for c in 0..k {
         let new: Vec<f32> = if counts[c] > 0 {
-            sums[c * dims..(c + 1) * dims].iter().map(|&s| (s / counts[c] as f64) as f32).collect()
+            sums[c * dims..(c + 1) * dims]
+                .iter()
+                .map(|&s| (s / counts[c] as f64) as f32)
+                .collect()
         } else {
             let far = farthest_untaken(dist, &taken);
             taken[far] = true;
@@ -188,9 +220,17 @@ fn farthest_untaken(dist: &[f32], taken: &[bool]) -> usize {
 /// original order.
 fn order_by_brightness(centres: &[f32], dims: usize) -> Vec<f32> {
     let mut order: Vec<usize> = (0..centres.len() / dims).collect();
-    let brightness = |i: usize| centres[i * dims..(i + 1) * dims].iter().map(|&v| f64::from(v)).sum::<f64>();
+    let brightness = |i: usize| {
+        centres[i * dims..(i + 1) * dims]
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum::<f64>()
+    };
     order.sort_by(|&a, &b| brightness(a).total_cmp(&brightness(b)).then(a.cmp(&b)));
-    order.iter().flat_map(|&i| centres[i * dims..(i + 1) * dims].iter().copied()).collect()
+    order
+        .iter()
+        .flat_map(|&i| centres[i * dims..(i + 1) * dims].iter().copied())
+        .collect()
 }
 
 fn count_distinct(points: &[f32], dims: usize, limit: usize) -> usize {
@@ -262,7 +302,10 @@ mod tests {
             fit(&pts, 2, 3, 0, FitOptions::default(), &NoProgress),
             Err(KMeansError::TooFewPoints { points: 1, k: 3 })
         );
-        assert_eq!(fit(&pts, 2, 1, 0, FitOptions::default(), &NoProgress), Err(KMeansError::BadK(1)));
+        assert_eq!(
+            fit(&pts, 2, 1, 0, FitOptions::default(), &NoProgress),
+            Err(KMeansError::BadK(1))
+        );
     }
 
     #[test]

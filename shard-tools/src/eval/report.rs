@@ -135,6 +135,9 @@ pub(super) fn score(
     }
 }
 
+/// More clusters than this are left out of the text tables.
+const MAX_TABLE_CLUSTERS: usize = 24;
+
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"))
 }
@@ -166,6 +169,15 @@ impl fmt::Display for EvalReport {
                 "{:>8}  {:>8.4}  {:>12}  {:>12}  {:>12}  {:>12}",
                 c.class, c.iou, c.pixels, c.true_positive, c.false_positive, c.false_negative
             )?;
+        }
+        if self.clusters.len() > MAX_TABLE_CLUSTERS {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{} clusters: the mapping and the confusion matrix are in the JSON report (--json)",
+                self.clusters.len()
+            )?;
+            return Ok(());
         }
         writeln!(f)?;
         writeln!(f, "clusters -> classes")?;

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: `mapseg` against scikit-learn's MiniBatchKMeans and faiss k-means on the same real pixels.
 //!
 //! Everything it makes lives in the bench directory (beside the cargo target directory, never in the repository)
-//! and is reused by later runs: the Python venv, the downloaded imagery, the rasters.
+//! and is reused by later runs: the Python venv, the downloaded imagery, the rasters. Delete a file to make it
+//! again.
 
 mod data;
 mod ours;
@@ -19,7 +20,7 @@ use crate::cmd::{note, repo_root, target_dir};
 const K: u32 = 8;
 const SEED: u64 = 0;
 
-pub fn run(strict: bool) -> Result<ExitCode> {
+pub fn run(strict: bool, mapseg: Option<PathBuf>) -> Result<ExitCode> {
     let dir = bench_dir()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     note(&format!("bench directory: {}", dir.display()));
@@ -29,13 +30,13 @@ pub fn run(strict: bool) -> Result<ExitCode> {
     let peers = peers::run(&python, &rasters.pixels)?;
     report::print_peers(&peers);
 
-    let ours = ours::run(&dir, &rasters);
+    let ours = ours::run(mapseg, &dir, &rasters);
     let results = report::Results::new(&rasters, peers, ours.as_ref().ok().cloned());
+    results.print();
     let path = dir.join("bench-results.json");
     results.write(&path)?;
-    ours?;
-    results.print();
     note(&format!("results written to {}", path.display()));
+    ours?;
 
     let failed = results.targets.iter().filter(|t| !t.pass).count();
     Ok(if strict && failed > 0 {

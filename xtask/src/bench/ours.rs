@@ -36,8 +36,12 @@ pub struct Ours {
     pub large_peak_rss_kib: u64,
 }
 
-pub fn run(dir: &Path, rasters: &Rasters) -> Result<Ours> {
-    let mapseg = build()?;
+/// Runs the given `mapseg` executable, or the release build of `mapseg-cli`.
+pub fn run(mapseg: Option<PathBuf>, dir: &Path, rasters: &Rasters) -> Result<Ours> {
+    let mapseg = match mapseg {
+        Some(path) => path,
+        None => build()?,
+    };
     let (segment_wall_s, segment_timings) = segment(&mapseg, dir, &rasters.small)?;
     let (cluster, cluster_runs_s) = cluster(&mapseg, &rasters.small)?;
     let large_out = dir.join(format!("out{}.tif", Rasters::LARGE_SIZE));

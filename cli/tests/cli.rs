@@ -1,0 +1,261 @@
+//! The `mapseg` binary end to end on real imagery, with GDAL as the independent judge of the
+//! output GeoTIFF.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/real")
+        .join(name)
+}
+
+fn mapseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mapseg"))
+        .args(args)
+        .output()
+        .expect("mapseg runs")
+}
+
+fn gdalinfo(path: &Path) -> Value {
+    let out = Command::new("gdalinfo")
+        .args(["-json", "-mdd", "all"])
+        .arg(path)
+        .output()
+        .expect("gdalinfo (package gdal-bin) must be installed: `cargo xtask test` installs it");
+    assert!(
+        out.status.success(),
+        "gdalinfo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn segment(input: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("labels.tif");
+    let input = fixture(input);
+    let mut args = vec![
+        "segment",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let run = mapseg(&args);
+    assert!(
+        run.status.success(),
+        "mapseg failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (dir, out)
+}
+
+#[test]
+fn output_has_the_inputs_crs_and_geotransform_a_colour_table_and_nodata() {
+    for (name, k) in [
+        ("OSBS_029.tif", 6),
+        ("sample_geotiff.tif", 4),
+        ("L7_ETMs.tif", 8),
+    ] {
+        let (_dir, out) = segment(name, &["--k", &k.to_string()]);
+        let input = gdalinfo(&fixture(name));
+        let output = gdalinfo(&out);
+        assert_eq!(
+            output["coordinateSystem"]["wkt"], input["coordinateSystem"]["wkt"],
+            "{name}: CRS differs"
+        );
+        assert_eq!(
+            output["geoTransform"], input["geoTransform"],
+            "{name}: geotransform differs"
+        );
+        assert_eq!(output["size"], input["size"], "{name}: size differs");
+        let band = &output["bands"][0];
+        assert_eq!(band["type"], "Byte");
+        assert_eq!(band["noDataValue"], 255.0, "{name}: nodata");
+        assert_eq!(band["colorInterpretation"], "Palette");
+        let entries = band["colorTable"]["entries"]
+            .as_array()
+            .expect("colour table");
+        assert!(
+            entries.len() >= k,
+            "{name}: {} colour entries",
+            entries.len()
+        );
+        assert_eq!(band["block"], serde_json::json!([256, 256]));
+        assert_eq!(
+            output["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"],
+            "DEFLATE"
+        );
+        let md = &output["metadata"][""];
+        assert_eq!(md["CLASS_0_NAME"], "class 1");
+        let manifest: Value = serde_json::from_str(
+            md["MAPSEG_MANIFEST"]
+                .as_str()
+                .expect("manifest in metadata"),
+        )
+        .unwrap();
+        assert_eq!(manifest["params"]["k"], k);
+        assert_eq!(manifest["input"]["name"], name);
+        assert_eq!(manifest["input"]["blake3"].as_str().unwrap().len(), 64);
+    }
+}
+
+#[test]
+fn stats_csv_and_manifest_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, manifest) = (dir.path().join("s.csv"), dir.path().join("m.json"));
+    let (_d, _out) = segment(
+        "OSBS_029.tif",
+        &[
+            "--k",
+            "5",
+            "--stats",
+            csv.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "class,name,pixels,area_m2,area_ha,percent");
+    assert_eq!(lines.len(), 6);
+    let pixels: u64 = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let area: f64 = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(pixels <= 160_000 && pixels > 150_000, "{pixels}");
+    assert!(
+        (area - pixels as f64 * 0.01).abs() < 0.01,
+        "{area} m² for {pixels} px of 0.1 m"
+    );
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(m["bands_used"], serde_json::json!([1, 2, 3]));
+}
+
+#[test]
+fn thread_count_does_not_change_the_output() {
+    let (_a, one) = segment("sample_geotiff.tif", &["--threads", "1", "--k", "5"]);
+    let (_b, four) = segment("sample_geotiff.tif", &["--threads", "4", "--k", "5"]);
+    assert_eq!(std::fs::read(one).unwrap(), std::fs::read(four).unwrap());
+}
+
+#[test]
+fn info_names_crs_size_and_type() {
+    let out = mapseg(&["info", fixture("OSBS_029.tif").to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "400 x 400",
+        "EPSG:32617",
+        "u8",
+        "Nodata:",
+        "255",
+        "0.1 x 0.1",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let json = mapseg(&[
+        "info",
+        "--json",
+        fixture("sample_geotiff.tif").to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["georeference"]["epsg"], 32616);
+    assert_eq!(v["sample_type"], "u16");
+}
+
+#[test]
+fn errors_are_one_line_and_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_tiff = dir.path().join("notes.tif");
+    std::fs::write(&not_tiff, "just some text, not an image").unwrap();
+    let out_path = dir.path().join("out.tif");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["info".into(), not_tiff.display().to_string()],
+            "not a TIFF",
+        ),
+        (
+            vec![
+                "info".into(),
+                dir.path().join("missing.tif").display().to_string(),
+            ],
+            "cannot open",
+        ),
+        (
+            vec![
+                "segment".into(),
+                fixture("OSBS_029.tif").display().to_string(),
+                "-o".into(),
+                out_path.display().to_string(),
+                "--bands".into(),
+                "0".into(),
+            ],
+            "bands are numbered from 1",
+        ),
+        (
+            vec![
+                "segment".into(),
+                fixture("OSBS_029.tif").display().to_string(),
+                "-o".into(),
+                out_path.display().to_string(),
+                "--bands".into(),
+                "4".into(),
+            ],
+            "band 4 does not exist",
+        ),
+        (
+            vec![
+                "segment".into(),
+                fixture("OSBS_029.tif").display().to_string(),
+                "-o".into(),
+                out_path.display().to_string(),
+                "--resolution".into(),
+                "3".into(),
+            ],
+            "resolution must be one of",
+        ),
+    ];
+    for (args, message) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = mapseg(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(message), "{err:?} should mention {message:?}");
+    }
+    assert!(
+        !out_path.exists(),
+        "a failed run must not leave an output file"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn refuses_to_overwrite_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("in.tif");
+    std::fs::copy(fixture("OSBS_029.tif"), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let out = mapseg(&[
+        "segment",
+        copy.to_str().unwrap(),
+        "-o",
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+}

@@ -1,0 +1,375 @@
+//! Tile-streamed GeoTIFF encoding: tiled, Deflate-compressed, pixel-interleaved.
+
+use std::io::{Seek, SeekFrom, Write};
+
+use flate2::write::ZlibEncoder;
+
+use super::chunk::{sample_bits, sample_format};
+pub use super::error::EncodeError;
+use super::geokeys::{GeoReference, RawGeoTags};
+use super::ifd::{self, ByteOrder, OffsetOverflow, Value, tag};
+use super::info::{Compression, Photometric};
+use crate::raster::{SampleType, Samples};
+
+/// Width and height of the written tiles, and the number of rows of one strip.
+pub const TILE_SIZE: u32 = 256;
+
+/// Room reserved for the header, enough for a BigTIFF one.
+const HEADER_ROOM: u64 = 16;
+
+/// What to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterOptions {
+    pub width: u32,
+    pub height: u32,
+    pub bands: usize,
+    pub sample_type: SampleType,
+    /// Georeferencing; its raw tags are written verbatim.
+    pub georef: Option<GeoReference>,
+    /// Written as GDAL_NODATA.
+    pub nodata: Option<f64>,
+    /// A colour table for a 1-band u8 raster, up to 256 entries (the rest are black).
+    pub palette: Option<Vec<[u8; 3]>>,
+    /// Dataset-level GDAL metadata items.
+    pub metadata: Vec<(String, String)>,
+    /// Per-band descriptions, written as GDAL band DESCRIPTION items.
+    pub band_descriptions: Vec<String>,
+}
+
+impl WriterOptions {
+    /// Options for a plain raster: no georeferencing, nodata, palette or metadata.
+    pub fn new(width: u32, height: u32, bands: usize, sample_type: SampleType) -> Self {
+        Self {
+            width,
+            height,
+            bands,
+            sample_type,
+            georef: None,
+            nodata: None,
+            palette: None,
+            metadata: Vec::new(),
+            band_descriptions: Vec::new(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), EncodeError> {
+        let invalid = |why: &str| Err(EncodeError::InvalidOptions(why.to_owned()));
+        if self.width == 0 || self.height == 0 {
+            return invalid("the raster is empty");
+        }
+        if self.bands == 0 || self.bands > usize::from(u16::MAX) {
+            return invalid("the band count must be between 1 and 65535");
+        }
+        if let Some(palette) = &self.palette {
+            if self.bands != 1 || self.sample_type != SampleType::U8 {
+                return invalid("a palette needs a 1-band u8 raster");
+            }
+            if palette.len() > 256 {
+                return invalid("a palette has at most 256 entries");
+            }
+        }
+        if self.band_descriptions.len() > self.bands {
+            return invalid("more band descriptions than bands");
+        }
+        Ok(())
+    }
+
+    fn photometric(&self) -> Photometric {
+        match (&self.palette, self.bands, self.sample_type) {
+            (Some(_), ..) => Photometric::Palette,
+            (None, 3 | 4, SampleType::U8) => Photometric::Rgb,
+            _ => Photometric::MinIsBlack,
+        }
+    }
+
+    fn tiles_across(&self) -> u32 {
+        self.width.div_ceil(TILE_SIZE)
+    }
+}
+
+/// Writes a GeoTIFF strip by strip ([`TILE_SIZE`] rows at a time); each strip is cut into
+/// tiles that are compressed and written at once, so memory does not grow with the raster.
+#[derive(Debug)]
+pub struct GeoTiffWriter<W: Write + Seek> {
+    sink: W,
+    options: WriterOptions,
+    /// Sink position of the header; TIFF offsets count from here.
+    start: u64,
+    rows_written: u32,
+    offsets: Vec<u64>,
+    byte_counts: Vec<u64>,
+    tile: Vec<u8>,
+}
+
+impl<W: Write + Seek> GeoTiffWriter<W> {
+    /// Starts a file at the sink's current position.
+    pub fn new(mut sink: W, options: WriterOptions) -> Result<Self, EncodeError> {
+        options.validate()?;
+        let start = sink.stream_position()?;
+        sink.write_all(&[0; HEADER_ROOM as usize])?;
+        Ok(Self {
+            sink,
+            options,
+            start,
+            rows_written: 0,
+            offsets: Vec::new(),
+            byte_counts: Vec::new(),
+            tile: Vec::new(),
+        })
+    }
+
+    /// Writes the next [`TILE_SIZE`] rows (fewer for the last strip): full width,
+    /// pixel-interleaved, of the options' sample type.
+    pub fn write_strip(&mut self, samples: &Samples) -> Result<(), EncodeError> {
+        let WriterOptions {
+            width,
+            height,
+            bands,
+            sample_type,
+            ..
+        } = self.options;
+        if self.rows_written >= height {
+            return Err(EncodeError::TooManyStrips { height });
+        }
+        let rows = TILE_SIZE.min(height - self.rows_written);
+        let expected = rows as usize * width as usize * bands;
+        if samples.len() != expected || samples.sample_type() != sample_type {
+            return Err(EncodeError::StripMismatch {
+                strip: self.rows_written / TILE_SIZE,
+                expected,
+                expected_type: sample_type,
+                found: samples.len(),
+                found_type: samples.sample_type(),
+            });
+        }
+        for column in 0..self.options.tiles_across() {
+            self.fill_tile(samples, column, rows);
+            self.write_tile()?;
+        }
+        self.rows_written += rows;
+        Ok(())
+    }
+
+    /// Puts tile `column` of a strip of `rows` rows into `self.tile`, zero-padded.
+    fn fill_tile(&mut self, samples: &Samples, column: u32, rows: u32) {
+        let (width, bands) = (self.options.width as usize, self.options.bands);
+        let sample_bytes = self.options.sample_type.bytes();
+        let x0 = (column * TILE_SIZE) as usize;
+        let cols = (TILE_SIZE as usize).min(width - x0);
+        let tile_row_bytes = TILE_SIZE as usize * bands * sample_bytes;
+        self.tile.clear();
+        for row in 0..rows as usize {
+            let start = (row * width + x0) * bands;
+            extend_le(&mut self.tile, samples, start..start + cols * bands);
+            self.tile.resize((row + 1) * tile_row_bytes, 0);
+        }
+        self.tile.resize(TILE_SIZE as usize * tile_row_bytes, 0);
+    }
+
+    /// Compresses `self.tile` and appends it to the sink.
+    fn write_tile(&mut self) -> Result<(), EncodeError> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&self.tile)?;
+        let compressed = encoder.finish()?;
+        let offset = self.sink.stream_position()? - self.start;
+        self.sink.write_all(&compressed)?;
+        self.offsets.push(offset);
+        self.byte_counts.push(compressed.len() as u64);
+        Ok(())
+    }
+
+    /// Writes the directory and the header; BigTIFF when classic offsets would overflow.
+    pub fn finish(mut self) -> Result<W, EncodeError> {
+        let (written, height) = (self.rows_written, self.options.height);
+        if written < height {
+            return Err(EncodeError::Incomplete { written, height });
+        }
+        let mut end = self.sink.stream_position()? - self.start;
+        if end % 2 == 1 {
+            self.sink.write_all(&[0])?;
+            end += 1;
+        }
+        let (directory, big) = match self.encode_directory(end, false) {
+            Ok(directory) => (directory, false),
+            Err(OffsetOverflow) => (
+                self.encode_directory(end, true)
+                    .map_err(|_| EncodeError::TooLarge)?,
+                true,
+            ),
+        };
+        self.sink.write_all(&directory)?;
+        let header =
+            ifd::encode_header(ByteOrder::Little, big, end).map_err(|_| EncodeError::TooLarge)?;
+        self.sink.seek(SeekFrom::Start(self.start))?;
+        self.sink.write_all(&header)?;
+        self.sink.seek(SeekFrom::End(0))?;
+        self.sink.flush()?;
+        Ok(self.sink)
+    }
+
+    fn encode_directory(&self, at: u64, big: bool) -> Result<Vec<u8>, OffsetOverflow> {
+        let mut entries = self.entries(big)?;
+        ifd::encode_ifd(&mut entries, at, ByteOrder::Little, big)
+    }
+
+    fn entries(&self, big: bool) -> Result<Vec<(u16, Value)>, OffsetOverflow> {
+        let o = &self.options;
+        let bands = o.bands as u16;
+        let photometric = o.photometric();
+        let per_sample = |value: u16| Value::Short(vec![value; o.bands]);
+        let mut entries = vec![
+            (tag::IMAGE_WIDTH, Value::Long(vec![o.width])),
+            (tag::IMAGE_LENGTH, Value::Long(vec![o.height])),
+            (tag::BITS_PER_SAMPLE, per_sample(sample_bits(o.sample_type))),
+            (
+                tag::COMPRESSION,
+                Value::Short(vec![Compression::Deflate.code()]),
+            ),
+            (tag::PHOTOMETRIC, Value::Short(vec![photometric.code()])),
+            (tag::SAMPLES_PER_PIXEL, Value::Short(vec![bands])),
+            (tag::PLANAR_CONFIGURATION, Value::Short(vec![1])),
+            (tag::TILE_WIDTH, Value::Long(vec![TILE_SIZE])),
+            (tag::TILE_LENGTH, Value::Long(vec![TILE_SIZE])),
+            (tag::TILE_OFFSETS, offsets_value(&self.offsets, big)?),
+            (
+                tag::TILE_BYTE_COUNTS,
+                offsets_value(&self.byte_counts, big)?,
+            ),
+            (tag::SAMPLE_FORMAT, per_sample(sample_format(o.sample_type))),
+        ];
+        let colour_samples = if photometric == Photometric::Rgb {
+            3
+        } else {
+            1
+        };
+        if bands > colour_samples {
+            entries.push((
+                tag::EXTRA_SAMPLES,
+                Value::Short(vec![0; usize::from(bands - colour_samples)]),
+            ));
+        }
+        if let Some(palette) = &o.palette {
+            entries.push((tag::COLOR_MAP, color_map(palette)));
+        }
+        if let Some(georef) = &o.georef {
+            entries.extend(geo_entries(&georef.raw));
+        }
+        if let Some(xml) = gdal_metadata(&o.metadata, &o.band_descriptions) {
+            entries.push((tag::GDAL_METADATA, Value::Ascii(xml)));
+        }
+        if let Some(nodata) = o.nodata {
+            entries.push((tag::GDAL_NODATA, Value::Ascii(format_nodata(nodata))));
+        }
+        Ok(entries)
+    }
+}
+
+/// Appends samples `range` as little-endian bytes.
+fn extend_le(out: &mut Vec<u8>, samples: &Samples, range: std::ops::Range<usize>) {
+    match samples {
+        Samples::U8(v) => out.extend_from_slice(&v[range]),
+        Samples::U16(v) => v[range]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Samples::I16(v) => v[range]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Samples::U32(v) => v[range]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Samples::F32(v) => v[range]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Samples::F64(v) => v[range]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    }
+}
+
+/// Tile offsets or byte counts: LONG in classic TIFF, LONG8 in BigTIFF.
+fn offsets_value(values: &[u64], big: bool) -> Result<Value, OffsetOverflow> {
+    if big {
+        return Ok(Value::Long8(values.to_vec()));
+    }
+    let longs = values
+        .iter()
+        .map(|&v| u32::try_from(v).map_err(|_| OffsetOverflow));
+    Ok(Value::Long(longs.collect::<Result<_, _>>()?))
+}
+
+/// A TIFF ColorMap: 256 reds, then greens, then blues, scaled to 16 bits.
+fn color_map(palette: &[[u8; 3]]) -> Value {
+    let channel =
+        |c: usize| (0..256).map(move |i| palette.get(i).map_or(0, |rgb| u16::from(rgb[c]) * 257));
+    Value::Short(channel(0).chain(channel(1)).chain(channel(2)).collect())
+}
+
+fn geo_entries(raw: &RawGeoTags) -> Vec<(u16, Value)> {
+    let doubles = [
+        (tag::MODEL_PIXEL_SCALE, &raw.model_pixel_scale),
+        (tag::MODEL_TIEPOINT, &raw.model_tiepoint),
+        (tag::MODEL_TRANSFORMATION, &raw.model_transformation),
+        (tag::GEO_DOUBLE_PARAMS, &raw.geo_double_params),
+    ];
+    let mut entries: Vec<_> = doubles
+        .into_iter()
+        .filter_map(|(t, v)| v.as_ref().map(|v| (t, Value::Double(v.clone()))))
+        .collect();
+    if !raw.geo_key_directory.is_empty() {
+        entries.push((
+            tag::GEO_KEY_DIRECTORY,
+            Value::Short(raw.geo_key_directory.clone()),
+        ));
+    }
+    if let Some(ascii) = &raw.geo_ascii_params {
+        entries.push((tag::GEO_ASCII_PARAMS, Value::Ascii(ascii.clone())));
+    }
+    entries
+}
+
+/// The GDAL_METADATA XML for dataset items and band descriptions; `None` when both are empty.
+fn gdal_metadata(items: &[(String, String)], descriptions: &[String]) -> Option<String> {
+    if items.is_empty() && descriptions.is_empty() {
+        return None;
+    }
+    let mut xml = String::from("<GDALMetadata>\n");
+    for (name, value) in items {
+        xml += &format!(
+            "  <Item name=\"{}\">{}</Item>\n",
+            escape_xml(name),
+            escape_xml(value)
+        );
+    }
+    for (band, description) in descriptions.iter().enumerate() {
+        xml += &format!(
+            "  <Item name=\"DESCRIPTION\" sample=\"{band}\" role=\"description\">{}</Item>\n",
+            escape_xml(description)
+        );
+    }
+    xml += "</GDALMetadata>";
+    Some(xml)
+}
+
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// GDAL_NODATA text: "nan" for NaN, else the shortest exact decimal.
+fn format_nodata(value: f64) -> String {
+    if value.is_nan() {
+        "nan".to_owned()
+    } else {
+        value.to_string()
+    }
+}
