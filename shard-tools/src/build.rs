@@ -142,7 +142,10 @@ pub fn build(
             progress.advance(shard.windows.len() as u64);
             continue;
         }
-        if options.stop_after.is_some_and(|n| outcome.shards_written >= n) {
+        if options
+            .stop_after
+            .is_some_and(|n| outcome.shards_written >= n)
+        {
             stopped = true;
             break;
         }
@@ -164,7 +167,10 @@ pub fn build(
         outcome.shards_written += 1;
     }
     for split in Split::ALL {
-        fsutil::remove_empty_dirs(&out.join(PARTIAL_DIR).join(split.name()).join(&dataset), out);
+        fsutil::remove_empty_dirs(
+            &out.join(PARTIAL_DIR).join(split.name()).join(&dataset),
+            out,
+        );
     }
     if !stopped {
         let summary = summarize(plan, out)?;
@@ -337,11 +343,12 @@ fn write_shard(
 
 fn open_sources(plan: &Plan, item: usize) -> Result<Sources, String> {
     let p = &plan.items[item].item;
-    let input = RasterFile::open(&plan.header.resolve(Path::new(&p.input))).map_err(|e| e.to_string())?;
+    let input =
+        RasterFile::open(&plan.header.resolve(Path::new(&p.input))).map_err(|e| e.to_string())?;
     let target = match &p.target {
-        Some(t) => Some(
-            RasterFile::open(&plan.header.resolve(Path::new(t))).map_err(|e| e.to_string())?,
-        ),
+        Some(t) => {
+            Some(RasterFile::open(&plan.header.resolve(Path::new(t))).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
     Ok(Sources {
@@ -518,11 +525,10 @@ fn summarize(plan: &Plan, out: &Path) -> Result<Summary, BuildError> {
         let index_path = dir.join(INDEX_FILE);
         let text = fs::read_to_string(&index_path).map_err(io(&index_path))?;
         for (n, line) in text.lines().enumerate() {
-            let entry: IndexEntry =
-                serde_json::from_str(line).map_err(|e| BuildError::Record {
-                    path: index_path.clone(),
-                    message: format!("line {}: {e}", n + 1),
-                })?;
+            let entry: IndexEntry = serde_json::from_str(line).map_err(|e| BuildError::Record {
+                path: index_path.clone(),
+                message: format!("line {}: {e}", n + 1),
+            })?;
             counts.windows += 1;
             if entry.has_target {
                 counts.labelled_windows += 1;

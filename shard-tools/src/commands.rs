@@ -163,7 +163,10 @@ fn build_cmd(a: BuildArgs) -> Result<ExitCode> {
         per_split.join(", ")
     );
     if summary.skipped_nodata_windows > 0 {
-        println!("{} windows skipped for nodata", summary.skipped_nodata_windows);
+        println!(
+            "{} windows skipped for nodata",
+            summary.skipped_nodata_windows
+        );
     }
     if summary.dropped_data() {
         for d in &summary.dropped_items {

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The exit codes, shown under `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 failure (an error, or problems found); \
+2 finished but some data was dropped (a bad file, an unreadable window); \
+3 stopped early by --stop-after (rerun to resume).";
+
 /// Dataset headers, seeded splits, shard building, shard validation and IoU evaluation.
-///
-/// Exit codes: 0 success; 1 failure (an error, or problems found); 2 finished but some data was
-/// dropped (a bad file, an unreadable window); 3 stopped early by --stop-after (rerun to resume).
 #[derive(Debug, Parser)]
-#[command(name = "shard-tools", version, about, long_about = None)]
+#[command(name = "shard-tools", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

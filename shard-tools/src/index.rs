@@ -60,7 +60,8 @@ pub fn state_path(out: &Path, dataset: &str) -> PathBuf {
 
 /// `<out>/metadata/<dataset>.summary.json`.
 pub fn summary_path(out: &Path, dataset: &str) -> PathBuf {
-    out.join(METADATA_DIR).join(format!("{dataset}.summary.json"))
+    out.join(METADATA_DIR)
+        .join(format!("{dataset}.summary.json"))
 }
 
 /// Where a window's pixels came from.

@@ -190,8 +190,17 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/c/d")), PathBuf::from("../c/d"));
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/x")), PathBuf::from("x"));
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), PathBuf::from("."));
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/c/d")),
+            PathBuf::from("../c/d")
+        );
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b/x")),
+            PathBuf::from("x")
+        );
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b")),
+            PathBuf::from(".")
+        );
     }
 }

@@ -16,6 +16,8 @@
 //!
 //! Raster I/O goes through `engine::geotiff` (see [`rio`]).
 
+#![warn(missing_docs)]
+
 pub mod build;
 pub mod eval;
 pub mod fsutil;

@@ -88,7 +88,12 @@ fn pair_by_stem(h: &LoadedHeader) -> Result<Pairs, PairingError> {
     let input_dir = input.dir.clone().unwrap_or_default();
     let inputs = scan(h, &input_dir, &input.pattern, &input.stem_suffix)?;
     let targets = match &header.modalities.target {
-        Some(t) => scan(h, &t.dir.clone().unwrap_or_default(), &t.pattern, &t.stem_suffix)?,
+        Some(t) => scan(
+            h,
+            &t.dir.clone().unwrap_or_default(),
+            &t.pattern,
+            &t.stem_suffix,
+        )?,
         None => BTreeMap::new(),
     };
     let mut pairs = Pairs::default();
@@ -172,7 +177,10 @@ struct ManifestRow {
 fn pair_by_manifest(h: &LoadedHeader) -> Result<Pairs, PairingError> {
     let rel_manifest = h.header.pairing.manifest.clone().unwrap_or_default();
     let path = h.resolve(&rel_manifest);
-    let manifest_dir = rel_manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let manifest_dir = rel_manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(&path)

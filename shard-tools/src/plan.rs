@@ -267,7 +267,10 @@ fn open_item(h: &LoadedHeader, item: &Item) -> Result<PlannedItem, (String, Stri
             .map_err(|e| (target.clone(), source_message(&e)))?;
         let ti = t.info();
         let problem = if ti.bands != 1 {
-            Some(format!("has {} bands; a target must have one band", ti.bands))
+            Some(format!(
+                "has {} bands; a target must have one band",
+                ti.bands
+            ))
         } else if matches!(
             ti.sample_type,
             engine::raster::SampleType::F32 | engine::raster::SampleType::F64
@@ -412,7 +415,10 @@ mod tests {
 
     #[test]
     fn window_positions() {
-        assert_eq!(positions(900, 256, 256, Edge::Shift), vec![0, 256, 512, 644]);
+        assert_eq!(
+            positions(900, 256, 256, Edge::Shift),
+            vec![0, 256, 512, 644]
+        );
         assert_eq!(positions(900, 256, 256, Edge::Drop), vec![0, 256, 512]);
         assert_eq!(positions(512, 256, 256, Edge::Shift), vec![0, 256]);
         assert_eq!(positions(100, 256, 256, Edge::Shift), Vec::<u32>::new());

@@ -89,7 +89,10 @@ pub fn validate_tree(root: &Path) -> Result<ValidationReport, ValidateError> {
     }
     let partial = root.join(PARTIAL_DIR);
     if partial.is_dir() {
-        report.problem(&partial, "unfinished shards: a build was interrupted; rerun it");
+        report.problem(
+            &partial,
+            "unfinished shards: a build was interrupted; rerun it",
+        );
     }
     let mut allowed: BTreeMap<String, Allowed> = BTreeMap::new();
     let mut seen_ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -124,7 +127,10 @@ pub fn validate_tree(root: &Path) -> Result<ValidationReport, ValidateError> {
             Ok(state) => {
                 for rel in state.shards {
                     if !seen_shards.contains(&rel) {
-                        report.problem(&root.join(&rel), "shard listed in the build state is missing");
+                        report.problem(
+                            &root.join(&rel),
+                            "shard listed in the build state is missing",
+                        );
                     }
                 }
             }
@@ -145,7 +151,9 @@ fn load_allowed(root: &Path, dataset: &str, report: &mut ValidationReport) -> Al
     };
     match serde_json::from_str::<Summary>(&text) {
         Ok(s) => Allowed {
-            labels: s.labels.map(|l| l.into_iter().chain(s.ignore_labels).collect()),
+            labels: s
+                .labels
+                .map(|l| l.into_iter().chain(s.ignore_labels).collect()),
         },
         Err(e) => {
             report.problem(&path, format!("unreadable summary: {e}"));
@@ -207,7 +215,10 @@ fn check_shard(
             );
         }
         if !ids.insert(entry.id.clone()) {
-            report.problem(&index_path, format!("line {}: window {} appears twice", n + 1, entry.id));
+            report.problem(
+                &index_path,
+                format!("line {}: window {} appears twice", n + 1, entry.id),
+            );
         }
         listed.insert(entry.input.clone());
         if let Some(t) = &entry.target {
@@ -220,7 +231,10 @@ fn check_shard(
     {
         report.problem(
             &index_path,
-            format!("holds {count} entries but shard.json says {} were written", r.written),
+            format!(
+                "holds {count} entries but shard.json says {} were written",
+                r.written
+            ),
         );
     }
     for sub in [INPUTS_DIR, TARGETS_DIR] {
@@ -273,7 +287,9 @@ fn check_entry(dir: &Path, e: &IndexEntry, allow: &Allowed, report: &mut Validat
         (Some(expected), Some(g)) if !transforms_match(expected, &g.transform.0) => {
             report.problem(&input_path, "georeference differs from the index");
         }
-        (Some(_), None) => report.problem(&input_path, "is not georeferenced but the index says it is"),
+        (Some(_), None) => {
+            report.problem(&input_path, "is not georeferenced but the index says it is")
+        }
         _ => {}
     }
     match (&e.target, e.has_target) {
@@ -304,7 +320,10 @@ fn check_target(
     };
     let info = target.info().clone();
     if info.bands != 1 {
-        report.problem(&path, format!("has {} bands; a target must have one", info.bands));
+        report.problem(
+            &path,
+            format!("has {} bands; a target must have one", info.bands),
+        );
         return;
     }
     if (info.width, info.height) != (input.width, input.height) {

@@ -102,7 +102,7 @@ pub struct GeoReference {
     pub keys: Vec<GeoKey>,
     /// ProjectedCSTypeGeoKey or GeographicTypeGeoKey when it is an EPSG code.
     pub epsg: Option<u32>,
-    /// A citation from the keys, else the name of a well-known EPSG code.
+    /// The name of a well-known EPSG code, else a citation from the keys.
     pub crs_name: Option<String>,
     pub geographic: bool,
     pub unit: LinearUnit,
@@ -159,7 +159,7 @@ impl GeoReference {
         Some(GeoReference {
             transform,
             raster_type,
-            crs_name: crs_name(&keys, geographic, epsg),
+            crs_name: crs_name(&keys, epsg),
             unit: linear_unit(&keys, geographic, epsg),
             epsg,
             geographic,
@@ -318,17 +318,10 @@ fn code_key(keys: &[GeoKey], id: u16) -> Option<u32> {
         .map(u32::from)
 }
 
-fn crs_name(keys: &[GeoKey], geographic: bool, epsg: Option<u32>) -> Option<String> {
-    let citation = ascii_key(keys, key::CITATION).or_else(|| ascii_key(keys, key::PCS_CITATION));
-    let geog_citation = ascii_key(keys, key::GEOG_CITATION);
-    let own = if geographic {
-        citation.or(geog_citation)
-    } else {
-        citation
-    };
-    own.map(|s| first_citation_part(s).to_owned())
-        .or_else(|| epsg.and_then(well_known_name))
-        .or_else(|| geog_citation.map(|s| first_citation_part(s).to_owned()))
+/// The name of a well-known EPSG code (as GDAL reports it), else the citation of the keys.
+fn crs_name(keys: &[GeoKey], epsg: Option<u32>) -> Option<String> {
+    let citation = [key::CITATION, key::PCS_CITATION, key::GEOG_CITATION].into_iter().find_map(|id| ascii_key(keys, id));
+    epsg.and_then(well_known_name).or_else(|| citation.map(|s| first_citation_part(s).to_owned()))
 }
 
 /// ESRI-style citations pack several names separated by `|`; the first is the CRS's.

@@ -159,9 +159,9 @@ pub(super) fn encode_ifd(
     big: bool,
 ) -> Result<Vec<u8>, OffsetOverflow> {
     entries.sort_by_key(|(tag, _)| *tag);
-    let (word, entry_len) = if big { (8u64, 20u64) } else { (4, 12) };
+    let (count_len, entry_len, word) = if big { (8u64, 20u64, 8u64) } else { (2, 12, 4) };
     let count = u64::try_from(entries.len()).map_err(|_| OffsetOverflow)?;
-    let table_len = word + count * entry_len + word;
+    let table_len = count_len + count * entry_len + word;
     let mut table = Vec::new();
     let mut values = Vec::new();
     if big {

@@ -30,7 +30,7 @@ pub struct WriterOptions {
     pub nodata: Option<f64>,
     /// A colour table for a 1-band u8 raster, up to 256 entries (the rest are black).
     pub palette: Option<Vec<[u8; 3]>>,
-    /// Dataset-level GDAL metadata items.
+    /// Dataset-level GDAL metadata items (any text; escaped as GDAL expects).
     pub metadata: Vec<(String, String)>,
     /// Per-band descriptions, written as GDAL band DESCRIPTION items.
     pub band_descriptions: Vec<String>,
@@ -337,17 +337,23 @@ fn gdal_metadata(items: &[(String, String)], descriptions: &[String]) -> Option<
         xml += &format!(
             "  <Item name=\"{}\">{}</Item>\n",
             escape_xml(name),
-            escape_xml(value)
+            item_text(value)
         );
     }
     for (band, description) in descriptions.iter().enumerate() {
         xml += &format!(
             "  <Item name=\"DESCRIPTION\" sample=\"{band}\" role=\"description\">{}</Item>\n",
-            escape_xml(description)
+            item_text(description)
         );
     }
     xml += "</GDALMetadata>";
     Some(xml)
+}
+
+/// Item text as GDAL writes it: escaped twice, since GDAL unescapes it once more after parsing
+/// the XML.
+fn item_text(value: &str) -> String {
+    escape_xml(&escape_xml(value))
 }
 
 fn escape_xml(text: &str) -> String {

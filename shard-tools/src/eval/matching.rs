@@ -12,7 +12,9 @@ pub(super) fn hungarian(confusion: &[Vec<u64>]) -> Vec<Option<usize>> {
     if classes == 0 || clusters == 0 {
         return out;
     }
-    let weight = |class: usize, cluster: usize| i64::try_from(confusion[class][cluster]).unwrap_or(i64::MAX / 4);
+    let weight = |class: usize, cluster: usize| {
+        i64::try_from(confusion[class][cluster]).unwrap_or(i64::MAX / 4)
+    };
     if clusters <= classes {
         // Rows are clusters: every cluster gets a distinct class.
         let m = Matrix::from_fn(clusters, classes, |(cl, c)| weight(c, cl));

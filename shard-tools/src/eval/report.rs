@@ -96,7 +96,11 @@ pub(super) fn score(
         let union = tp + fp + fn_;
         per_class.push(ClassScore {
             class,
-            iou: if union == 0 { 0.0 } else { tp as f64 / union as f64 },
+            iou: if union == 0 {
+                0.0
+            } else {
+                tp as f64 / union as f64
+            },
             true_positive: tp,
             false_positive: fp,
             false_negative: fn_,
@@ -144,10 +148,10 @@ fn opt(v: Option<f64>) -> String {
 
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.one_to_one {
-            "one to one"
-        } else {
-            "many to one"
+        let kind = match self.matching {
+            Matching::Hungarian => "one to one",
+            Matching::Majority => "many to one",
+            Matching::Identity => "labels as they are",
         };
         writeln!(f, "matching        {} ({kind})", self.matching.name())?;
         writeln!(f, "mean IoU        {}", opt(self.mean_iou))?;
@@ -182,11 +186,16 @@ impl fmt::Display for EvalReport {
         writeln!(f)?;
         writeln!(f, "clusters -> classes")?;
         for m in &self.mapping {
-            let class = m.class.map_or_else(|| "unmatched".to_owned(), |c| c.to_string());
+            let class = m
+                .class
+                .map_or_else(|| "unmatched".to_owned(), |c| c.to_string());
             writeln!(f, "{:>8} -> {class:<9} ({} px)", m.cluster, m.pixels)?;
         }
         writeln!(f)?;
-        writeln!(f, "confusion (rows: target class, columns: predicted cluster)")?;
+        writeln!(
+            f,
+            "confusion (rows: target class, columns: predicted cluster)"
+        )?;
         write!(f, "{:>8}", "")?;
         for c in &self.clusters {
             write!(f, "  {c:>10}")?;

@@ -83,7 +83,10 @@ fn check_pattern(field: &str, pattern: &str, out: &mut Issues) {
     if pattern.is_empty() {
         out.push(field, "must not be empty");
     } else if pattern.contains('/') || pattern.contains('\\') {
-        out.push(field, "matches file names only and must not contain a path separator");
+        out.push(
+            field,
+            "matches file names only and must not contain a path separator",
+        );
     }
 }
 
@@ -155,7 +158,10 @@ fn check_splits(h: &Header, out: &mut Issues) {
         }
         for id in &holdout.items {
             if !is_valid_id(id) {
-                out.push("splits.holdout.items", format!("{id:?} is not a valid item id"));
+                out.push(
+                    "splits.holdout.items",
+                    format!("{id:?} is not a valid item id"),
+                );
             }
         }
     }

@@ -29,7 +29,10 @@ pub fn render_template(o: &TemplateOptions) -> String {
     let mut s = String::new();
     let path = |p: &PathBuf| yaml_str(&p.to_string_lossy().replace('\\', "/"));
     // Writing to a String cannot fail.
-    let _ = writeln!(s, "# Dataset header for shard-tools. Relative paths are relative to this file.");
+    let _ = writeln!(
+        s,
+        "# Dataset header for shard-tools. Relative paths are relative to this file."
+    );
     let _ = writeln!(s, "dataset: {}", yaml_str(&o.dataset));
     let _ = writeln!(s, "version: \"1\"");
     let _ = writeln!(s, "description: \"\"");
@@ -37,7 +40,10 @@ pub fn render_template(o: &TemplateOptions) -> String {
     let _ = writeln!(s, "  input:");
     let _ = writeln!(s, "    dir: {}", path(&o.inputs));
     let _ = writeln!(s, "    pattern: {}", yaml_str(&o.pattern));
-    let _ = writeln!(s, "    # bands: [1, 2, 3]       # 1-based; every band but alpha when absent");
+    let _ = writeln!(
+        s,
+        "    # bands: [1, 2, 3]       # 1-based; every band but alpha when absent"
+    );
     if let Some(t) = &o.targets {
         let _ = writeln!(s, "  target:");
         let _ = writeln!(s, "    dir: {}", path(t));
@@ -48,18 +54,27 @@ pub fn render_template(o: &TemplateOptions) -> String {
                 let _ = writeln!(s, "    labels: [{}]", list.join(", "));
             }
             None => {
-                let _ = writeln!(s, "    # labels: [0, 1]        # label values targets may hold");
+                let _ = writeln!(
+                    s,
+                    "    # labels: [0, 1]        # label values targets may hold"
+                );
             }
         }
     }
     let _ = writeln!(s, "pairing:");
-    let _ = writeln!(s, "  by: stem                  # or: manifest (CSV with id,input,target)");
+    let _ = writeln!(
+        s,
+        "  by: stem                  # or: manifest (CSV with id,input,target)"
+    );
     let _ = writeln!(s, "splits:");
     let _ = writeln!(s, "  seed: {}", o.seed);
     let _ = writeln!(s, "  unit: item                # or: window");
     let _ = writeln!(s, "  ratios: {{ train: 0.8, val: 0.1, test: 0.1 }}");
     if o.targets.is_some() {
-        let _ = writeln!(s, "  holdout:                  # labelled units kept for metrics only");
+        let _ = writeln!(
+            s,
+            "  holdout:                  # labelled units kept for metrics only"
+        );
         let _ = writeln!(s, "    fraction: 0.1");
         let _ = writeln!(s, "    seed: 0");
     }

@@ -14,7 +14,8 @@ pub fn real(name: &str) -> PathBuf {
 
 /// The SpaceNet Atlanta buildings header.
 pub fn spacenet_header() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shards/spacenet-atlanta/header.yaml")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/shards/spacenet-atlanta/header.yaml")
 }
 
 /// Copies the SpaceNet header and its manifest into `dir` (pointing at the real fixtures), with
@@ -54,7 +55,11 @@ pub fn tree_digest(root: &Path) -> BTreeMap<String, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if path.is_dir() {
                 out.insert(format!("{rel}/"), String::new());
                 walk(root, &path, out);
