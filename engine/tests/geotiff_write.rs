@@ -2,14 +2,16 @@
 //! (`gdalinfo -json`, which must be installed) reports the input's CRS and geotransform, the
 //! colour table, nodata, metadata and a 256×256 tiled Deflate layout.
 
+#![allow(clippy::unwrap_used)]
+
 mod geotiff_support;
 
 use std::io::Cursor;
 use std::process::Command;
 
 use engine::geotiff::{
-    Compression, EncodeError, GeoReference, GeoTiffReader, GeoTiffWriter, Layout, Photometric, TILE_SIZE,
-    WriterOptions,
+    Compression, EncodeError, GeoReference, GeoTiffReader, GeoTiffWriter, Layout, Photometric,
+    TILE_SIZE, WriterOptions,
 };
 use engine::raster::{SampleType, Samples, Window};
 use geotiff_support::{XorShift, gdal_json, open};
@@ -46,7 +48,11 @@ fn random_samples(sample_type: SampleType, len: usize, seed: u64) -> Samples {
         SampleType::U16 => Samples::U16((0..len).map(|_| next() as u16).collect()),
         SampleType::I16 => Samples::I16((0..len).map(|_| next() as i16).collect()),
         SampleType::U32 => Samples::U32((0..len).map(|_| next() as u32).collect()),
-        SampleType::F32 => Samples::F32((0..len).map(|_| (next() as u32) as f32 / 7.0 - 1e8).collect()),
+        SampleType::F32 => Samples::F32(
+            (0..len)
+                .map(|_| (next() as u32) as f32 / 7.0 - 1e8)
+                .collect(),
+        ),
         SampleType::F64 => Samples::F64((0..len).map(|_| next() as f64 / 3.0 - 1e18).collect()),
     }
 }
@@ -54,7 +60,9 @@ fn random_samples(sample_type: SampleType, len: usize, seed: u64) -> Samples {
 fn read_all(bytes: Vec<u8>) -> (GeoTiffReader<Cursor<Vec<u8>>>, Samples) {
     let mut reader = GeoTiffReader::open(Cursor::new(bytes)).unwrap();
     let (width, height) = (reader.info().width, reader.info().height);
-    let block = reader.read_window(Window::new(0, 0, width, height)).unwrap();
+    let block = reader
+        .read_window(Window::new(0, 0, width, height))
+        .unwrap();
     (reader, block.samples)
 }
 
@@ -71,16 +79,34 @@ fn every_sample_type_and_band_count_reads_back_identically() {
         (SampleType::F64, 1, 33, 280),
     ];
     for (seed, (sample_type, bands, width, height)) in cases.into_iter().enumerate() {
-        let samples = random_samples(sample_type, width as usize * height as usize * bands, seed as u64 + 1);
-        let bytes = write(WriterOptions::new(width, height, bands, sample_type), &samples);
+        let samples = random_samples(
+            sample_type,
+            width as usize * height as usize * bands,
+            seed as u64 + 1,
+        );
+        let bytes = write(
+            WriterOptions::new(width, height, bands, sample_type),
+            &samples,
+        );
         let (reader, decoded) = read_all(bytes);
         let info = reader.info();
         let what = format!("{sample_type} × {bands} bands, {width}x{height}");
         assert_eq!(decoded, samples, "{what}");
-        assert_eq!(info.layout, Layout::Tiles { width: TILE_SIZE, height: TILE_SIZE }, "{what}");
+        assert_eq!(
+            info.layout,
+            Layout::Tiles {
+                width: TILE_SIZE,
+                height: TILE_SIZE
+            },
+            "{what}"
+        );
         assert_eq!(info.compression, Compression::Deflate, "{what}");
         assert_eq!(info.sample_type, sample_type, "{what}");
-        let photometric = if sample_type == SampleType::U8 && bands >= 3 { Photometric::Rgb } else { Photometric::MinIsBlack };
+        let photometric = if sample_type == SampleType::U8 && bands >= 3 {
+            Photometric::Rgb
+        } else {
+            Photometric::MinIsBlack
+        };
         assert_eq!(info.photometric, photometric, "{what}");
         assert_eq!(info.alpha_band, None, "{what}");
         assert!(info.georef.is_none() && !info.big_tiff, "{what}");
@@ -95,9 +121,14 @@ fn label_options(source: &str) -> (WriterOptions, Samples) {
     options.georef = info.georef.clone();
     options.nodata = Some(255.0);
     options.palette = Some(vec![[0, 0, 255], [34, 139, 34], [200, 180, 120]]);
-    options.metadata = vec![("MAPSEG_CLASS_1".into(), "water & <wet> \"sand\"".into()), ("MAPSEG_K".into(), "3".into())];
+    options.metadata = vec![
+        ("MAPSEG_CLASS_1".into(), "water & <wet> \"sand\"".into()),
+        ("MAPSEG_K".into(), "3".into()),
+    ];
     options.band_descriptions = vec!["land cover".into()];
-    let labels = (0..info.width as usize * info.height as usize).map(|i| [0, 1, 2, 255][i % 7 % 4]).collect();
+    let labels = (0..info.width as usize * info.height as usize)
+        .map(|i| [0, 1, 2, 255][i % 7 % 4])
+        .collect();
     (options, Samples::U8(labels))
 }
 
@@ -112,8 +143,17 @@ fn label_raster_reads_back_with_our_reader() {
     assert_eq!(info.georef, options.georef);
     let metadata = info.gdal_metadata.as_deref().unwrap();
     let escaped_twice = "water &amp;amp; &amp;lt;wet&amp;gt; &amp;quot;sand&amp;quot;";
-    assert!(metadata.contains(&format!(r#"<Item name="MAPSEG_CLASS_1">{escaped_twice}</Item>"#)), "{metadata}");
-    assert!(metadata.contains(r#"<Item name="DESCRIPTION" sample="0" role="description">land cover</Item>"#));
+    assert!(
+        metadata.contains(&format!(
+            r#"<Item name="MAPSEG_CLASS_1">{escaped_twice}</Item>"#
+        )),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains(
+            r#"<Item name="DESCRIPTION" sample="0" role="description">land cover</Item>"#
+        )
+    );
 }
 
 #[test]
@@ -121,48 +161,89 @@ fn gdal_reads_our_output_with_the_input_crs_and_geotransform() {
     for (source, gdal_name) in [
         ("real/OSBS_029.tif", "real_OSBS_029"),
         ("real/L7_ETMs.tif", "real_L7_ETMs"),
-        ("gdal/rgb_point_deflate_strips.tif", "rgb_point_deflate_strips"),
+        (
+            "gdal/rgb_point_deflate_strips.tif",
+            "rgb_point_deflate_strips",
+        ),
         ("gdal/pan_rotated_lzw_strips.tif", "pan_rotated_lzw_strips"),
         ("gdal/geographic_4326.tif", "geographic_4326"),
-        ("gdal/user_defined_tmerc_ftus.tif", "user_defined_tmerc_ftus"),
+        (
+            "gdal/user_defined_tmerc_ftus.tif",
+            "user_defined_tmerc_ftus",
+        ),
     ] {
         let (options, labels) = label_options(source);
         let output = gdalinfo(&write(options.clone(), &labels));
         let input = gdal_json(gdal_name);
-        assert_eq!(output["coordinateSystem"]["wkt"], input["coordinateSystem"]["wkt"], "{source}: CRS");
-        assert_eq!(output["geoTransform"], input["geoTransform"], "{source}: geotransform");
-        assert_eq!(output["metadata"][""]["AREA_OR_POINT"], input["metadata"][""]["AREA_OR_POINT"], "{source}");
+        assert_eq!(
+            output["coordinateSystem"]["wkt"], input["coordinateSystem"]["wkt"],
+            "{source}: CRS"
+        );
+        assert_eq!(
+            output["geoTransform"], input["geoTransform"],
+            "{source}: geotransform"
+        );
+        assert_eq!(
+            output["metadata"][""]["AREA_OR_POINT"], input["metadata"][""]["AREA_OR_POINT"],
+            "{source}"
+        );
         check_label_raster(source, &output, &options);
     }
 }
 
 fn check_label_raster(source: &str, output: &Value, options: &WriterOptions) {
     let band = &output["bands"][0];
-    assert_eq!(band["block"], serde_json::json!([TILE_SIZE, TILE_SIZE]), "{source}: tiles");
-    assert_eq!(output["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"], "DEFLATE", "{source}: compression");
+    assert_eq!(
+        band["block"],
+        serde_json::json!([TILE_SIZE, TILE_SIZE]),
+        "{source}: tiles"
+    );
+    assert_eq!(
+        output["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"], "DEFLATE",
+        "{source}: compression"
+    );
     assert_eq!(band["noDataValue"], 255.0, "{source}: nodata");
     assert_eq!(band["colorInterpretation"], "Palette", "{source}");
     let entries = band["colorTable"]["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 256, "{source}: colour table");
     for (entry, rgb) in entries.iter().zip(options.palette.as_ref().unwrap()) {
-        assert_eq!(entry, &serde_json::json!([rgb[0], rgb[1], rgb[2], 255]), "{source}: colour");
+        assert_eq!(
+            entry,
+            &serde_json::json!([rgb[0], rgb[1], rgb[2], 255]),
+            "{source}: colour"
+        );
     }
-    assert_eq!(entries[3], serde_json::json!([0, 0, 0, 255]), "{source}: unused colours are black");
+    assert_eq!(
+        entries[3],
+        serde_json::json!([0, 0, 0, 255]),
+        "{source}: unused colours are black"
+    );
     let metadata = &output["metadata"][""];
     for (key, value) in &options.metadata {
         assert_eq!(metadata[key], value.as_str(), "{source}: metadata {key}");
     }
-    assert_eq!(band["description"], "land cover", "{source}: band description");
+    assert_eq!(
+        band["description"], "land cover",
+        "{source}: band description"
+    );
 }
 
 /// `gdalinfo -json` of a GeoTIFF held in memory.
 fn gdalinfo(tiff: &[u8]) -> Value {
     let file = tempfile::Builder::new().suffix(".tif").tempfile().unwrap();
     std::fs::write(file.path(), tiff).unwrap();
-    let output = Command::new("gdalinfo").arg("-json").arg(file.path()).output().unwrap_or_else(|e| {
-        panic!("this test needs GDAL's gdalinfo on the PATH (install gdal-bin): {e}");
-    });
-    assert!(output.status.success(), "gdalinfo failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("gdalinfo")
+        .arg("-json")
+        .arg(file.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test needs GDAL's gdalinfo on the PATH (install gdal-bin): {e}");
+        });
+    assert!(
+        output.status.success(),
+        "gdalinfo failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -174,9 +255,17 @@ fn window_georeference_is_what_gdal_reports_for_a_written_window() {
     let mut options = WriterOptions::new(window.width, window.height, 1, SampleType::U8);
     options.georef = Some(georef.for_window(window));
     let output = gdalinfo(&write(options, &Samples::U8(vec![7; window.len()])));
-    let transform: Vec<f64> = output["geoTransform"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let transform: Vec<f64> = output["geoTransform"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     let (x, y) = georef.transform.apply(100.0, 37.0);
-    assert!((transform[0] - x).abs() < 1e-6 && (transform[3] - y).abs() < 1e-6, "{transform:?}");
+    assert!(
+        (transform[0] - x).abs() < 1e-6 && (transform[3] - y).abs() < 1e-6,
+        "{transform:?}"
+    );
     assert_eq!(&transform[1..3], &georef.transform.0[1..3]);
 }
 
@@ -184,9 +273,13 @@ fn window_georeference_is_what_gdal_reports_for_a_written_window() {
 fn misuse_is_reported() {
     let options = WriterOptions::new(300, 300, 1, SampleType::U8);
     let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options.clone()).unwrap();
-    let err = writer.write_strip(&Samples::U16(vec![0; 300 * 256])).unwrap_err();
+    let err = writer
+        .write_strip(&Samples::U16(vec![0; 300 * 256]))
+        .unwrap_err();
     assert!(matches!(err, EncodeError::StripMismatch { .. }), "{err}");
-    writer.write_strip(&Samples::U8(vec![0; 300 * 256])).unwrap();
+    writer
+        .write_strip(&Samples::U8(vec![0; 300 * 256]))
+        .unwrap();
     let err = writer.finish().unwrap_err();
     assert_eq!(err.to_string(), "only 256 of 300 rows were written");
 
@@ -195,7 +288,11 @@ fn misuse_is_reported() {
     let err = GeoTiffWriter::new(Cursor::new(Vec::new()), palette_rgb).unwrap_err();
     assert!(matches!(err, EncodeError::InvalidOptions(_)), "{err}");
 
-    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), WriterOptions::new(5, 5, 1, SampleType::U8)).unwrap();
+    let mut writer = GeoTiffWriter::new(
+        Cursor::new(Vec::new()),
+        WriterOptions::new(5, 5, 1, SampleType::U8),
+    )
+    .unwrap();
     writer.write_strip(&Samples::U8(vec![0; 25])).unwrap();
     let err = writer.write_strip(&Samples::U8(vec![0; 25])).unwrap_err();
     assert!(matches!(err, EncodeError::TooManyStrips { .. }), "{err}");
@@ -203,11 +300,19 @@ fn misuse_is_reported() {
 
 #[test]
 fn raw_geo_tags_are_carried_verbatim() {
-    for source in ["real/OSBS_029.tif", "gdal/user_defined_tmerc_ftus.tif", "gdal/pan_rotated_lzw_strips.tif"] {
+    for source in [
+        "real/OSBS_029.tif",
+        "gdal/user_defined_tmerc_ftus.tif",
+        "gdal/pan_rotated_lzw_strips.tif",
+    ] {
         let georef: GeoReference = open(source).info().georef.clone().unwrap();
         let mut options = WriterOptions::new(3, 2, 1, SampleType::U8);
         options.georef = Some(georef.clone());
         let (reader, _) = read_all(write(options, &Samples::U8(vec![1; 6])));
-        assert_eq!(reader.info().georef.as_ref().map(|g| &g.raw), Some(&georef.raw), "{source}");
+        assert_eq!(
+            reader.info().georef.as_ref().map(|g| &g.raw),
+            Some(&georef.raw),
+            "{source}"
+        );
     }
 }

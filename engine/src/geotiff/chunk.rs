@@ -9,85 +9,90 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 use tiff::TiffError;
 use tiff::decoder::{Decoder, DecodingResult};
 
-use super::error::{DecodeError, FormatError, LimitExceeded};
+use super::error::{DecodeError, FormatError, LimitExceeded, Unsupported};
 use super::ifd::{self, ByteOrder, Value, tag};
 use super::info::{Compression, Photometric};
 use super::level::{ChunkPlace, Level};
 use super::limits::Limits;
-use super::tags::from_tiff;
+use super::tags::TiffFile;
 use crate::raster::{SampleType, Samples, Window};
 
-/// Where the chunks of a file come from.
-#[derive(Debug)]
-pub(super) struct ChunkSource {
-    pub order: ByteOrder,
-    pub file_len: u64,
+/// Reads and decodes the chunk at `place`: `chunk width × stored rows × chunk samples`
+/// samples, pixel-interleaved, YCbCr converted to RGB. A chunk that was never written (zero
+/// bytes, as in GDAL's sparse files) reads as zeros.
+pub(super) fn decode_chunk<R: Read + Seek>(
+    file: &mut TiffFile<R>,
+    level: &Level,
+    place: &ChunkPlace,
+    limits: &Limits,
+) -> Result<Samples, DecodeError> {
+    let len = chunk_len(
+        level.chunk_size().0,
+        place.stored_rows,
+        level.chunk_samples(),
+        level.sample_type,
+        limits,
+    )?;
+    let Some(tiff) = chunk_as_tiff(file, level, place, limits)? else {
+        return Ok(Samples::zeroed(level.sample_type, len));
+    };
+    let decoded = Decoder::new(Cursor::new(tiff))
+        .map(|decoder| decoder.with_limits(limits.to_tiff()))
+        .and_then(|mut decoder| decoder.read_chunk(0))
+        .map_err(|e| chunk_error(e, place.index))?;
+    let mut samples = into_samples(decoded, level.sample_type)?;
+    if samples.len() != len {
+        return Err(FormatError::ChunkSize {
+            chunk: place.index,
+            expected: len,
+            found: samples.len(),
+        }
+        .into());
+    }
+    if level.photometric == Photometric::YCbCr {
+        ycbcr_to_rgb(&mut samples, usize::from(level.chunk_samples()));
+    }
+    Ok(samples)
 }
 
-impl ChunkSource {
-    /// Reads and decodes the chunk at `place`: `chunk width × stored rows × chunk samples`
-    /// samples, pixel-interleaved, YCbCr converted to RGB.
-    pub fn decode<R: Read + Seek>(
-        &self,
-        reader: &mut R,
-        level: &Level,
-        place: &ChunkPlace,
-        limits: &Limits,
-    ) -> Result<Samples, DecodeError> {
-        let (width, _) = level.chunk_size();
-        let len = chunk_len(
-            width,
-            place.stored_rows,
-            level.chunk_samples(),
-            level.sample_type,
-            limits,
-        )?;
-        let index = place.index as usize;
-        let (Some(&offset), Some(&stored)) =
-            (level.offsets.get(index), level.byte_counts.get(index))
-        else {
-            return Err(FormatError::InvalidTag("TileOffsets").into());
-        };
-        if stored == 0 {
-            return Ok(Samples::zeroed(level.sample_type, len));
-        }
-        check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
-        let end = offset
-            .checked_add(stored)
-            .filter(|&end| end <= self.file_len)
-            .ok_or_else(|| {
-                DecodeError::Truncated(format!(
-                    "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
-                    place.index, self.file_len
-                ))
-            })?;
-        let mut tiff =
-            single_strip_tiff(level, self.order, width, place.stored_rows, end - offset)?;
-        let data_start = tiff.len();
-        tiff.resize(data_start + stored as usize, 0);
-        reader.seek(SeekFrom::Start(offset))?;
-        reader.read_exact(&mut tiff[data_start..])?;
-        if level.compression == Compression::Jpeg {
-            check_jpeg_frame(&tiff[data_start..], limits)?;
-        }
-        let decoded = Decoder::new(Cursor::new(tiff))
-            .map(|decoder| decoder.with_limits(limits.to_tiff()))
-            .and_then(|mut decoder| decoder.read_chunk(0))
-            .map_err(|e| chunk_error(e, place.index))?;
-        let mut samples = into_samples(decoded, level.sample_type)?;
-        if samples.len() != len {
-            return Err(FormatError::ChunkSize {
-                chunk: place.index,
-                expected: len,
-                found: samples.len(),
-            }
-            .into());
-        }
-        if level.photometric == Photometric::YCbCr {
-            ycbcr_to_rgb(&mut samples, usize::from(level.chunk_samples()));
-        }
-        Ok(samples)
+/// The stored bytes of the chunk at `place` behind a single-strip TIFF header; `None` when the
+/// chunk has no bytes.
+fn chunk_as_tiff<R: Read + Seek>(
+    file: &mut TiffFile<R>,
+    level: &Level,
+    place: &ChunkPlace,
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    let index = place.index as usize;
+    let (Some(&offset), Some(&stored)) = (level.offsets.get(index), level.byte_counts.get(index))
+    else {
+        return Err(FormatError::InvalidTag("TileOffsets").into());
+    };
+    if stored == 0 {
+        return Ok(None);
     }
+    check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
+    if offset.checked_add(stored).is_none_or(|end| end > file.len) {
+        return Err(DecodeError::Truncated(format!(
+            "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
+            place.index, file.len
+        )));
+    }
+    let mut tiff = single_strip_tiff(
+        level,
+        file.order,
+        level.chunk_size().0,
+        place.stored_rows,
+        stored,
+    )?;
+    let data_start = tiff.len();
+    tiff.resize(data_start + stored as usize, 0);
+    file.reader.seek(SeekFrom::Start(offset))?;
+    file.reader.read_exact(&mut tiff[data_start..])?;
+    if level.compression == Compression::Jpeg {
+        check_jpeg_frame(&tiff[data_start..], limits)?;
+    }
+    Ok(Some(tiff))
 }
 
 /// Number of samples of a chunk, checked against the chunk limit.
@@ -123,12 +128,16 @@ pub(super) fn check_bytes(
     }
 }
 
+/// Classifies an error of the `tiff` crate while decoding chunk `chunk`.
 fn chunk_error(err: TiffError, chunk: u32) -> DecodeError {
     match err {
         TiffError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             FormatError::Codec(format!("the compressed data of chunk {chunk} ends early")).into()
         }
-        other => from_tiff(other, &format!("chunk {chunk}")),
+        TiffError::IoError(e) => DecodeError::Io(e),
+        TiffError::LimitsExceeded => LimitExceeded::Decoder(format!("chunk {chunk}")).into(),
+        TiffError::UnsupportedError(e) => Unsupported::Codec(format!("chunk {chunk}: {e}")).into(),
+        other => FormatError::Codec(format!("chunk {chunk}: {other}")).into(),
     }
 }
 

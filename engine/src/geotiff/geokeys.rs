@@ -170,7 +170,7 @@ impl GeoReference {
 
     /// The value of key `id`.
     pub fn key(&self, id: u16) -> Option<&GeoKeyValue> {
-        self.keys.iter().find(|k| k.id == id).map(|k| &k.value)
+        find_key(&self.keys, id)
     }
 
     /// The same georeferencing for a window of this raster: the origin moves to the window's
@@ -320,8 +320,11 @@ fn code_key(keys: &[GeoKey], id: u16) -> Option<u32> {
 
 /// The name of a well-known EPSG code (as GDAL reports it), else the citation of the keys.
 fn crs_name(keys: &[GeoKey], epsg: Option<u32>) -> Option<String> {
-    let citation = [key::CITATION, key::PCS_CITATION, key::GEOG_CITATION].into_iter().find_map(|id| ascii_key(keys, id));
-    epsg.and_then(well_known_name).or_else(|| citation.map(|s| first_citation_part(s).to_owned()))
+    let citation = [key::CITATION, key::PCS_CITATION, key::GEOG_CITATION]
+        .into_iter()
+        .find_map(|id| ascii_key(keys, id));
+    epsg.and_then(well_known_name)
+        .or_else(|| citation.map(|s| first_citation_part(s).to_owned()))
 }
 
 /// ESRI-style citations pack several names separated by `|`; the first is the CRS's.

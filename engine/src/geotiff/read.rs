@@ -1,12 +1,9 @@
 //! Windowed decoding of GeoTIFF and BigTIFF files.
 
 use std::collections::{HashSet, VecDeque};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 
-use tiff::Directory;
-use tiff::decoder::Decoder;
-
-use super::chunk::{ChunkSource, Placement, check_bytes};
+use super::chunk::{Placement, check_bytes, decode_chunk};
 pub use super::error::DecodeError;
 use super::error::{FormatError, LimitExceeded};
 use super::geokeys::{GeoReference, RawGeoTags};
@@ -14,7 +11,7 @@ use super::ifd::{ByteOrder, tag};
 use super::info::RasterInfo;
 use super::level::Level;
 use super::limits::Limits;
-use super::tags::{Tags, from_tiff};
+use super::tags::{Directory, Tags, TiffFile};
 use crate::raster::{PixelBlock, Samples, Window};
 
 const NEW_SUBFILE_TYPE: u16 = 254;
@@ -27,10 +24,9 @@ const TRANSPARENCY_MASK: u64 = 4;
 /// kept (up to [`Limits::chunk_cache_bytes`]) for neighbouring windows.
 #[derive(Debug)]
 pub struct GeoTiffReader<R: Read + Seek> {
-    decoder: Decoder<R>,
+    file: TiffFile<R>,
     info: RasterInfo,
     levels: Vec<Level>,
-    source: ChunkSource,
     limits: Limits,
     cache: ChunkCache,
 }
@@ -42,28 +38,22 @@ impl<R: Read + Seek> GeoTiffReader<R> {
     }
 
     /// Opens a file: reads its header and directories, but no pixels.
-    pub fn with_limits(mut source: R, limits: Limits) -> Result<Self, DecodeError> {
-        let file_len = source.seek(SeekFrom::End(0))?;
-        source.seek(SeekFrom::Start(0))?;
-        let (order, big_tiff) = read_header(&mut source)?;
-        source.seek(SeekFrom::Start(0))?;
-        let mut decoder = Decoder::new(source)
-            .map_err(|e| from_tiff(e, "the first image file directory"))?
-            .with_limits(limits.to_tiff());
-        let directories = read_directories(&mut decoder, &limits)?;
+    pub fn with_limits(source: R, limits: Limits) -> Result<Self, DecodeError> {
+        let (mut file, first) = TiffFile::open(source, limits.max_tag_bytes)?;
+        let directories = read_directories(&mut file, first, &limits)?;
         let (first, rest) = directories
             .split_first()
             .ok_or(FormatError::MissingTag("ImageWidth"))?;
         let mut tags = Tags {
-            decoder: &mut decoder,
+            file: &mut file,
             dir: first,
         };
         let full = Level::parse(&mut tags)?;
-        let mut info = describe(&mut tags, &full, order, big_tiff)?;
+        let mut info = describe(&mut tags, &full)?;
         let mut levels = vec![full];
         for dir in rest {
             if let Some(overview) = overview(&mut Tags {
-                decoder: &mut decoder,
+                file: &mut file,
                 dir,
             }) {
                 info.overviews.push((overview.width, overview.height));
@@ -71,10 +61,9 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             }
         }
         Ok(Self {
-            decoder,
+            file,
             info,
             levels,
-            source: ChunkSource { order, file_len },
             cache: ChunkCache::new(limits.chunk_cache_bytes),
             limits,
         })
@@ -130,8 +119,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             };
             for place in image.chunks_in(window) {
                 let chunk = self.cache.get_or_insert_with((level, place.index), || {
-                    self.source
-                        .decode(self.decoder.inner(), image, &place, &self.limits)
+                    decode_chunk(&mut self.file, image, &place, &self.limits)
                 })?;
                 placement.copy(chunk, &place, window, &mut samples)?;
             }
@@ -144,41 +132,17 @@ impl<R: Read + Seek> GeoTiffReader<R> {
     }
 }
 
-/// Checks the magic bytes; returns the byte order and whether the file is a BigTIFF.
-fn read_header<R: Read>(source: &mut R) -> Result<(ByteOrder, bool), DecodeError> {
-    let mut header = Vec::with_capacity(4);
-    source.take(4).read_to_end(&mut header)?;
-    const MAGICS: [(&[u8; 4], ByteOrder, bool); 4] = [
-        (b"II*\0", ByteOrder::Little, false),
-        (b"II+\0", ByteOrder::Little, true),
-        (b"MM\0*", ByteOrder::Big, false),
-        (b"MM\0+", ByteOrder::Big, true),
-    ];
-    if let Some((_, order, big)) = MAGICS
-        .iter()
-        .find(|(magic, ..)| magic.as_slice() == header.as_slice())
-    {
-        return Ok((*order, *big));
-    }
-    if MAGICS.iter().any(|(magic, ..)| magic.starts_with(&header)) {
-        return Err(DecodeError::Truncated(format!(
-            "the header has {} of its 8 bytes",
-            header.len()
-        )));
-    }
-    Err(DecodeError::NotTiff)
-}
-
-/// Every directory of the main chain, in file order.
+/// Every directory of the main chain, in file order, starting at offset `first`.
 fn read_directories<R: Read + Seek>(
-    decoder: &mut Decoder<R>,
+    file: &mut TiffFile<R>,
+    first: u64,
     limits: &Limits,
 ) -> Result<Vec<Directory>, DecodeError> {
-    let mut next = decoder.ifd_pointer();
+    let mut next = first;
     let mut seen = HashSet::new();
     let mut directories = Vec::new();
-    while let Some(pointer) = next {
-        if !seen.insert(pointer.0) {
+    while next != 0 {
+        if !seen.insert(next) {
             return Err(FormatError::IfdLoop.into());
         }
         if directories.len() >= limits.max_ifds {
@@ -187,11 +151,8 @@ fn read_directories<R: Read + Seek>(
             }
             .into());
         }
-        let context = format!("the image file directory at byte {}", pointer.0);
-        let directory = decoder
-            .read_directory(pointer)
-            .map_err(|e| from_tiff(e, &context))?;
-        next = directory.next();
+        let directory = file.read_directory(next)?;
+        next = directory.next;
         directories.push(directory);
     }
     Ok(directories)
@@ -208,8 +169,6 @@ fn overview<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Option<Level> {
 fn describe<R: Read + Seek>(
     tags: &mut Tags<'_, R>,
     full: &Level,
-    order: ByteOrder,
-    big_tiff: bool,
 ) -> Result<RasterInfo, DecodeError> {
     let bands = usize::from(full.samples);
     let extra = tags
@@ -237,8 +196,8 @@ fn describe<R: Read + Seek>(
         nodata,
         georef: GeoReference::from_raw(raw_geo_tags(tags)?),
         overviews: Vec::new(),
-        big_tiff,
-        little_endian: order == ByteOrder::Little,
+        big_tiff: tags.file.big_tiff,
+        little_endian: tags.file.order == ByteOrder::Little,
         gdal_metadata: tags.ascii(tag::GDAL_METADATA, "GDAL_METADATA")?,
     })
 }

@@ -3,7 +3,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::error::{DecodeError, FormatError, LimitExceeded};
+use super::chunk::check_bytes;
+use super::error::{DecodeError, FormatError};
 use super::ifd::ByteOrder;
 
 /// A TIFF or BigTIFF file being read.
@@ -41,9 +42,18 @@ impl<R: Read + Seek> TiffFile<R> {
         let mut magic = Vec::with_capacity(4);
         (&mut reader).take(4).read_to_end(&mut magic)?;
         let (order, big_tiff) = parse_magic(&magic)?;
-        let mut file = Self { reader, order, big_tiff, len, max_tag_bytes };
+        let mut file = Self {
+            reader,
+            order,
+            big_tiff,
+            len,
+            max_tag_bytes,
+        };
         let first = if big_tiff {
-            let [size, zero] = [file.read_uint(4, 2, "the header")?, file.read_uint(6, 2, "the header")?];
+            let [size, zero] = [
+                file.read_uint(4, 2, "the header")?,
+                file.read_uint(6, 2, "the header")?,
+            ];
             if size != 8 || zero != 0 {
                 return Err(FormatError::InvalidTag("BigTIFF header").into());
             }
@@ -59,12 +69,17 @@ impl<R: Read + Seek> TiffFile<R> {
         let (count_len, entry_len) = if self.big_tiff { (8, 20) } else { (2, 12) };
         let context = "an image file directory";
         let count = self.read_uint(offset, count_len, context)?;
-        let table_len = count.saturating_mul(entry_len as u64).saturating_add(self.word() as u64);
-        crate_limit("image file directory", table_len, self.max_tag_bytes)?;
+        let table_len = count
+            .saturating_mul(entry_len as u64)
+            .saturating_add(self.word() as u64);
+        check_bytes("image file directory", table_len, self.max_tag_bytes)?;
         let table = self.read_bytes(offset.saturating_add(count_len as u64), table_len, context)?;
         let (entries, next) = table.split_at(table.len() - self.word());
         Ok(Directory {
-            entries: entries.chunks_exact(entry_len).map(|raw| self.parse_entry(raw)).collect(),
+            entries: entries
+                .chunks_exact(entry_len)
+                .map(|raw| self.parse_entry(raw))
+                .collect(),
             next: self.number(next),
         })
     }
@@ -109,17 +124,22 @@ impl<R: Read + Seek> TiffFile<R> {
                 self.len
             )));
         }
-        let mut bytes = vec![0; usize::try_from(len).map_err(|_| FormatError::InvalidTag("entry count"))?];
+        let mut bytes =
+            vec![0; usize::try_from(len).map_err(|_| FormatError::InvalidTag("entry count"))?];
         self.reader.seek(SeekFrom::Start(offset))?;
         self.reader.read_exact(&mut bytes)?;
         Ok(bytes)
     }
 
     /// The raw bytes of an entry's value and the size of one element.
-    fn value(&mut self, entry: &Entry, name: &'static str) -> Result<(Vec<u8>, usize), DecodeError> {
+    fn value(
+        &mut self,
+        entry: &Entry,
+        name: &'static str,
+    ) -> Result<(Vec<u8>, usize), DecodeError> {
         let size = element_size(entry.field_type).ok_or(FormatError::InvalidTag(name))?;
         let len = entry.count.saturating_mul(size as u64);
-        crate_limit("tag value", len, self.max_tag_bytes)?;
+        check_bytes("tag value", len, self.max_tag_bytes)?;
         let bytes = if len <= self.word() as u64 {
             entry.value[..len as usize].to_vec()
         } else {
@@ -141,13 +161,12 @@ fn parse_magic(magic: &[u8]) -> Result<(ByteOrder, bool), DecodeError> {
         return Ok((*order, *big));
     }
     if MAGICS.iter().any(|(m, ..)| m.starts_with(magic)) {
-        return Err(DecodeError::Truncated(format!("the header has only {} bytes", magic.len())));
+        return Err(DecodeError::Truncated(format!(
+            "the header has only {} bytes",
+            magic.len()
+        )));
     }
     Err(DecodeError::NotTiff)
-}
-
-fn crate_limit(what: &'static str, bytes: u64, limit: usize) -> Result<(), LimitExceeded> {
-    if bytes > limit as u64 { Err(LimitExceeded::Bytes { what, bytes, limit }) } else { Ok(()) }
 }
 
 /// Bytes per element of a TIFF field type; `None` for unknown types.
@@ -173,13 +192,24 @@ impl<R: Read + Seek> Tags<'_, R> {
     }
 
     /// Unsigned integers of any unsigned integer type.
-    pub fn uints(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<u64>>, DecodeError> {
-        let Some(entry) = self.entry(code) else { return Ok(None) };
+    pub fn uints(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<u64>>, DecodeError> {
+        let Some(entry) = self.entry(code) else {
+            return Ok(None);
+        };
         if !matches!(entry.field_type, 1 | 3 | 4 | 13 | 16 | 18) {
             return Err(FormatError::InvalidTag(name).into());
         }
         let (bytes, size) = self.file.value(&entry, name)?;
-        Ok(Some(bytes.chunks_exact(size).map(|b| self.file.number(b)).collect()))
+        Ok(Some(
+            bytes
+                .chunks_exact(size)
+                .map(|b| self.file.number(b))
+                .collect(),
+        ))
     }
 
     /// A single unsigned integer.
@@ -193,25 +223,52 @@ impl<R: Read + Seek> Tags<'_, R> {
 
     /// A single unsigned integer, required.
     pub fn required_uint(&mut self, code: u16, name: &'static str) -> Result<u64, DecodeError> {
-        self.uint(code, name)?.ok_or(FormatError::MissingTag(name).into())
+        self.uint(code, name)?
+            .ok_or(FormatError::MissingTag(name).into())
     }
 
     /// Unsigned integers that fit 16 bits.
-    pub fn shorts(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<u16>>, DecodeError> {
-        let Some(values) = self.uints(code, name)? else { return Ok(None) };
-        let shorts = values.into_iter().map(u16::try_from).collect::<Result<_, _>>();
-        shorts.map(Some).map_err(|_| FormatError::InvalidTag(name).into())
+    pub fn shorts(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<u16>>, DecodeError> {
+        let Some(values) = self.uints(code, name)? else {
+            return Ok(None);
+        };
+        let shorts = values
+            .into_iter()
+            .map(u16::try_from)
+            .collect::<Result<_, _>>();
+        shorts
+            .map(Some)
+            .map_err(|_| FormatError::InvalidTag(name).into())
     }
 
     /// Numbers of a floating-point, rational or unsigned integer type, as doubles.
-    pub fn doubles(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<f64>>, DecodeError> {
-        let Some(entry) = self.entry(code) else { return Ok(None) };
+    pub fn doubles(
+        &mut self,
+        code: u16,
+        name: &'static str,
+    ) -> Result<Option<Vec<f64>>, DecodeError> {
+        let Some(entry) = self.entry(code) else {
+            return Ok(None);
+        };
         let (bytes, size) = self.file.value(&entry, name)?;
         let number = |b: &[u8]| self.file.number(b);
         let values = match entry.field_type {
-            12 => bytes.chunks_exact(size).map(|b| f64::from_bits(number(b))).collect(),
-            11 => bytes.chunks_exact(size).map(|b| f64::from(f32::from_bits(number(b) as u32))).collect(),
-            5 => bytes.chunks_exact(size).map(|b| number(&b[..4]) as f64 / number(&b[4..]) as f64).collect(),
+            12 => bytes
+                .chunks_exact(size)
+                .map(|b| f64::from_bits(number(b)))
+                .collect(),
+            11 => bytes
+                .chunks_exact(size)
+                .map(|b| f64::from(f32::from_bits(number(b) as u32)))
+                .collect(),
+            5 => bytes
+                .chunks_exact(size)
+                .map(|b| number(&b[..4]) as f64 / number(&b[4..]) as f64)
+                .collect(),
             1 | 3 | 4 | 16 => bytes.chunks_exact(size).map(|b| number(b) as f64).collect(),
             _ => return Err(FormatError::InvalidTag(name).into()),
         };
@@ -220,7 +277,9 @@ impl<R: Read + Seek> Tags<'_, R> {
 
     /// Raw bytes of a BYTE, UNDEFINED or ASCII tag.
     pub fn bytes(&mut self, code: u16, name: &'static str) -> Result<Option<Vec<u8>>, DecodeError> {
-        let Some(entry) = self.entry(code) else { return Ok(None) };
+        let Some(entry) = self.entry(code) else {
+            return Ok(None);
+        };
         if !matches!(entry.field_type, 1 | 2 | 7) {
             return Err(FormatError::InvalidTag(name).into());
         }
@@ -229,7 +288,9 @@ impl<R: Read + Seek> Tags<'_, R> {
 
     /// Text of an ASCII tag, up to its first NUL.
     pub fn ascii(&mut self, code: u16, name: &'static str) -> Result<Option<String>, DecodeError> {
-        let Some(bytes) = self.bytes(code, name)? else { return Ok(None) };
+        let Some(bytes) = self.bytes(code, name)? else {
+            return Ok(None);
+        };
         let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
         Ok(Some(String::from_utf8_lossy(text).into_owned()))
     }

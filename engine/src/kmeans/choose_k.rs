@@ -10,6 +10,9 @@ use crate::progress::Progress;
 /// Points used for the silhouette estimate (its cost grows with the square of this).
 const SILHOUETTE_POINTS: usize = 1500;
 
+/// Keeps the silhouette subsample independent of the k-means++ draws of the same seed.
+const SILHOUETTE_SEED_SALT: u64 = 0x5eed_5111;
+
 /// How well `k` clusters fit the sample.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KChoice {
@@ -29,7 +32,7 @@ pub fn inertia_curve(
     progress: &impl Progress,
 ) -> Result<Vec<KChoice>, KMeansError> {
     let n = points.len() / dims.max(1);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5111_0u64);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SILHOUETTE_SEED_SALT);
     let subset: Vec<usize> = sample(&mut rng, n, SILHOUETTE_POINTS.min(n)).into_vec();
     let sub_points: Vec<f32> = subset
         .iter()

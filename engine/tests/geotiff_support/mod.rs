@@ -24,12 +24,18 @@ pub fn gdal_json(name: &str) -> serde_json::Value {
 }
 
 pub fn open(relative: &str) -> GeoTiffReader<Cursor<Vec<u8>>> {
-    GeoTiffReader::open(Cursor::new(read_fixture(relative))).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    GeoTiffReader::open(Cursor::new(read_fixture(relative)))
+        .unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
 /// The real images copied into `tests/fixtures/real`.
-pub const REAL_FILES: &[&str] =
-    &["OSBS_029.tif", "L7_ETMs.tif", "olinda_rgb_uint8.tif", "sample_geotiff.tif", "buildings_mask.tif"];
+pub const REAL_FILES: &[&str] = &[
+    "OSBS_029.tif",
+    "L7_ETMs.tif",
+    "olinda_rgb_uint8.tif",
+    "sample_geotiff.tif",
+    "buildings_mask.tif",
+];
 
 /// Samples as little-endian bytes, the layout of GDAL's ENVI dumps.
 pub fn le_bytes(samples: &Samples) -> Vec<u8> {
