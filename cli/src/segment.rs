@@ -151,13 +151,13 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
 }
 
 fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> {
-    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
-        if a == b {
-            bail!(
-                "the output {} is the input file; choose another output path",
-                output.display()
-            );
-        }
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        bail!(
+            "the output {} is the input file; choose another output path",
+            output.display()
+        );
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The `mapseg` binary end to end on real imagery, with GDAL as the independent judge of the
 //! output GeoTIFF.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions fail loudly on purpose
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

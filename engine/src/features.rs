@@ -88,10 +88,10 @@ impl Validity {
     #[inline]
     fn is_valid(&self, block: &PixelBlock, p: usize) -> bool {
         let base = p * block.bands;
-        if let Some(a) = self.alpha_band {
-            if block.samples.get_f64(base + a) == 0.0 {
-                return false;
-            }
+        if let Some(a) = self.alpha_band
+            && block.samples.get_f64(base + a) == 0.0
+        {
+            return false;
         }
         let mut all_nodata = self.nodata.is_some();
         for &b in &self.data_bands {

@@ -34,7 +34,7 @@ pub fn default_colour(index: usize) -> [u8; 3] {
     }
     // Beyond the table: walk the hue circle by the golden angle, alternating lightness.
     let hue = (index as f64 * 137.507_764) % 360.0;
-    let lightness = if index % 2 == 0 { 0.45 } else { 0.65 };
+    let lightness = if index.is_multiple_of(2) { 0.45 } else { 0.65 };
     hsl_to_rgb(hue, 0.65, lightness)
 }
 

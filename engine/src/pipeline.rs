@@ -135,7 +135,7 @@ impl SegmentParams {
         if !RESOLUTIONS.contains(&self.resolution) {
             return Err(SegmentError::BadResolution(self.resolution));
         }
-        if self.smooth > MAX_SMOOTH || (self.smooth > 1 && self.smooth % 2 == 0) {
+        if self.smooth > MAX_SMOOTH || (self.smooth > 1 && self.smooth.is_multiple_of(2)) {
             return Err(SegmentError::BadSmoothing(self.smooth));
         }
         let max_blocks = MAX_HALO_PX / self.resolution;

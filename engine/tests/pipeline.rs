@@ -1,6 +1,8 @@
 //! The K-Means pipeline on real imagery: no seams between windows, reproducible for a seed,
 //! nodata kept, georeferencing and legend carried into the output.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions fail loudly on purpose
+
 use std::fs::File;
 use std::io::{BufReader, Cursor};
 use std::path::PathBuf;

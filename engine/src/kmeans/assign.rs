@@ -19,7 +19,7 @@ pub fn assign(
     labels: &mut [u8],
     distances: Option<&mut [f32]>,
 ) {
-    debug_assert!(dims > 0 && centres.len() % dims == 0);
+    debug_assert!(dims > 0 && centres.len().is_multiple_of(dims));
     debug_assert_eq!(points.len(), labels.len() * dims);
     match dims {
         1 => assign_fixed::<1>(points, centres, labels, distances),
