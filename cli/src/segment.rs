@@ -1,18 +1,18 @@
 //! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use engine::geotiff::GeoTiffWriter;
+use engine::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter};
 use engine::kmeans::suggest_k;
 use engine::labels::default_legend;
 use engine::manifest::{InputIdentity, hash_input};
-use engine::pipeline::{self, Model, SegmentParams, StripAssembler};
+use engine::pipeline::{self, SegmentParams};
 use engine::progress::{Progress, Stage};
 use engine::raster::{Samples, Window};
 use engine::stats::{ClassStats, to_csv};
@@ -24,10 +24,21 @@ use crate::progress::Bar;
 /// Seconds spent in each phase, written with `--timings`.
 #[derive(Debug, Default, serde::Serialize)]
 struct Timings {
+    /// Sampling and k-means fit.
     fit_s: f64,
+    /// Decoding, assignment, smoothing and tile compression on the workers (wall time).
     label_s: f64,
-    encode_s: f64,
+    /// Writing the compressed tiles and the directory.
+    write_s: f64,
     total_s: f64,
+}
+
+type Reader = GeoTiffReader<BufReader<File>>;
+
+/// What a worker hands back for one unit.
+struct UnitResult {
+    tiles: Vec<EncodedTile>,
+    stats: ClassStats,
 }
 
 pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
@@ -76,20 +87,31 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
     let mut writer = GeoTiffWriter::new(sink, model.writer_options(&info, &legend, &manifest))?;
+    let encoder = writer.tile_encoder();
     let mut stats = ClassStats::new(params.k, info.georef.as_ref());
 
     let label_start = Instant::now();
-    let mut encode = 0.0;
-    label_in_parallel(
+    let mut write_s = 0.0;
+    let work = |reader: &mut Reader, unit: Window| -> anyhow::Result<UnitResult> {
+        let labels = model.label_window(reader, unit)?;
+        let mut unit_stats = ClassStats::new(params.k, info.georef.as_ref());
+        unit_stats.add_rows(unit.y, unit.width, &labels);
+        Ok(UnitResult {
+            tiles: encoder.encode(unit, &Samples::U8(labels))?,
+            stats: unit_stats,
+        })
+    };
+    in_parallel(
         &args.input,
-        &model,
+        &model.units(),
         threads(args.threads),
-        &bar,
-        |y, strip| {
+        work,
+        |done, total, result| {
             let t = Instant::now();
-            stats.add_rows(y, info.width, &strip);
-            writer.write_strip(&Samples::U8(strip))?;
-            encode += t.elapsed().as_secs_f64();
+            writer.write_tiles(&result.tiles)?;
+            stats.merge(&result.stats);
+            write_s += t.elapsed().as_secs_f64();
+            bar.report(Stage::Assigning, done as f32 / total as f32);
             Ok(())
         },
     )?;
@@ -102,8 +124,8 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         .sync_all()?;
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    timings.encode_s = encode + t.elapsed().as_secs_f64();
-    timings.label_s = label_start.elapsed().as_secs_f64() - timings.encode_s;
+    timings.write_s = write_s + t.elapsed().as_secs_f64();
+    timings.label_s = label_start.elapsed().as_secs_f64() - timings.write_s;
     bar.finish();
 
     let rows = stats.rows(&legend);
@@ -162,61 +184,44 @@ fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Labels every unit of `model` on `threads` workers, each with its own reader, and hands the
-/// completed strips to `sink` top to bottom.
-fn label_in_parallel(
+/// Runs `work` on every unit on `threads` workers, each with its own reader of `input`, and
+/// hands each result to `sink` on the calling thread (in completion order) with the number of
+/// units done so far and the total. Stops at the first error.
+fn in_parallel<T: Send>(
     input: &Path,
-    model: &Model,
+    units: &[Window],
     threads: usize,
-    bar: &Bar,
-    mut sink: impl FnMut(u32, Vec<u8>) -> anyhow::Result<()>,
+    work: impl Fn(&mut Reader, Window) -> anyhow::Result<T> + Sync,
+    mut sink: impl FnMut(usize, usize, T) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let units = model.units();
     let next = AtomicUsize::new(0);
-    let mut assembler = StripAssembler::new(model.spec.width, model.spec.height);
+    let total = units.len();
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(Window, anyhow::Result<Vec<u8>>)>(threads * 2);
+        let (tx, rx) = mpsc::sync_channel::<anyhow::Result<T>>(threads * 2);
         for _ in 0..threads {
-            let tx = tx.clone();
-            let (units, next) = (&units, &next);
+            let (tx, next, work) = (tx.clone(), &next, &work);
             scope.spawn(move || {
                 let mut reader = match open(input) {
                     Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send((Window::new(0, 0, 0, 0), Err(e)));
-                        return;
-                    }
+                    Err(e) => return drop(tx.send(Err(e))),
                 };
                 while let Some(&unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let labels = model
-                        .label_window(&mut reader, unit)
-                        .map_err(anyhow::Error::from);
-                    if tx.send((unit, labels)).is_err() {
+                    if tx.send(work(&mut reader, unit)).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(tx);
-        let mut done = 0usize;
-        let result = rx.iter().try_for_each(|(unit, labels)| {
-            let labels = labels?;
-            done += 1;
-            bar.report(Stage::Assigning, done as f32 / units.len() as f32);
-            assembler
-                .add(unit, &labels)
-                .into_iter()
-                .try_for_each(|(y, strip)| sink(y, strip))
-        });
+        let result = rx
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| sink(i + 1, total, r?));
         if result.is_err() {
-            next.store(units.len(), Ordering::Relaxed);
+            next.store(total, Ordering::Relaxed);
         }
         result
-    })?;
-    if !assembler.is_complete() {
-        bail!("internal error: not every row was labelled");
-    }
-    Ok(())
+    })
 }
 
 fn print_k_curve(fitted: &pipeline::Fitted, bar: &Bar) -> anyhow::Result<()> {

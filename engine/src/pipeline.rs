@@ -2,10 +2,11 @@
 //! raster window by window (each with a halo, so no seams), smooth, and stream the labels out.
 //!
 //! [`segment`] runs everything on the calling thread. Callers that want parallelism use the same
-//! pieces: [`fit`], [`Model::units`], [`Model::label_window`] (one reader per thread),
-//! [`StripAssembler`] and [`ClassStats`], and get identical output.
+//! pieces and get identical output: [`fit`], then for each of [`Model::units`] (whole tiles of
+//! the output) [`Model::label_window`] with one reader per thread, a
+//! [`crate::geotiff::TileEncoder`] to compress and a [`ClassStats`] to count, and one
+//! [`GeoTiffWriter`] that takes the compressed tiles in any order.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 
 use rand::SeedableRng;
@@ -25,7 +26,7 @@ use crate::smoothing::{majority_filter, majority_halo, sieve, sieve_halo};
 use crate::stats::ClassStats;
 
 /// Width of one unit of labelling work, in pixels (a multiple of the tile size and of every
-/// resolution).
+/// resolution, so a unit is a run of whole output tiles).
 pub const UNIT_WIDTH: u32 = 4 * TILE_SIZE;
 
 /// The largest halo, in pixels, that smoothing may ask for; it bounds the memory of a unit.
@@ -505,64 +506,6 @@ fn expand(
     out
 }
 
-/// Collects labelled units (in any order) into full-width strips of [`TILE_SIZE`] rows and
-/// hands them out top to bottom.
-#[derive(Debug)]
-pub struct StripAssembler {
-    width: u32,
-    height: u32,
-    next_y: u32,
-    pending: BTreeMap<u32, (Vec<u8>, u32)>,
-}
-
-impl StripAssembler {
-    pub fn new(width: u32, height: u32) -> Self {
-        Self {
-            width,
-            height,
-            next_y: 0,
-            pending: BTreeMap::new(),
-        }
-    }
-
-    /// Adds the labels of one unit; returns the strips that are now complete, in order, as
-    /// `(first row, labels)`.
-    pub fn add(&mut self, unit: Window, labels: &[u8]) -> Vec<(u32, Vec<u8>)> {
-        let strip_y = unit.y - unit.y % TILE_SIZE;
-        let rows = TILE_SIZE.min(self.height - strip_y);
-        let units_per_strip = self.width.div_ceil(UNIT_WIDTH);
-        let (buf, filled) = self
-            .pending
-            .entry(strip_y)
-            .or_insert_with(|| (vec![NODATA; (self.width * rows) as usize], 0));
-        for (row, src) in labels.chunks_exact(unit.width as usize).enumerate() {
-            let start = ((unit.y - strip_y) as usize + row) * self.width as usize + unit.x as usize;
-            buf[start..start + src.len()].copy_from_slice(src);
-        }
-        *filled += 1;
-        let mut done = Vec::new();
-        while let Some((_, (_, n))) = self
-            .pending
-            .first_key_value()
-            .filter(|(y, _)| **y == self.next_y)
-        {
-            if *n < units_per_strip {
-                break;
-            }
-            if let Some((y, (strip, _))) = self.pending.pop_first() {
-                self.next_y = y + TILE_SIZE;
-                done.push((y, strip));
-            }
-        }
-        done
-    }
-
-    /// Whether every strip has been handed out.
-    pub fn is_complete(&self) -> bool {
-        self.next_y >= self.height
-    }
-}
-
 /// The outcome of a run.
 #[derive(Debug)]
 pub struct Segmentation<W> {
@@ -586,17 +529,15 @@ pub fn segment<R: Read + Seek, W: Write + Seek>(
     let legend = default_legend(params.k);
     let manifest = model.manifest(input);
     let mut writer = GeoTiffWriter::new(sink, model.writer_options(&info, &legend, &manifest))?;
+    let encoder = writer.tile_encoder();
     let mut stats = ClassStats::new(params.k, info.georef.as_ref());
-    let mut assembler = StripAssembler::new(info.width, info.height);
     let units = model.units();
     for (i, unit) in units.iter().enumerate() {
         progress::check(progress)?;
         progress.report(Stage::Assigning, i as f32 / units.len() as f32);
         let labels = model.label_window(reader, *unit)?;
-        for (y, strip) in assembler.add(*unit, &labels) {
-            stats.add_rows(y, info.width, &strip);
-            writer.write_strip(&Samples::U8(strip))?;
-        }
+        stats.add_rows(unit.y, unit.width, &labels);
+        writer.write_tiles(&encoder.encode(*unit, &Samples::U8(labels))?)?;
     }
     progress.report(Stage::Assigning, 1.0);
     let sink = writer.finish()?;

@@ -39,7 +39,8 @@ impl ClassStats {
         }
     }
 
-    /// Adds `labels`, whole rows of `width` pixels starting at raster row `y0`.
+    /// Adds `labels`: rows of `width` pixels (a whole raster row or part of one) starting at
+    /// raster row `y0`.
     pub fn add_rows(&mut self, y0: u32, width: u32, labels: &[u8]) {
         for (i, row) in labels.chunks_exact(width as usize).enumerate() {
             let mut hist = [0u64; 256];
@@ -60,6 +61,19 @@ impl ClassStats {
                 }
             }
         }
+    }
+
+    /// Adds the counts and areas of `other` (for the same raster and k).
+    pub fn merge(&mut self, other: &ClassStats) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        if let (Some(a), Some(b)) = (self.area_m2.as_mut(), other.area_m2.as_ref()) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.nodata_pixels += other.nodata_pixels;
     }
 
     /// The table, one row per class, named after `legend`.

@@ -281,7 +281,7 @@ fn misuse_is_reported() {
         .write_strip(&Samples::U8(vec![0; 300 * 256]))
         .unwrap();
     let err = writer.finish().unwrap_err();
-    assert_eq!(err.to_string(), "only 256 of 300 rows were written");
+    assert_eq!(err.to_string(), "only 2 of 4 tiles were written");
 
     let mut palette_rgb = WriterOptions::new(10, 10, 3, SampleType::U8);
     palette_rgb.palette = Some(vec![[1, 2, 3]]);
@@ -296,6 +296,50 @@ fn misuse_is_reported() {
     writer.write_strip(&Samples::U8(vec![0; 25])).unwrap();
     let err = writer.write_strip(&Samples::U8(vec![0; 25])).unwrap_err();
     assert!(matches!(err, EncodeError::TooManyStrips { .. }), "{err}");
+}
+
+#[test]
+fn tiles_can_arrive_in_any_order_but_only_once() {
+    let (w, h) = (600u32, 300u32);
+    let pixels: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+    let rows =
+        |y0: u32, y1: u32| Samples::U8(pixels[(y0 * w) as usize..(y1 * w) as usize].to_vec());
+    let options = WriterOptions::new(w, h, 1, SampleType::U8);
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).unwrap();
+    let encoder = writer.tile_encoder();
+    // Bottom strip first, then the top one: the file must not care.
+    let bottom = encoder
+        .encode(Window::new(0, 256, w, 44), &rows(256, 300))
+        .unwrap();
+    let top = encoder
+        .encode(Window::new(0, 0, w, 256), &rows(0, 256))
+        .unwrap();
+    writer.write_tiles(&bottom).unwrap();
+    let err = writer.write_tiles(&bottom[..1]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tile (column 0, row 1) is outside the raster or was already written"
+    );
+    writer.write_tiles(&top).unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    let mut back = GeoTiffReader::open(Cursor::new(bytes)).unwrap();
+    let block = back.read_window(Window::new(0, 0, w, h)).unwrap();
+    assert_eq!(block.samples, Samples::U8(pixels));
+
+    let err = encoder
+        .encode(
+            Window::new(10, 0, 256, 256),
+            &Samples::U8(vec![0; 256 * 256]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, EncodeError::NotTileAligned { .. }), "{err}");
+    let err = encoder
+        .encode(
+            Window::new(0, 0, 256, 100),
+            &Samples::U8(vec![0; 256 * 100]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, EncodeError::NotTileAligned { .. }), "{err}");
 }
 
 #[test]

@@ -123,8 +123,17 @@ pub enum EncodeError {
     },
     #[error("all {height} rows were already written")]
     TooManyStrips { height: u32 },
-    #[error("only {written} of {height} rows were written")]
-    Incomplete { written: u32, height: u32 },
+    #[error("only {written} of {total} tiles were written")]
+    Incomplete { written: u64, total: u64 },
+    #[error("window {x},{y} {width}x{height} is not a run of whole 256x256 tiles of the raster")]
+    NotTileAligned {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    },
+    #[error("tile (column {column}, row {row}) is outside the raster or was already written")]
+    TileMismatch { column: u32, row: u32 },
     #[error("the file is too large for TIFF offsets")]
     TooLarge,
     #[error("I/O error: {0}")]

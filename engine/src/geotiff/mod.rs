@@ -26,4 +26,4 @@ pub use geokeys::{
 pub use info::{Compression, Layout, Photometric, RasterInfo};
 pub use limits::Limits;
 pub use read::{DecodeError, GeoTiffReader};
-pub use write::{EncodeError, GeoTiffWriter, TILE_SIZE, WriterOptions};
+pub use write::{EncodeError, EncodedTile, GeoTiffWriter, TILE_SIZE, TileEncoder, WriterOptions};

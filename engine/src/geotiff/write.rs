@@ -9,7 +9,7 @@ pub use super::error::EncodeError;
 use super::geokeys::{GeoReference, RawGeoTags};
 use super::ifd::{self, ByteOrder, OffsetOverflow, Value, tag};
 use super::info::{Compression, Photometric};
-use crate::raster::{SampleType, Samples};
+use crate::raster::{SampleType, Samples, Window};
 
 /// Width and height of the written tiles, and the number of rows of one strip.
 pub const TILE_SIZE: u32 = 256;
@@ -87,19 +87,121 @@ impl WriterOptions {
     }
 }
 
-/// Writes a GeoTIFF strip by strip ([`TILE_SIZE`] rows at a time); each strip is cut into
-/// tiles that are compressed and written at once, so memory does not grow with the raster.
+/// Compresses tiles without touching the sink. It is cheap to clone and `Send`, so callers can
+/// compress on several threads and hand the tiles to one [`GeoTiffWriter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileEncoder {
+    width: u32,
+    height: u32,
+    bands: usize,
+    sample_type: SampleType,
+}
+
+/// One compressed tile, placed by its tile column and row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedTile {
+    pub column: u32,
+    pub row: u32,
+    pub bytes: Vec<u8>,
+}
+
+impl TileEncoder {
+    /// Compresses every tile of `window`, whose samples (pixel-interleaved, full window width)
+    /// are `samples`. The window must start on a tile corner, end on a tile edge or the raster's
+    /// edge, and be one tile high (less only at the bottom of the raster).
+    pub fn encode(
+        &self,
+        window: Window,
+        samples: &Samples,
+    ) -> Result<Vec<EncodedTile>, EncodeError> {
+        let aligned = window.x.is_multiple_of(TILE_SIZE)
+            && window.y.is_multiple_of(TILE_SIZE)
+            && window.y < self.height
+            && window.height == TILE_SIZE.min(self.height - window.y)
+            && window.right() <= self.width
+            && (window.right().is_multiple_of(TILE_SIZE) || window.right() == self.width)
+            && window.width > 0;
+        if !aligned {
+            let Window {
+                x,
+                y,
+                width,
+                height,
+            } = window;
+            return Err(EncodeError::NotTileAligned {
+                x,
+                y,
+                width,
+                height,
+            });
+        }
+        let expected = window.len() * self.bands;
+        if samples.len() != expected || samples.sample_type() != self.sample_type {
+            return Err(EncodeError::StripMismatch {
+                strip: window.y / TILE_SIZE,
+                expected,
+                expected_type: self.sample_type,
+                found: samples.len(),
+                found_type: samples.sample_type(),
+            });
+        }
+        let mut tile = Vec::new();
+        (0..window.width.div_ceil(TILE_SIZE))
+            .map(|i| {
+                self.fill_tile(&mut tile, samples, window, i * TILE_SIZE);
+                let mut encoder =
+                    ZlibEncoder::new(Vec::with_capacity(tile.len() / 4), DEFLATE_LEVEL);
+                encoder.write_all(&tile)?;
+                Ok(EncodedTile {
+                    column: (window.x + i * TILE_SIZE) / TILE_SIZE,
+                    row: window.y / TILE_SIZE,
+                    bytes: encoder.finish()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts the tile starting at column `x0` of `window` into `tile`, zero-padded to 256×256.
+    fn fill_tile(&self, tile: &mut Vec<u8>, samples: &Samples, window: Window, x0: u32) {
+        let (width, bands) = (window.width as usize, self.bands);
+        let x0 = x0 as usize;
+        let cols = (TILE_SIZE as usize).min(width - x0);
+        let tile_row_bytes = TILE_SIZE as usize * bands * self.sample_type.bytes();
+        tile.clear();
+        for row in 0..window.height as usize {
+            let start = (row * width + x0) * bands;
+            extend_le(tile, samples, start..start + cols * bands);
+            tile.resize((row + 1) * tile_row_bytes, 0);
+        }
+        tile.resize(TILE_SIZE as usize * tile_row_bytes, 0);
+    }
+}
+
+/// Deflate effort: labels and imagery compress well at the fastest level, and speed matters
+/// more here than the last few percent of size.
+const DEFLATE_LEVEL: flate2::Compression = flate2::Compression::new(1);
+
+/// Writes a GeoTIFF tile by tile. Tiles come either as full-width strips of [`TILE_SIZE`] rows
+/// ([`Self::write_strip`]) or already compressed, in any order ([`Self::write_tiles`]); each is
+/// written at once, so memory does not grow with the raster.
 #[derive(Debug)]
 pub struct GeoTiffWriter<W: Write + Seek> {
     sink: W,
     options: WriterOptions,
+    encoder: TileEncoder,
     /// Sink position of the header; TIFF offsets count from here.
     start: u64,
+    /// Bytes written since `start` (kept here: asking a buffered sink would flush it).
+    written: u64,
+    /// Rows handed over through `write_strip`.
     rows_written: u32,
+    /// Per tile, row-major; `NOT_WRITTEN` until the tile is written.
     offsets: Vec<u64>,
     byte_counts: Vec<u64>,
-    tile: Vec<u8>,
+    tiles_written: u64,
 }
+
+const NOT_WRITTEN: u64 = u64::MAX;
 
 impl<W: Write + Seek> GeoTiffWriter<W> {
     /// Starts a file at the sink's current position.
@@ -107,84 +209,74 @@ impl<W: Write + Seek> GeoTiffWriter<W> {
         options.validate()?;
         let start = sink.stream_position()?;
         sink.write_all(&[0; HEADER_ROOM as usize])?;
+        let tiles = options.tiles_across() as usize * options.height.div_ceil(TILE_SIZE) as usize;
+        let encoder = TileEncoder {
+            width: options.width,
+            height: options.height,
+            bands: options.bands,
+            sample_type: options.sample_type,
+        };
         Ok(Self {
             sink,
             options,
+            encoder,
             start,
+            written: HEADER_ROOM,
             rows_written: 0,
-            offsets: Vec::new(),
-            byte_counts: Vec::new(),
-            tile: Vec::new(),
+            offsets: vec![NOT_WRITTEN; tiles],
+            byte_counts: vec![0; tiles],
+            tiles_written: 0,
         })
+    }
+
+    /// An encoder for this raster's tiles, to compress on other threads.
+    pub fn tile_encoder(&self) -> TileEncoder {
+        self.encoder.clone()
     }
 
     /// Writes the next [`TILE_SIZE`] rows (fewer for the last strip): full width,
     /// pixel-interleaved, of the options' sample type.
     pub fn write_strip(&mut self, samples: &Samples) -> Result<(), EncodeError> {
-        let WriterOptions {
-            width,
-            height,
-            bands,
-            sample_type,
-            ..
-        } = self.options;
+        let WriterOptions { width, height, .. } = self.options;
         if self.rows_written >= height {
             return Err(EncodeError::TooManyStrips { height });
         }
         let rows = TILE_SIZE.min(height - self.rows_written);
-        let expected = rows as usize * width as usize * bands;
-        if samples.len() != expected || samples.sample_type() != sample_type {
-            return Err(EncodeError::StripMismatch {
-                strip: self.rows_written / TILE_SIZE,
-                expected,
-                expected_type: sample_type,
-                found: samples.len(),
-                found_type: samples.sample_type(),
-            });
-        }
-        for column in 0..self.options.tiles_across() {
-            self.fill_tile(samples, column, rows);
-            self.write_tile()?;
-        }
+        let tiles = self
+            .encoder
+            .encode(Window::new(0, self.rows_written, width, rows), samples)?;
+        self.write_tiles(&tiles)?;
         self.rows_written += rows;
         Ok(())
     }
 
-    /// Puts tile `column` of a strip of `rows` rows into `self.tile`, zero-padded.
-    fn fill_tile(&mut self, samples: &Samples, column: u32, rows: u32) {
-        let (width, bands) = (self.options.width as usize, self.options.bands);
-        let sample_bytes = self.options.sample_type.bytes();
-        let x0 = (column * TILE_SIZE) as usize;
-        let cols = (TILE_SIZE as usize).min(width - x0);
-        let tile_row_bytes = TILE_SIZE as usize * bands * sample_bytes;
-        self.tile.clear();
-        for row in 0..rows as usize {
-            let start = (row * width + x0) * bands;
-            extend_le(&mut self.tile, samples, start..start + cols * bands);
-            self.tile.resize((row + 1) * tile_row_bytes, 0);
+    /// Appends compressed tiles (from [`Self::tile_encoder`]) to the sink, in any order.
+    pub fn write_tiles(&mut self, tiles: &[EncodedTile]) -> Result<(), EncodeError> {
+        let across = self.options.tiles_across();
+        for t in tiles {
+            let index = (t.row as usize * across as usize) + t.column as usize;
+            if t.column >= across || self.offsets.get(index) != Some(&NOT_WRITTEN) {
+                return Err(EncodeError::TileMismatch {
+                    column: t.column,
+                    row: t.row,
+                });
+            }
+            self.sink.write_all(&t.bytes)?;
+            self.offsets[index] = self.written;
+            self.byte_counts[index] = t.bytes.len() as u64;
+            self.written += t.bytes.len() as u64;
+            self.tiles_written += 1;
         }
-        self.tile.resize(TILE_SIZE as usize * tile_row_bytes, 0);
-    }
-
-    /// Compresses `self.tile` and appends it to the sink.
-    fn write_tile(&mut self) -> Result<(), EncodeError> {
-        let mut encoder = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(&self.tile)?;
-        let compressed = encoder.finish()?;
-        let offset = self.sink.stream_position()? - self.start;
-        self.sink.write_all(&compressed)?;
-        self.offsets.push(offset);
-        self.byte_counts.push(compressed.len() as u64);
         Ok(())
     }
 
     /// Writes the directory and the header; BigTIFF when classic offsets would overflow.
     pub fn finish(mut self) -> Result<W, EncodeError> {
-        let (written, height) = (self.rows_written, self.options.height);
-        if written < height {
-            return Err(EncodeError::Incomplete { written, height });
+        let (written, total) = (self.tiles_written, self.offsets.len() as u64);
+        if written < total {
+            return Err(EncodeError::Incomplete { written, total });
         }
-        let mut end = self.sink.stream_position()? - self.start;
+        let mut end = self.written;
         if end % 2 == 1 {
             self.sink.write_all(&[0])?;
             end += 1;
