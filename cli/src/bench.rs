@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use engine::kmeans;
-use engine::pipeline::{self, SegmentParams};
+use engine::pipeline::{self, Sampler, SegmentParams};
 use engine::progress::NoProgress;
 use engine::raster::Window;
 
@@ -32,7 +32,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     drop(pixels);
 
     let t = Instant::now();
-    let fitted = pipeline::fit_in_memory(spec, &features, &params, &NoProgress)?;
+    let sampler = Sampler::with_spec(spec, &params);
+    let windows = (0..sampler.len())
+        .map(|i| {
+            sampler
+                .crop(&features, i)
+                .context("a sample window lies outside the raster")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let fitted = sampler.fit(windows, &NoProgress)?;
     let fit_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -1,18 +1,19 @@
 //! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use engine::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter};
 use engine::kmeans::suggest_k;
 use engine::labels::default_legend;
 use engine::manifest::{InputIdentity, hash_input};
-use engine::pipeline::{self, SegmentParams};
+use engine::pipeline::{self, Sampler, SegmentParams};
 use engine::progress::{Progress, Stage};
 use engine::raster::{Samples, Window};
 use engine::stats::{ClassStats, to_csv};
@@ -51,7 +52,14 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
 
     let mut reader = open(&args.input)?;
     let info = reader.info().clone();
-    let fitted = pipeline::fit(&mut reader, &params, &bar).context("fitting failed")?;
+    let fitted = fit_in_parallel(
+        &args.input,
+        &mut reader,
+        &params,
+        threads(args.threads),
+        &bar,
+    )
+    .context("fitting failed")?;
     let mut timings = Timings {
         fit_s: start.elapsed().as_secs_f64(),
         ..Timings::default()
@@ -92,7 +100,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
 
     let label_start = Instant::now();
     let mut write_s = 0.0;
-    let work = |reader: &mut Reader, unit: Window| -> anyhow::Result<UnitResult> {
+    let work = |reader: &mut Reader, &unit: &Window| -> anyhow::Result<UnitResult> {
         let labels = model.label_window(reader, unit)?;
         let mut unit_stats = ClassStats::new(params.k, info.georef.as_ref());
         unit_stats.add_rows(unit.y, unit.width, &labels);
@@ -101,17 +109,18 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
             stats: unit_stats,
         })
     };
-    in_parallel(
+    let units = model.units();
+    in_order(
         &args.input,
-        &model.units(),
+        &units,
         threads(args.threads),
         work,
-        |done, total, result| {
+        |done, result| {
             let t = Instant::now();
             writer.write_tiles(&result.tiles)?;
             stats.merge(&result.stats);
             write_s += t.elapsed().as_secs_f64();
-            bar.report(Stage::Assigning, done as f32 / total as f32);
+            bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
             Ok(())
         },
     )?;
@@ -184,41 +193,81 @@ fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Runs `work` on every unit on `threads` workers, each with its own reader of `input`, and
-/// hands each result to `sink` on the calling thread (in completion order) with the number of
-/// units done so far and the total. Stops at the first error.
-fn in_parallel<T: Send>(
+/// [`pipeline::fit`], with the sample windows decoded on `threads` workers.
+fn fit_in_parallel(
     input: &Path,
-    units: &[Window],
+    reader: &mut Reader,
+    params: &SegmentParams,
     threads: usize,
-    work: impl Fn(&mut Reader, Window) -> anyhow::Result<T> + Sync,
-    mut sink: impl FnMut(usize, usize, T) -> anyhow::Result<()>,
+    bar: &Bar,
+) -> anyhow::Result<pipeline::Fitted> {
+    let sampler = Sampler::new(reader, params, bar)?;
+    let indices: Vec<usize> = (0..sampler.len()).collect();
+    let mut windows = Vec::with_capacity(sampler.len());
+    in_order(
+        input,
+        &indices,
+        threads,
+        |r, &i| Ok(sampler.read(r, i)?),
+        |done, features| {
+            windows.push(features);
+            bar.report(Stage::Sampling, (done + 1) as f32 / indices.len() as f32);
+            Ok(())
+        },
+    )?;
+    Ok(sampler.fit(windows, bar)?)
+}
+
+/// Runs `work` on every item on `threads` workers, each with its own reader of `input`, and
+/// hands the results to `sink` on the calling thread in item order (with the item's index).
+/// Workers stay at most a few items ahead of `sink`, so memory stays bounded. Stops at the
+/// first error.
+fn in_order<I: Sync, T: Send>(
+    input: &Path,
+    items: &[I],
+    threads: usize,
+    work: impl Fn(&mut Reader, &I) -> anyhow::Result<T> + Sync,
+    mut sink: impl FnMut(usize, T) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let ahead = 4 * threads;
     let next = AtomicUsize::new(0);
-    let total = units.len();
+    let delivered = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<anyhow::Result<T>>(threads * 2);
+        let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<T>)>(ahead);
         for _ in 0..threads {
-            let (tx, next, work) = (tx.clone(), &next, &work);
+            let (tx, next, delivered, work) = (tx.clone(), &next, &delivered, &work);
             scope.spawn(move || {
                 let mut reader = match open(input) {
                     Ok(r) => r,
-                    Err(e) => return drop(tx.send(Err(e))),
+                    Err(e) => return drop(tx.send((0, Err(e)))),
                 };
-                while let Some(&unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if tx.send(work(&mut reader, unit)).is_err() {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    while i >= delivered.load(Ordering::Acquire) + ahead {
+                        std::thread::park_timeout(Duration::from_millis(1));
+                    }
+                    if tx.send((i, work(&mut reader, item))).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(tx);
-        let result = rx
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, r)| sink(i + 1, total, r?));
+        let mut pending = BTreeMap::new();
+        let mut done = 0;
+        let result = rx.iter().try_for_each(|(i, r)| {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&done) {
+                sink(done, r?)?;
+                done += 1;
+                delivered.store(done, Ordering::Release);
+            }
+            Ok(())
+        });
         if result.is_err() {
-            next.store(total, Ordering::Relaxed);
+            next.store(items.len(), Ordering::Relaxed);
+            delivered.store(usize::MAX / 2, Ordering::Release);
         }
         result
     })

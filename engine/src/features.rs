@@ -214,6 +214,19 @@ impl FeatureSpec {
             );
         }
         let target = self.block_pixels(blocks);
+        if self.resolution == 1 && target == pixels.window {
+            // Blocks are the decoded pixels themselves: nothing to average or copy.
+            let valid = valid_px.clone();
+            return (
+                Features {
+                    blocks,
+                    dims,
+                    values: norm,
+                    valid,
+                },
+                valid_px,
+            );
+        }
         let features = block_means(
             &norm,
             &valid_px,

@@ -242,68 +242,118 @@ pub fn fit<R: Read + Seek>(
     params: &SegmentParams,
     progress: &impl Progress,
 ) -> Result<Fitted, SegmentError> {
-    let spec = feature_spec(reader, params, progress)?;
-    let windows = sample_windows(&spec, params);
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed.wrapping_add(1));
-    let mut points = Vec::new();
-    for (i, w) in windows.iter().enumerate() {
+    let sampler = Sampler::new(reader, params, progress)?;
+    let mut windows = Vec::with_capacity(sampler.len());
+    for i in 0..sampler.len() {
         progress::check(progress)?;
-        progress.report(Stage::Sampling, i as f32 / windows.len() as f32);
-        let pixels = reader.read_window(spec.read_window(w.blocks))?;
-        let (features, _) = spec.features(&pixels, w.blocks);
-        pick_into(&features, w.quota, &mut rng, &mut points);
+        progress.report(Stage::Sampling, i as f32 / sampler.len() as f32);
+        windows.push(sampler.read(reader, i)?);
     }
     progress.report(Stage::Sampling, 1.0);
-    fit_points(spec, points, params, progress)
+    sampler.fit(windows, progress)
 }
 
-/// Fits the centres on features already in memory (the whole raster's), sampled the same way
-/// as [`fit`] samples a file.
-pub fn fit_in_memory(
+/// The fitting sample, window by window. Plan it with [`Sampler::new`], read the windows
+/// ([`Sampler::read`], with any reader on any thread), and hand them back in order to
+/// [`Sampler::fit`]; the result is the same however the windows were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampler {
     spec: FeatureSpec,
-    features: &Features,
-    params: &SegmentParams,
-    progress: &impl Progress,
-) -> Result<Fitted, SegmentError> {
-    let windows = sample_windows(&spec, params);
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed.wrapping_add(1));
-    let mut points = Vec::new();
-    for w in &windows {
-        let Some(part) = features.crop(w.blocks) else {
-            continue;
-        };
-        pick_into(&part, w.quota, &mut rng, &mut points);
-    }
-    fit_points(spec, points, params, progress)
+    params: SegmentParams,
+    windows: Vec<SampleWindow>,
 }
 
-fn pick_into(features: &Features, quota: usize, rng: &mut ChaCha8Rng, points: &mut Vec<f32>) {
-    for b in sample::pick(&features.valid, quota, rng) {
-        points.extend_from_slice(&features.values[b * features.dims..(b + 1) * features.dims]);
+impl Sampler {
+    /// Plans the sample of `reader`'s raster (computing the band stretch when it needs one).
+    pub fn new<R: Read + Seek>(
+        reader: &mut GeoTiffReader<R>,
+        params: &SegmentParams,
+        progress: &impl Progress,
+    ) -> Result<Self, SegmentError> {
+        Ok(Self::with_spec(
+            feature_spec(reader, params, progress)?,
+            params,
+        ))
     }
-}
 
-fn fit_points(
-    spec: FeatureSpec,
-    points: Vec<f32>,
-    params: &SegmentParams,
-    progress: &impl Progress,
-) -> Result<Fitted, SegmentError> {
-    if points.is_empty() {
-        return Err(SegmentError::NoValidData);
-    }
-    let dims = spec.dims();
-    let centres = kmeans::fit(&points, dims, params.k, params.seed, params.fit, progress)?;
-    let sample_size = points.len() / dims;
-    Ok(Fitted {
-        model: Model {
-            params: params.clone(),
+    /// Plans the sample for a known feature spec.
+    pub fn with_spec(spec: FeatureSpec, params: &SegmentParams) -> Self {
+        let windows = sample_windows(&spec, params);
+        Self {
             spec,
+            params: params.clone(),
+            windows,
+        }
+    }
+
+    /// Number of sample windows.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    pub fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    /// Decodes sample window `index` and returns its features.
+    pub fn read<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        index: usize,
+    ) -> Result<Features, SegmentError> {
+        let blocks = self.windows[index].blocks;
+        let pixels = reader.read_window(self.spec.read_window(blocks))?;
+        Ok(self.spec.features(&pixels, blocks).0)
+    }
+
+    /// The features of sample window `index`, cut from features already in memory.
+    pub fn crop(&self, features: &Features, index: usize) -> Option<Features> {
+        features.crop(self.windows[index].blocks)
+    }
+
+    /// Draws the sample from the windows' features (in window order) and fits the centres.
+    pub fn fit(
+        self,
+        windows: impl IntoIterator<Item = Features>,
+        progress: &impl Progress,
+    ) -> Result<Fitted, SegmentError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.params.seed.wrapping_add(1));
+        let mut points = Vec::new();
+        for (features, w) in windows.into_iter().zip(&self.windows) {
+            for b in sample::pick(&features.valid, w.quota, &mut rng) {
+                points.extend_from_slice(
+                    &features.values[b * features.dims..(b + 1) * features.dims],
+                );
+            }
+        }
+        if points.is_empty() {
+            return Err(SegmentError::NoValidData);
+        }
+        let dims = self.spec.dims();
+        let centres = kmeans::fit(
+            &points,
+            dims,
+            self.params.k,
+            self.params.seed,
+            self.params.fit,
+            progress,
+        )?;
+        let sample_size = points.len() / dims;
+        let model = Model {
+            params: self.params,
+            spec: self.spec,
             centres,
             sample_size,
-        },
-        sample: points,
-    })
+        };
+        Ok(Fitted {
+            model,
+            sample: points,
+        })
+    }
 }
 
 /// Per-band percentile stretch from the raw values of the sample windows.
@@ -491,6 +541,14 @@ fn expand(
     decoded: Window,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(core.len());
+    if r == 1 {
+        // One block per pixel: invalid pixels are invalid blocks, already nodata in the grid.
+        for y in core.y..core.bottom() {
+            let start = ((y - blocks.y) * blocks.width + (core.x - blocks.x)) as usize;
+            out.extend_from_slice(&grid[start..start + core.width as usize]);
+        }
+        return out;
+    }
     for y in core.y..core.bottom() {
         let grid_row = ((y / r - blocks.y) * blocks.width) as usize;
         let px_row = ((y - decoded.y) * decoded.width) as usize;

@@ -307,7 +307,11 @@ fn in_memory_fit_equals_windowed_fit() {
         .read_window(spec.read_window(Window::new(0, 0, gw, gh)))
         .unwrap();
     let (features, _) = spec.features(&px, Window::new(0, 0, gw, gh));
-    let in_memory = pipeline::fit_in_memory(spec, &features, &params, &NoProgress).unwrap();
+    let sampler = pipeline::Sampler::with_spec(spec, &params);
+    let windows: Vec<_> = (0..sampler.len())
+        .map(|i| sampler.crop(&features, i).unwrap())
+        .collect();
+    let in_memory = sampler.fit(windows, &NoProgress).unwrap();
     assert_eq!(windowed.model.centres, in_memory.model.centres);
 }
 
