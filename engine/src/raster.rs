@@ -147,6 +147,18 @@ impl Samples {
         self.len() == 0
     }
 
+    /// Elements `range` of the samples, as a new buffer of the same type.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Samples {
+        match self {
+            Samples::U8(v) => Samples::U8(v[range].to_vec()),
+            Samples::U16(v) => Samples::U16(v[range].to_vec()),
+            Samples::I16(v) => Samples::I16(v[range].to_vec()),
+            Samples::U32(v) => Samples::U32(v[range].to_vec()),
+            Samples::F32(v) => Samples::F32(v[range].to_vec()),
+            Samples::F64(v) => Samples::F64(v[range].to_vec()),
+        }
+    }
+
     /// Sample `i` widened to `f64` (exact for every supported type).
     #[inline]
     pub fn get_f64(&self, i: usize) -> f64 {

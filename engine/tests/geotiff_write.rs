@@ -24,20 +24,9 @@ fn write(options: WriterOptions, samples: &Samples) -> Vec<u8> {
     let strip_len = TILE_SIZE as usize * width * bands;
     for start in (0..samples.len()).step_by(strip_len) {
         let end = (start + strip_len).min(samples.len());
-        writer.write_strip(&slice(samples, start..end)).unwrap();
+        writer.write_strip(&samples.slice(start..end)).unwrap();
     }
     writer.finish().unwrap().into_inner()
-}
-
-fn slice(samples: &Samples, range: std::ops::Range<usize>) -> Samples {
-    match samples {
-        Samples::U8(v) => Samples::U8(v[range].to_vec()),
-        Samples::U16(v) => Samples::U16(v[range].to_vec()),
-        Samples::I16(v) => Samples::I16(v[range].to_vec()),
-        Samples::U32(v) => Samples::U32(v[range].to_vec()),
-        Samples::F32(v) => Samples::F32(v[range].to_vec()),
-        Samples::F64(v) => Samples::F64(v[range].to_vec()),
-    }
 }
 
 fn random_samples(sample_type: SampleType, len: usize, seed: u64) -> Samples {

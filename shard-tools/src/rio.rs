@@ -111,18 +111,6 @@ pub fn select_bands(samples: &Samples, bands: usize, keep: &[usize]) -> Samples 
     }
 }
 
-/// Elements `range` of `samples`.
-fn slice(samples: &Samples, range: std::ops::Range<usize>) -> Samples {
-    match samples {
-        Samples::U8(v) => Samples::U8(v[range].to_vec()),
-        Samples::U16(v) => Samples::U16(v[range].to_vec()),
-        Samples::I16(v) => Samples::I16(v[range].to_vec()),
-        Samples::U32(v) => Samples::U32(v[range].to_vec()),
-        Samples::F32(v) => Samples::F32(v[range].to_vec()),
-        Samples::F64(v) => Samples::F64(v[range].to_vec()),
-    }
-}
-
 /// Writes `samples` (pixel-interleaved, `options.width × options.height × options.bands`) as a
 /// GeoTIFF at `path`.
 pub fn write(path: &Path, options: WriterOptions, samples: &Samples) -> Result<(), RasterError> {
@@ -143,7 +131,7 @@ pub fn write(path: &Path, options: WriterOptions, samples: &Samples) -> Result<(
     while row < height {
         let end = (row + strip).min(height);
         writer
-            .write_strip(&slice(samples, row * row_len..end * row_len))
+            .write_strip(&samples.slice(row * row_len..end * row_len))
             .map_err(enc)?;
         row = end;
     }
