@@ -55,8 +55,9 @@ impl Normaliser {
         }
     }
 
+    /// The normalised value of raw sample `v` of (selected) band `band`.
     #[inline]
-    fn apply(&self, band: usize, v: f64) -> f32 {
+    pub fn apply(&self, band: usize, v: f64) -> f32 {
         let n = (v as f32 - self.offset[band]) * self.scale[band];
         if self.clamp { n.clamp(0.0, 1.0) } else { n }
     }

@@ -8,6 +8,7 @@
 //! - [`pipeline`]: the K-Means segmentation run ([`pipeline::fit`], [`pipeline::segment`]).
 //! - [`features`], [`sample`], [`kmeans`], [`smoothing`]: its stages.
 //! - [`stats`], [`labels`], [`manifest`]: what a run reports.
+//! - [`preview`]: display images (decimated or overview reads, label previews, colouring).
 
 pub mod features;
 pub mod geotiff;
@@ -15,6 +16,7 @@ pub mod kmeans;
 pub mod labels;
 pub mod manifest;
 pub mod pipeline;
+pub mod preview;
 pub mod progress;
 pub mod raster;
 pub mod sample;

@@ -366,3 +366,39 @@ fn cancellation_stops_every_stage() {
         );
     }
 }
+
+#[test]
+fn previews_decimate_full_resolution_or_use_an_overview() {
+    use engine::preview::{LabelPreview, render_preview};
+    let mut r = reader("OSBS_029.tif");
+    let p = render_preview(&mut r, [0, 1, 2], 100).unwrap();
+    assert_eq!(
+        (p.image.width, p.image.height, p.scale),
+        (100, 100, (4.0, 4.0))
+    );
+    // Preview pixel (10, 20) samples raster pixel (42, 82).
+    let px = r.read_window(Window::new(42, 82, 1, 1)).unwrap();
+    let at = ((20 * 100 + 10) * 4) as usize;
+    for band in 0..3 {
+        assert_eq!(f64::from(p.image.pixels[at + band]), px.get(0, 0, band));
+    }
+    // u16 data is stretched to the full 8-bit range; nodata (0) is transparent.
+    let mut pan = reader("sample_geotiff.tif");
+    let p = render_preview(&mut pan, [0, 0, 0], 300).unwrap();
+    let grey: Vec<u8> = p
+        .image
+        .pixels
+        .chunks_exact(4)
+        .filter(|c| c[3] == 255)
+        .map(|c| c[0])
+        .collect();
+    assert!(grey.contains(&0) && grey.contains(&255));
+    // A file with a 34x23 overview: a preview of at most 40 px comes from it.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/gdal/rgb_mask_overviews_tiles.tif");
+    let mut ov = GeoTiffReader::open(BufReader::new(File::open(path).unwrap())).unwrap();
+    let p = render_preview(&mut ov, [0, 1, 2], 40).unwrap();
+    assert_eq!((p.image.width, p.image.height), (34, 23));
+    let label_preview = LabelPreview::new(400, 400, 100);
+    assert_eq!(label_preview.finish().0, 100);
+}
