@@ -1,4 +1,6 @@
-//! Installing what the commands need: rustup targets and Debian packages.
+//! Installing what the commands need: rustup targets, Debian packages and npm packages.
+
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
@@ -62,4 +64,26 @@ fn apt_get(args: &[&str]) -> Result<()> {
     cmd.args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .run()
+}
+
+/// Runs `npm ci` in `dir` when its `node_modules` is missing or `package-lock.json` changed since the last
+/// install (a copy of the lock file is kept in `node_modules/.xtask-package-lock.json`).
+pub fn ensure_npm_deps(dir: &Path) -> Result<()> {
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules").join(".xtask-package-lock.json");
+    let wanted =
+        std::fs::read(&lock).with_context(|| format!("could not read {}", lock.display()))?;
+    if std::fs::read(&stamp).is_ok_and(|installed| installed == wanted) {
+        note(&format!("npm packages in {}: installed", dir.display()));
+        return Ok(());
+    }
+    Cmd::new("npm")?
+        .arg("ci")
+        .arg("--no-audit")
+        .arg("--no-fund")
+        .arg("--prefix")
+        .arg(dir)
+        .run()
+        .with_context(|| format!("could not install the npm packages of {}", dir.display()))?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("could not write {}", stamp.display()))
 }

@@ -3,7 +3,9 @@
 //! - `test`: installs what is missing (the `wasm32-unknown-unknown` target, Debian `gdal-bin` and `clang`), then
 //!   runs `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace` and the engine's wasm32 build,
 //!   stopping at the first failure.
-//! - `serve`: the web app is not part of this build yet; says so and exits with status 2.
+//! - `serve [--port N] [--dev] [--no-build]`: installs trunk and the wasm-bindgen CLI if missing (the versions
+//!   `Trunk.toml` and `Cargo.lock` name), builds the web app with `trunk build --release` into `dist/`, and serves it
+//!   on `http://127.0.0.1:8080/` with a small static server (correct MIME types, `application/wasm` included).
 //! - `bench [--strict] [--mapseg PATH]`: prepares a real 4096² and a 16384² GeoTIFF and a Python venv with
 //!   scikit-learn and faiss under `$CARGO_TARGET_DIR/../mapseg-bench/`, times `mapseg` against MiniBatchKMeans and
 //!   faiss k-means on the same pixels, measures peak memory on the large raster, and prints PASS/FAIL per target.
@@ -14,11 +16,13 @@
 
 mod bench;
 mod cmd;
+mod e2e;
 mod fixtures;
 mod install;
 mod peak_rss;
 mod serve;
 mod test;
+mod web;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -41,8 +45,18 @@ struct Cli {
 enum Command {
     /// Install what is missing, then format check, clippy, tests and the wasm32 build.
     Test,
-    /// Serve the web app (not part of this build yet).
-    Serve,
+    /// Build the web app (`trunk build --release`) and serve `dist/` on http://127.0.0.1:PORT.
+    Serve {
+        /// Port to listen on (127.0.0.1 only).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Debug build (faster to build, slower to run).
+        #[arg(long)]
+        dev: bool,
+        /// Serve the existing `dist/` without building.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery.
     Bench {
         /// Exit with a non-zero status when a target is missed.
@@ -81,7 +95,11 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Test => test::run().map(|()| ExitCode::SUCCESS),
-        Command::Serve => Ok(serve::run()),
+        Command::Serve {
+            port,
+            dev,
+            no_build,
+        } => serve::run(port, dev, no_build).map(|()| ExitCode::SUCCESS),
         Command::Bench { strict, mapseg } => bench::run(strict, mapseg),
         Command::Fixtures => fixtures::run().map(|()| ExitCode::SUCCESS),
         Command::PeakRss { report, command } => peak_rss::run_child(&report, &command),

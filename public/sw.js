@@ -1,0 +1,60 @@
+// Mapseg's service worker: the app works offline once it has been opened. App files are
+// fetched from the network first (so a new build is picked up at once) and fall back to the
+// cache; everything is same-origin, nothing else is ever requested.
+'use strict';
+
+var CACHE = 'mapseg-v1';
+var FILES = [
+  './',
+  'index.html',
+  'style.css',
+  'web.js',
+  'web_bg.wasm',
+  'boot.js',
+  'worker_loader.js',
+  'worker.js',
+  'worker_bg.wasm',
+  'sample/OSBS_029.tif',
+];
+
+self.addEventListener('install', function (event) {
+  event.waitUntil(
+    caches.open(CACHE).then(function (cache) {
+      return Promise.all(FILES.map(function (file) {
+        return cache.add(file).catch(function () { /* cached on first use instead */ });
+      }));
+    }).then(function () { return self.skipWaiting(); })
+  );
+});
+
+self.addEventListener('activate', function (event) {
+  event.waitUntil(
+    caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return k !== CACHE; })
+        .map(function (k) { return caches.delete(k); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener('fetch', function (event) {
+  var request = event.request;
+  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) {
+    return;
+  }
+  event.respondWith(
+    fetch(request).then(function (response) {
+      if (response.ok) {
+        var copy = response.clone();
+        caches.open(CACHE).then(function (cache) {
+          // The page's URL carries the run settings: cache it under its path only.
+          cache.put(request.mode === 'navigate' ? new URL(request.url).pathname : request, copy);
+        });
+      }
+      return response;
+    }).catch(function () {
+      return caches.match(request, { ignoreSearch: true }).then(function (hit) {
+        return hit || caches.match('index.html');
+      });
+    })
+  );
+});

@@ -1,0 +1,323 @@
+//! The page's side of the worker: start it, queue messages until it is ready, dispatch its
+//! replies into [`AppState`], and replace it on cancel or panic.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use super::{AppState, Busy, ProgressState, Shown, dom, host};
+use crate::format::stem;
+use crate::protocol::{FromWorker, Method, ToWorker};
+use crate::transport::{envelope, js_error_text, open};
+
+/// Script that loads the worker program (written by trunk's loader shim).
+const WORKER_SCRIPT: &str = "./worker_loader.js";
+
+/// Who asked for the label GeoTIFF that the worker writes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFor {
+    Download,
+    Host,
+}
+
+struct Handle {
+    worker: Worker,
+    ready: bool,
+    queue: Vec<wasm_bindgen::JsValue>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+/// The open raster, kept to open it again in a fresh worker.
+struct OpenFile {
+    name: String,
+    blob: wasm_bindgen::JsValue,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static FILE: RefCell<Option<OpenFile>> = const { RefCell::new(None) };
+    static EXPORTS: RefCell<VecDeque<ExportFor>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Starts a worker (replacing none).
+pub fn spawn_worker(state: AppState) {
+    let worker = match Worker::new(WORKER_SCRIPT) {
+        Ok(w) => w,
+        Err(e) => {
+            state.fail(
+                format!("could not start the worker: {}", js_error_text(&e)),
+                true,
+            );
+            return;
+        }
+    };
+    let on_message =
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            match open::<FromWorker>(&event.data()) {
+                Ok((msg, _)) => dispatch(state, msg),
+                Err(e) => state.fail(e.to_string(), true),
+            }
+        });
+    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        event.prevent_default();
+        state.busy.set(Busy::Idle);
+        state.fail(format!("the worker stopped: {}", event.message()), true);
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    WORKER.with(|w| {
+        *w.borrow_mut() = Some(Handle {
+            worker,
+            ready: false,
+            queue: Vec::new(),
+            _on_message: on_message,
+            _on_error: on_error,
+        });
+    });
+}
+
+/// Terminates the worker and starts a fresh one that opens the current raster again.
+fn restart(state: AppState) {
+    WORKER.with(|w| {
+        if let Some(old) = w.borrow_mut().take() {
+            old.worker.terminate();
+        }
+    });
+    EXPORTS.with(|e| e.borrow_mut().clear());
+    spawn_worker(state);
+    let reopen = FILE.with(|f| {
+        f.borrow()
+            .as_ref()
+            .map(|f| (f.name.clone(), f.blob.clone()))
+    });
+    if let Some((name, blob)) = reopen
+        && state.info.with_untracked(Option::is_some)
+    {
+        state.busy.set(Busy::Opening);
+        send(
+            &ToWorker::Open {
+                name,
+                display: state.settings.with_untracked(|s| s.display),
+            },
+            Some(&blob),
+        );
+    }
+}
+
+/// Posts `msg` to the worker, or queues it until the worker is ready.
+fn send(msg: &ToWorker, file: Option<&wasm_bindgen::JsValue>) {
+    let value = match envelope(msg, file) {
+        Ok(v) => v,
+        Err(e) => {
+            web_sys::console::error_1(&e.to_string().into());
+            return;
+        }
+    };
+    WORKER.with(|w| {
+        if let Some(handle) = w.borrow_mut().as_mut() {
+            if handle.ready {
+                if let Err(e) = handle.worker.post_message(&value) {
+                    web_sys::console::error_1(&e);
+                }
+            } else {
+                handle.queue.push(value);
+            }
+        }
+    });
+}
+
+/// Opens a raster (`blob` is a `Blob` or `File`) in the worker; a running job is cancelled.
+pub fn open_blob(state: AppState, name: String, blob: wasm_bindgen::JsValue) {
+    if state.busy.get_untracked() == Busy::Running {
+        cancel(state);
+    }
+    FILE.with(|f| {
+        *f.borrow_mut() = Some(OpenFile {
+            name: name.clone(),
+            blob: blob.clone(),
+        })
+    });
+    state.problem.set(None);
+    state.shown.set(None);
+    state.info.set(None);
+    state.preview.set(None);
+    state.busy.set(Busy::Opening);
+    // The display mapping of the URL applies to the first raster only.
+    let display = state.settings.with_untracked(|s| s.display);
+    send(&ToWorker::Open { name, display }, Some(&blob));
+}
+
+/// Starts a run with the current settings.
+pub fn run(state: AppState) {
+    let Some(data_bands) = state
+        .info
+        .with_untracked(|i| i.as_ref().map(|i| i.data_bands.clone()))
+    else {
+        return;
+    };
+    let params = state.settings.with_untracked(|s| s.params(&data_bands));
+    state.problem.set(None);
+    state.shown.set(None);
+    state.progress.set(ProgressState {
+        stage: "sampling".into(),
+        fraction: 0.0,
+        eta_s: None,
+    });
+    state.run_started.set(dom::now_ms());
+    state.busy.set(Busy::Running);
+    send(
+        &ToWorker::Run {
+            method: Method::Kmeans,
+            params,
+        },
+        None,
+    );
+}
+
+/// Stops the running job at once: the worker is terminated and replaced.
+pub fn cancel(state: AppState) {
+    state.busy.set(Busy::Idle);
+    state.progress.set(ProgressState::default());
+    restart(state);
+}
+
+/// Renders the display image again with other bands.
+pub fn set_display(display: [usize; 3]) {
+    send(&ToWorker::Preview { display }, None);
+}
+
+/// Asks the worker for the label GeoTIFF with the current legend.
+pub fn export(state: AppState, purpose: ExportFor) {
+    if state.shown.with_untracked(Option::is_none) {
+        return;
+    }
+    EXPORTS.with(|e| e.borrow_mut().push_back(purpose));
+    let legend = state.legend.get_untracked();
+    send(&ToWorker::Export { legend }, None);
+}
+
+/// The name of the open raster.
+pub fn file_name(state: AppState) -> String {
+    state
+        .info
+        .with_untracked(|i| i.as_ref().map(|i| i.name.clone()))
+        .unwrap_or_else(|| "raster.tif".to_owned())
+}
+
+fn dispatch(state: AppState, msg: FromWorker) {
+    match msg {
+        FromWorker::Ready { backend } => {
+            state.backend.set(backend);
+            WORKER.with(|w| {
+                if let Some(handle) = w.borrow_mut().as_mut() {
+                    handle.ready = true;
+                    for value in handle.queue.drain(..) {
+                        if let Err(e) = handle.worker.post_message(&value) {
+                            web_sys::console::error_1(&e);
+                        }
+                    }
+                }
+            });
+        }
+        FromWorker::Opened { info, preview } => {
+            state.settings.update(|s| {
+                if s.display
+                    .is_some_and(|d| d.iter().any(|&b| b >= info.bands))
+                {
+                    s.display = None;
+                }
+                if s.bands
+                    .as_ref()
+                    .is_some_and(|b| b.iter().any(|x| !info.data_bands.contains(x)))
+                {
+                    s.bands = None;
+                }
+            });
+            state.info.set(Some(*info));
+            state.preview.set(Some(preview));
+            state.busy.set(Busy::Idle);
+        }
+        FromWorker::Preview { preview } => state.preview.set(Some(preview)),
+        FromWorker::Progress { stage, fraction } => {
+            let elapsed_s = (dom::now_ms() - state.run_started.get_untracked()) / 1000.0;
+            let overall = overall_fraction(&stage, fraction);
+            let eta_s =
+                (overall > 0.03 && elapsed_s > 0.3).then(|| elapsed_s * (1.0 - overall) / overall);
+            state.progress.set(ProgressState {
+                stage,
+                fraction,
+                eta_s,
+            });
+        }
+        FromWorker::Result(result) => {
+            let elapsed_ms = dom::now_ms() - state.run_started.get_untracked();
+            state.legend.set(result.legend.clone());
+            state.shown.set(Some(Shown {
+                result: *result,
+                elapsed_ms,
+            }));
+            state.busy.set(Busy::Idle);
+            if host::attached() {
+                export(state, ExportFor::Host);
+            }
+        }
+        FromWorker::Exported { geotiff } => {
+            let purpose = EXPORTS.with(|e| e.borrow_mut().pop_front());
+            match purpose {
+                Some(ExportFor::Host) => host::send_result(state, &geotiff),
+                Some(ExportFor::Download) | None => {
+                    let name = format!("{}_classes.tif", stem(&file_name(state)));
+                    if let Err(e) = dom::download_bytes(&name, &geotiff, "image/tiff") {
+                        state.fail(e, false);
+                    }
+                }
+            }
+        }
+        FromWorker::Error { message } => {
+            if state.busy.get_untracked() == Busy::Opening {
+                FILE.with(|f| *f.borrow_mut() = None);
+                state.info.set(None);
+                state.preview.set(None);
+            }
+            state.busy.set(Busy::Idle);
+            host::send_error(&message);
+            state.fail(message, false);
+        }
+        FromWorker::Panic { message } => {
+            let opening = state.busy.get_untracked() == Busy::Opening;
+            state.busy.set(Busy::Idle);
+            if opening {
+                FILE.with(|f| *f.borrow_mut() = None);
+                state.info.set(None);
+                state.preview.set(None);
+            }
+            host::send_error(&message);
+            state.fail(format!("unexpected error in the worker: {message}"), true);
+            // A panicked WebAssembly instance cannot be trusted again. A worker that never
+            // started is not restarted (it would fail the same way).
+            let started = WORKER.with(|w| w.borrow().as_ref().is_some_and(|h| h.ready));
+            if started {
+                restart(state);
+            }
+        }
+    }
+}
+
+/// The fraction of the whole run done, from a stage and its fraction.
+fn overall_fraction(stage: &str, fraction: f32) -> f64 {
+    let (start, span) = match stage {
+        "sampling" => (0.0, 0.2),
+        "fitting" => (0.2, 0.2),
+        "statistics" => (0.4, 0.1),
+        "reading" => (0.5, 0.05),
+        "assigning" | "smoothing" => (0.55, 0.4),
+        "writing" => (0.95, 0.05),
+        _ => (0.0, 0.0),
+    };
+    start + span * f64::from(fraction)
+}

@@ -1,0 +1,236 @@
+//! The run controls: k, resolution, smoothing, minimum mapping unit, seed, bands, display.
+
+use leptos::prelude::*;
+
+use super::{AppState, Busy, bridge};
+use crate::url_state::{RESOLUTIONS, SMOOTHING, Settings};
+
+#[component]
+pub fn Controls(state: AppState) -> impl IntoView {
+    let s = state.settings;
+    let running = move || state.busy.get() == Busy::Running;
+    let number = move |f: fn(&Settings) -> String| move || s.with(f);
+    view! {
+        <section class="panel controls">
+            <h2>"Segmentation"</h2>
+            <div class="grid">
+                <label for="k">"Method"</label>
+                <span>"K-Means"</span>
+                <label for="k">"Classes (k)"</label>
+                <input
+                    id="k"
+                    data-testid="k"
+                    type="number"
+                    min="2"
+                    max="64"
+                    step="1"
+                    prop:value=number(|s| s.k.to_string())
+                    on:change=move |ev| {
+                        if let Ok(k) = event_target_value(&ev).trim().parse::<usize>() {
+                            s.update(|s| s.k = k.clamp(2, 64));
+                        }
+                    }
+                />
+                <label for="resolution">"Resolution"</label>
+                <select
+                    id="resolution"
+                    data-testid="resolution"
+                    on:change=move |ev| {
+                        if let Ok(r) = event_target_value(&ev).parse::<u32>() {
+                            s.update(|s| s.resolution = r);
+                        }
+                    }
+                >
+                    {RESOLUTIONS
+                        .iter()
+                        .map(|&r| {
+                            view! {
+                                <option
+                                    value=r.to_string()
+                                    selected=move || s.with(|s| s.resolution == r)
+                                >
+                                    {format!("{r} × {r} px")}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <label for="smooth">"Smoothing"</label>
+                <select
+                    id="smooth"
+                    data-testid="smooth"
+                    on:change=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+                            s.update(|s| s.smooth = v);
+                        }
+                    }
+                >
+                    {SMOOTHING
+                        .iter()
+                        .map(|&v| {
+                            view! {
+                                <option
+                                    value=v.to_string()
+                                    selected=move || s.with(|s| s.smooth == v)
+                                >
+                                    {if v == 0 { "off".to_owned() } else { format!("{v} × {v} majority") }}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <label for="mmu">"Minimum unit (px)"</label>
+                <input
+                    id="mmu"
+                    data-testid="mmu"
+                    type="number"
+                    min="0"
+                    step="1"
+                    prop:value=number(|s| s.mmu.to_string())
+                    on:change=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
+                            s.update(|s| s.mmu = v);
+                        }
+                    }
+                />
+                <label for="seed">"Seed"</label>
+                <input
+                    id="seed"
+                    data-testid="seed"
+                    type="number"
+                    min="0"
+                    step="1"
+                    prop:value=number(|s| s.seed.to_string())
+                    on:change=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).trim().parse::<u64>() {
+                            s.update(|s| s.seed = v);
+                        }
+                    }
+                />
+                <span>"Backend"</span>
+                <span data-testid="backend">{move || state.backend.get()}</span>
+            </div>
+            <BandPickers state=state />
+            <div class="run-row">
+                <button
+                    data-testid="run"
+                    class="button primary"
+                    disabled=move || state.info.with(Option::is_none) || state.busy.get() != Busy::Idle
+                    on:click=move |_| bridge::run(state)
+                >
+                    "Segment"
+                </button>
+                <button
+                    data-testid="cancel"
+                    class="button"
+                    hidden=move || !running()
+                    disabled=move || !running()
+                    on:click=move |_| bridge::cancel(state)
+                >
+                    "Cancel"
+                </button>
+            </div>
+        </section>
+    }
+}
+
+/// Band checkboxes (segmentation) and the red/green/blue display pickers.
+#[component]
+fn BandPickers(state: AppState) -> impl IntoView {
+    let s = state.settings;
+    move || {
+        let Some(info) = state.info.get() else {
+            return ().into_any();
+        };
+        let data_bands = info.data_bands.clone();
+        let boxes = (0..info.bands)
+            .map(|b| {
+                let is_alpha = info.alpha_band == Some(b);
+                let data = data_bands.clone();
+                let data2 = data_bands.clone();
+                let n = b + 1;
+                view! {
+                    <label class="band">
+                        <input
+                            type="checkbox"
+                            data-testid=format!("band-{n}")
+                            disabled=is_alpha
+                            prop:checked=move || {
+                                !is_alpha
+                                    && s.with(|s| s.bands.as_ref().is_none_or(|c| c.contains(&b)))
+                            }
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                s.update(|s| {
+                                    let mut chosen = s.bands.clone().unwrap_or_else(|| data.clone());
+                                    chosen.retain(|&x| x != b);
+                                    if on {
+                                        chosen.push(b);
+                                        chosen.sort_unstable();
+                                    }
+                                    s.bands = if chosen.is_empty() || chosen == data2 {
+                                        None
+                                    } else {
+                                        Some(chosen)
+                                    };
+                                });
+                            }
+                        />
+                        {if is_alpha { format!("{n} (alpha)") } else { n.to_string() }}
+                    </label>
+                }
+            })
+            .collect_view();
+        let default_display = info.display_bands;
+        let bands = info.bands;
+        let pickers = ["r", "g", "b"]
+            .into_iter()
+            .enumerate()
+            .map(|(channel, name)| {
+                let current = move || s.with(|s| s.display.unwrap_or(default_display)[channel]);
+                view! {
+                    <label class="display">
+                        {name.to_uppercase()}
+                        <select
+                            data-testid=format!("display-{name}")
+                            on:change=move |ev| {
+                                // Option values are 1-based band numbers, like the labels.
+                                if let Some(b) = event_target_value(&ev)
+                                    .parse::<usize>()
+                                    .ok()
+                                    .and_then(|n| n.checked_sub(1))
+                                {
+                                    let mut d = s.with_untracked(|s| s.display.unwrap_or(default_display));
+                                    d[channel] = b;
+                                    s.update(|s| s.display = Some(d));
+                                    bridge::set_display(d);
+                                }
+                            }
+                        >
+                            {(0..bands)
+                                .map(|b| {
+                                    view! {
+                                        <option value=(b + 1).to_string() selected=move || current() == b>
+                                            {(b + 1).to_string()}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    </label>
+                }
+            })
+            .collect_view();
+        view! {
+            <fieldset class="bands">
+                <legend>"Bands to segment"</legend>
+                {boxes}
+            </fieldset>
+            <fieldset class="bands" hidden=bands < 2>
+                <legend>"Display (red, green, blue)"</legend>
+                {pickers}
+            </fieldset>
+        }
+        .into_any()
+    }
+}

@@ -1,0 +1,24 @@
+//! Mapseg's web app.
+//!
+//! Two WebAssembly programs are built from this crate by trunk:
+//!
+//! - `web` (the page): a leptos client-side app ([`app`]) with the file panel, the controls,
+//!   the map view, the legend and the downloads. It never touches pixels of the raster itself.
+//! - `worker` (a dedicated Web Worker, [`worker`]): opens the user's `File` through
+//!   `FileReaderSync` and `Blob.slice` (so a raster larger than memory is read chunk by chunk),
+//!   runs the engine's K-Means pipeline and sends back previews, statistics and the label
+//!   GeoTIFF.
+//!
+//! They talk through the serde messages of [`protocol`]. The settings of a run live in the
+//! page's URL query ([`url_state`]), so a link reproduces a run.
+
+pub mod format;
+pub mod protocol;
+pub mod url_state;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod transport;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;

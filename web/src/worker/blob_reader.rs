@@ -1,0 +1,109 @@
+//! `Read + Seek` over a `Blob` (a `File`) with `FileReaderSync` and `Blob.slice`: only the bytes
+//! asked for (plus a small read-ahead) are ever in memory, so rasters larger than the
+//! WebAssembly memory can be processed.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use web_sys::{Blob, FileReaderSync};
+
+use crate::transport::js_error_text;
+
+/// Bytes read ahead of a small read (TIFF headers and tags come in many tiny reads).
+const READ_AHEAD: u64 = 256 * 1024;
+
+/// A seekable reader over a `Blob`; usable in workers only (`FileReaderSync`).
+#[derive(Debug)]
+pub struct BlobReader {
+    blob: Blob,
+    reader: FileReaderSync,
+    size: u64,
+    pos: u64,
+    /// Bytes of the blob from `buf_start`.
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+impl BlobReader {
+    pub fn new(blob: Blob) -> io::Result<Self> {
+        let reader = FileReaderSync::new().map_err(js_io)?;
+        let size = blob.size() as u64;
+        Ok(Self {
+            blob,
+            reader,
+            size,
+            pos: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+        })
+    }
+
+    /// Size of the blob in bytes.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Reads `start..end` of the blob.
+    fn slice(&self, start: u64, end: u64) -> io::Result<Vec<u8>> {
+        let part = self
+            .blob
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .map_err(js_io)?;
+        let buffer = self.reader.read_as_array_buffer(&part).map_err(js_io)?;
+        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    }
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.pos >= self.size {
+            return Ok(0);
+        }
+        let buf_end = self.buf_start + self.buf.len() as u64;
+        if self.pos < self.buf_start || self.pos >= buf_end {
+            let want = out.len() as u64;
+            let end = self.size.min(self.pos + want.max(READ_AHEAD));
+            if want >= READ_AHEAD {
+                // A large read (a whole chunk): straight into the caller's buffer.
+                let bytes = self.slice(self.pos, end)?;
+                out[..bytes.len()].copy_from_slice(&bytes);
+                self.pos += bytes.len() as u64;
+                return Ok(bytes.len());
+            }
+            self.buf = self.slice(self.pos, end)?;
+            self.buf_start = self.pos;
+        }
+        let offset = (self.pos - self.buf_start) as usize;
+        let n = out.len().min(self.buf.len() - offset);
+        out[..n].copy_from_slice(&self.buf[offset..offset + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for BlobReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.size.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
+fn js_io(error: wasm_bindgen::JsValue) -> io::Error {
+    io::Error::other(format!(
+        "reading the file failed: {}",
+        js_error_text(&error)
+    ))
+}
