@@ -17,9 +17,9 @@ TIMEOUT_S = float(os.environ.get("MAPSEG_QT_TIMEOUT_S", "180"))
 READY_TIMEOUT_S = 60.0
 POLL_MS = 250
 
-# Chromium 87 needs these before QtWebEngine starts: no sandbox as root, and wasm reference types
-# (wasm-bindgen emits externref for Rust >= 1.82 builds).
-CHROMIUM_FLAGS = ["--js-flags=--experimental-wasm-reftypes"]
+# The app must start in Chromium 87 with no feature flags (the wasm is built without reference
+# types); the only flag is the sandbox switch Chromium needs when it runs as root.
+CHROMIUM_FLAGS = []
 if os.geteuid() == 0:
     CHROMIUM_FLAGS.append("--no-sandbox")
 

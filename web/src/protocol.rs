@@ -32,6 +32,9 @@ pub enum ToWorker {
         name: String,
         /// Bands to show (0-based), or the raster's default mapping.
         display: Option<[usize; 3]>,
+        /// Whether to render the display image; false when a fresh worker takes over the
+        /// raster after a cancel and the page keeps the image it has.
+        with_preview: bool,
     },
     /// Renders the display image of the open raster again with other bands.
     Preview { display: [usize; 3] },
@@ -55,7 +58,8 @@ pub enum FromWorker {
     },
     Opened {
         info: Box<FileInfo>,
-        preview: Image,
+        /// The display image, when it was asked for.
+        preview: Option<Image>,
     },
     Preview {
         preview: Image,

@@ -1,8 +1,9 @@
 //! Project commands, run as `cargo xtask <command>`:
 //!
-//! - `test`: installs what is missing (the `wasm32-unknown-unknown` target, Debian `gdal-bin` and `clang`), then
-//!   runs `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace` and the engine's wasm32 build,
-//!   stopping at the first failure.
+//! - `test`: installs what is missing (the `wasm32-unknown-unknown` target; Debian `gdal-bin`, `clang`, `chromium`,
+//!   `xvfb`, `python3-pyqt5.qtwebengine`; trunk and the wasm-bindgen CLI; `playwright-core` from npm), then runs
+//!   `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace`, the engine's wasm32 build, the web
+//!   build, the Playwright tests in headless Chromium and the QtWebEngine 5.15 test, stopping at the first failure.
 //! - `serve [--port N] [--dev] [--no-build]`: installs trunk and the wasm-bindgen CLI if missing (the versions
 //!   `Trunk.toml` and `Cargo.lock` name), builds the web app with `trunk build --release` into `dist/`, and serves it
 //!   on `http://127.0.0.1:8080/` with a small static server (correct MIME types, `application/wasm` included).
@@ -43,7 +44,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Install what is missing, then format check, clippy, tests and the wasm32 build.
+    /// Install what is missing, then format check, clippy, tests, the wasm32 build and the browser tests.
     Test,
     /// Build the web app (`trunk build --release`) and serve `dist/` on http://127.0.0.1:PORT.
     Serve {

@@ -98,11 +98,13 @@ fn restart(state: AppState) {
     if let Some((name, blob)) = reopen
         && state.info.with_untracked(Option::is_some)
     {
-        state.busy.set(Busy::Opening);
+        // The page keeps its file panel and image and stays usable: a run asked for meanwhile
+        // queues behind this message in the worker.
         send(
             &ToWorker::Open {
                 name,
                 display: state.settings.with_untracked(|s| s.display),
+                with_preview: false,
             },
             Some(&blob),
         );
@@ -149,7 +151,14 @@ pub fn open_blob(state: AppState, name: String, blob: wasm_bindgen::JsValue) {
     state.busy.set(Busy::Opening);
     // The display mapping of the URL applies to the first raster only.
     let display = state.settings.with_untracked(|s| s.display);
-    send(&ToWorker::Open { name, display }, Some(&blob));
+    send(
+        &ToWorker::Open {
+            name,
+            display,
+            with_preview: true,
+        },
+        Some(&blob),
+    );
 }
 
 /// Starts a run with the current settings.
@@ -239,8 +248,12 @@ fn dispatch(state: AppState, msg: FromWorker) {
                 }
             });
             state.info.set(Some(*info));
-            state.preview.set(Some(preview));
-            state.busy.set(Busy::Idle);
+            if let Some(preview) = preview {
+                state.preview.set(Some(preview));
+            }
+            if state.busy.get_untracked() == Busy::Opening {
+                state.busy.set(Busy::Idle);
+            }
         }
         FromWorker::Preview { preview } => state.preview.set(Some(preview)),
         FromWorker::Progress { stage, fraction } => {

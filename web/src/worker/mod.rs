@@ -84,7 +84,11 @@ fn handle(msg: ToWorker, file: Option<JsValue>) {
         let mut guard = state.borrow_mut();
         let state = &mut *guard;
         match msg {
-            ToWorker::Open { name, display } => open_file(state, name, file, display),
+            ToWorker::Open {
+                name,
+                display,
+                with_preview,
+            } => open_file(state, name, file, display, with_preview),
             ToWorker::Preview { display } => match state.session.as_mut() {
                 Some(s) => preview(s, display).map(|preview| FromWorker::Preview { preview }),
                 None => Err("no raster is open".to_owned()),
@@ -119,6 +123,7 @@ fn open_file(
     name: String,
     file: Option<JsValue>,
     display: Option<[usize; 3]>,
+    with_preview: bool,
 ) -> Result<FromWorker, String> {
     state.session = None;
     state.last = None;
@@ -142,7 +147,11 @@ fn open_file(
     let bands = display
         .filter(|d| d.iter().all(|&b| b < session.info.bands))
         .unwrap_or(panel.display_bands);
-    let image = preview(&mut session, bands)?;
+    let image = if with_preview {
+        Some(preview(&mut session, bands)?)
+    } else {
+        None
+    };
     state.session = Some(session);
     Ok(FromWorker::Opened {
         info: Box::new(panel),
