@@ -106,6 +106,16 @@ pub struct EncodedTile {
 }
 
 impl TileEncoder {
+    /// An encoder for the tiles of a raster written with `options`.
+    pub fn new(options: &WriterOptions) -> Self {
+        Self {
+            width: options.width,
+            height: options.height,
+            bands: options.bands,
+            sample_type: options.sample_type,
+        }
+    }
+
     /// Compresses every tile of `window`, whose samples (pixel-interleaved, full window width)
     /// are `samples`. The window must start on a tile corner, end on a tile edge or the raster's
     /// edge, and be one tile high (less only at the bottom of the raster).
@@ -210,12 +220,7 @@ impl<W: Write + Seek> GeoTiffWriter<W> {
         let start = sink.stream_position()?;
         sink.write_all(&[0; HEADER_ROOM as usize])?;
         let tiles = options.tiles_across() as usize * options.height.div_ceil(TILE_SIZE) as usize;
-        let encoder = TileEncoder {
-            width: options.width,
-            height: options.height,
-            bands: options.bands,
-            sample_type: options.sample_type,
-        };
+        let encoder = TileEncoder::new(&options);
         Ok(Self {
             sink,
             options,

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::io::{BufReader, Cursor};
 
-use engine::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo};
+use engine::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo, TileEncoder};
 use engine::kmeans::suggest_k;
 use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
@@ -108,11 +108,7 @@ pub fn run(
     });
     let legend = default_legend(params.k);
 
-    let encoder = GeoTiffWriter::new(
-        Cursor::new(Vec::new()),
-        model.writer_options(&info, &legend, &manifest),
-    )?
-    .tile_encoder();
+    let encoder = TileEncoder::new(&model.writer_options(&info, &legend, &manifest));
     let mut stats = ClassStats::new(params.k, info.georef.as_ref());
     let mut labels_preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
     let mut tiles = Vec::new();
