@@ -28,27 +28,6 @@ pub fn open(path: &Path) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
         .with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// `(min_x, min_y, max_x, max_y)` of the raster's corners in CRS units.
-fn extent(georef: &GeoReference, width: u32, height: u32) -> [f64; 4] {
-    let corners = [
-        (0.0, 0.0),
-        (f64::from(width), 0.0),
-        (0.0, f64::from(height)),
-        (f64::from(width), f64::from(height)),
-    ];
-    let mut e = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for (c, r) in corners {
-        let (x, y) = georef.transform.apply(c, r);
-        e = [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)];
-    }
-    e
-}
-
 fn crs_line(g: &GeoReference) -> String {
     match (&g.crs_name, g.epsg) {
         (Some(name), Some(code)) => format!("{name} (EPSG:{code})"),
@@ -106,7 +85,7 @@ fn to_text(path: &Path, info: &RasterInfo, size: Option<u64>) -> String {
             line("CRS:", crs_line(g));
             let (px, py) = g.transform.pixel_size();
             line("Pixel size:", format!("{px} x {py} ({:?})", g.unit));
-            let e = extent(g, info.width, info.height);
+            let e = g.extent(info.width, info.height);
             line(
                 "Extent:",
                 format!("x {} to {}, y {} to {}", e[0], e[2], e[1], e[3]),
@@ -139,7 +118,7 @@ fn to_json(info: &RasterInfo, size: Option<u64>) -> serde_json::Value {
             "crs_name": g.crs_name,
             "geotransform": g.transform.0,
             "pixel_size": g.transform.pixel_size(),
-            "extent": extent(g, info.width, info.height),
+            "extent": g.extent(info.width, info.height),
             "geographic": g.geographic,
         })
     });

@@ -64,22 +64,7 @@ fn pixel_size(georef: &GeoReference) -> String {
 
 /// "x 399000 to 399040, y 3282000 to 3282040".
 fn extent(georef: &GeoReference, width: u32, height: u32) -> String {
-    let corners = [
-        (0.0, 0.0),
-        (f64::from(width), 0.0),
-        (0.0, f64::from(height)),
-        (f64::from(width), f64::from(height)),
-    ];
-    let (mut x0, mut y0, mut x1, mut y1) = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for (c, r) in corners {
-        let (x, y) = georef.transform.apply(c, r);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-    }
+    let [x0, y0, x1, y1] = georef.extent(width, height);
     format!(
         "x {} to {}, y {} to {}",
         trim(x0),

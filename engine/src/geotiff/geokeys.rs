@@ -190,6 +190,22 @@ impl GeoReference {
         moved
     }
 
+    /// `[min_x, min_y, max_x, max_y]` of a `width` × `height` raster's corners in CRS units.
+    pub fn extent(&self, width: u32, height: u32) -> [f64; 4] {
+        let (w, h) = (f64::from(width), f64::from(height));
+        let mut e = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for (col, row) in [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)] {
+            let (x, y) = self.transform.apply(col, row);
+            e = [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)];
+        }
+        e
+    }
+
     /// Area of one pixel of row `row` in m²: the transform's pixel area in the CRS's linear
     /// unit for projected systems, the ellipsoidal area of the pixel's latitude band for
     /// geographic ones; `None` when the unit is unknown.
