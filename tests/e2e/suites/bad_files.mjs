@@ -40,4 +40,18 @@ export default [
   badFile('TIFF without georeferencing', (f) => f.noGeoreference(), /georeferenc|coordinate reference|CRS|projection/i),
   badFile('LZMA compression', (f) => f.lzma(), /LZMA.*not supported|compression.*not supported/i),
   badFile('truncated file', (f) => f.truncated(), /truncated/i),
+  {
+    name: 'unexpected failure in the worker: shown in the page, app stays usable',
+    async fn(t) {
+      const page = await t.open();
+      await trySample(page);
+      const [worker] = page.workers();
+      assert(worker, 'the app runs no Web Worker');
+      await worker.evaluate(() => setTimeout(() => { throw new Error('injected failure'); }, 0));
+      await page.waitForSelector(`${tid('error')}[data-kind="panic"]`, { timeout: 10_000 });
+      assertMatch(await errorText(page), /injected failure/, 'the page names the failure');
+      await trySample(page);
+      await runToResult(page);
+    },
+  },
 ];

@@ -101,11 +101,12 @@ pub fn run(
     progress.report(Stage::Reading, 0.0);
     let hashed = BufReader::with_capacity(4 << 20, BlobReader::new(session.blob.clone())?);
     let (blake3, bytes) = hash_input(hashed)?;
-    let manifest = model.manifest(InputIdentity {
+    let mut manifest = model.manifest(InputIdentity {
         name: session.name.clone(),
         bytes,
         blake3,
     });
+    manifest.backend = "cpu (WebAssembly)".to_owned();
     let legend = default_legend(params.k);
 
     let encoder = TileEncoder::new(&model.writer_options(&info, &legend, &manifest));
