@@ -180,6 +180,15 @@ fn errors_are_one_line_and_non_zero() {
     let not_tiff = dir.path().join("notes.tif");
     std::fs::write(&not_tiff, "just some text, not an image").unwrap();
     let out_path = dir.path().join("out.tif");
+    let segment_osbs = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "segment".to_owned(),
+            fixture("OSBS_029.tif").display().to_string(),
+        ];
+        args.extend(["-o".to_owned(), out_path.display().to_string()]);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["info".into(), not_tiff.display().to_string()],
@@ -192,37 +201,10 @@ fn errors_are_one_line_and_non_zero() {
             ],
             "cannot open",
         ),
+        (segment_osbs(&["--bands", "0"]), "bands are numbered from 1"),
+        (segment_osbs(&["--bands", "4"]), "band 4 does not exist"),
         (
-            vec![
-                "segment".into(),
-                fixture("OSBS_029.tif").display().to_string(),
-                "-o".into(),
-                out_path.display().to_string(),
-                "--bands".into(),
-                "0".into(),
-            ],
-            "bands are numbered from 1",
-        ),
-        (
-            vec![
-                "segment".into(),
-                fixture("OSBS_029.tif").display().to_string(),
-                "-o".into(),
-                out_path.display().to_string(),
-                "--bands".into(),
-                "4".into(),
-            ],
-            "band 4 does not exist",
-        ),
-        (
-            vec![
-                "segment".into(),
-                fixture("OSBS_029.tif").display().to_string(),
-                "-o".into(),
-                out_path.display().to_string(),
-                "--resolution".into(),
-                "3".into(),
-            ],
+            segment_osbs(&["--resolution", "3"]),
             "resolution must be one of",
         ),
     ];
