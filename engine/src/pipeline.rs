@@ -87,6 +87,8 @@ pub enum SegmentError {
         "band {band} does not exist: the raster has {bands} band(s) (bands are numbered from 1)"
     )]
     NoSuchBand { band: usize, bands: usize },
+    #[error("the raster has no data bands to cluster (its only band is alpha)")]
+    NoDataBands,
     #[error("band {0} is the alpha band and cannot be clustered")]
     AlphaBand(usize),
     #[error("band {0} is selected twice")]
@@ -142,7 +144,7 @@ impl SegmentParams {
         let max_blocks = MAX_HALO_PX / self.resolution;
         if self.halo_blocks() > max_blocks {
             let max_cells = max_blocks.saturating_sub(majority_halo(self.smooth) as u32);
-            let max = max_cells.saturating_sub(1) * self.resolution * self.resolution;
+            let max = max_cells * self.resolution * self.resolution;
             return Err(SegmentError::MmuTooLarge {
                 mmu: self.mmu,
                 resolution: self.resolution,
@@ -173,10 +175,7 @@ impl SegmentParams {
             }
         };
         if bands.is_empty() {
-            return Err(SegmentError::NoSuchBand {
-                band: 1,
-                bands: info.bands,
-            });
+            return Err(SegmentError::NoDataBands);
         }
         if bands.len() > 255 {
             return Err(SegmentError::TooManyBands(bands.len()));

@@ -10,7 +10,8 @@ pub enum Stage {
     Assigning,
     Smoothing,
     Writing,
-    Statistics,
+    /// Fitting k = 2..16 for the inertia curve.
+    KCurve,
 }
 
 impl Stage {
@@ -22,7 +23,7 @@ impl Stage {
             Stage::Assigning => "assigning",
             Stage::Smoothing => "smoothing",
             Stage::Writing => "writing",
-            Stage::Statistics => "statistics",
+            Stage::KCurve => "k_curve",
         }
     }
 }

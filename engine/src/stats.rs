@@ -29,7 +29,7 @@ pub struct ClassRow {
 impl ClassStats {
     pub fn new(k: usize, georef: Option<&GeoReference>) -> Self {
         let area_m2 = georef
-            .and_then(|g| g.pixel_area_m2(0.5))
+            .and_then(|g| g.pixel_area_m2(0.0))
             .map(|_| vec![0.0; k]);
         Self {
             counts: vec![0; k],
@@ -51,7 +51,7 @@ impl ClassStats {
             let pixel_area = self
                 .georef
                 .as_ref()
-                .and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64 + 0.5));
+                .and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64));
             for (class, count) in self.counts.iter_mut().enumerate() {
                 *count += hist[class];
             }

@@ -402,3 +402,116 @@ fn previews_decimate_full_resolution_or_use_an_overview() {
     let label_preview = LabelPreview::new(400, 400, 100);
     assert_eq!(label_preview.finish().0, 100);
 }
+
+#[test]
+fn k_curve_stops_where_the_data_runs_out() {
+    // A 0/1 building mask has two distinct values: k = 2 fits, k = 3 cannot.
+    let mut r = reader("buildings_mask.tif");
+    let params = SegmentParams {
+        k: 2,
+        resolution: 1,
+        smooth: 0,
+        mmu: 0,
+        ..SegmentParams::default()
+    };
+    let fitted = pipeline::fit(&mut r, &params, &NoProgress).unwrap();
+    let curve = pipeline::k_curve(&fitted, &NoProgress).unwrap();
+    assert_eq!(curve.iter().map(|c| c.k).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn the_largest_minimum_mapping_unit_named_in_the_error_is_accepted() {
+    let mut r = reader("OSBS_029.tif");
+    let ok = SegmentParams {
+        resolution: 1,
+        smooth: 3,
+        mmu: 1023,
+        ..SegmentParams::default()
+    };
+    assert!(ok.validate(r.info()).is_ok());
+    let err = SegmentParams { mmu: 1024, ..ok }
+        .validate(r.info())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most 1023 px"), "{err}");
+    let _ = pipeline::fit(
+        &mut r,
+        &SegmentParams {
+            k: 2,
+            ..SegmentParams::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+}
+
+/// A raster wider and taller than one unit of work, mirrored from the NEON orthophoto, so that
+/// units meet along both axes.
+fn wide_raster() -> Vec<u8> {
+    use engine::geotiff::{GeoTiffWriter, WriterOptions};
+    let mut r = reader("OSBS_029.tif");
+    let info = r.info().clone();
+    let px = r.read_window(Window::new(0, 0, 400, 400)).unwrap();
+    let Samples::U8(src) = px.samples else {
+        panic!("OSBS is u8")
+    };
+    let (w, h) = (2300u32, 700u32);
+    let mirror = |v: u32| {
+        if (v / 400).is_multiple_of(2) {
+            v % 400
+        } else {
+            399 - v % 400
+        }
+    };
+    let mut options = WriterOptions::new(w, h, 3, engine::raster::SampleType::U8);
+    options.georef = info.georef.clone();
+    options.nodata = info.nodata;
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).unwrap();
+    for y0 in (0..h).step_by(256) {
+        let rows = 256.min(h - y0);
+        let mut strip = Vec::with_capacity((w * rows * 3) as usize);
+        for y in y0..y0 + rows {
+            for x in 0..w {
+                let i = ((mirror(y) * 400 + mirror(x)) * 3) as usize;
+                strip.extend_from_slice(&src[i..i + 3]);
+            }
+        }
+        writer.write_strip(&Samples::U8(strip)).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn units_meet_without_seams_along_both_axes() {
+    let bytes = wide_raster();
+    for params in param_sets() {
+        let mut r = GeoTiffReader::open(Cursor::new(bytes.clone())).unwrap();
+        let out = pipeline::segment(
+            &mut r,
+            Cursor::new(Vec::new()),
+            &params,
+            identity(),
+            &NoProgress,
+        )
+        .unwrap();
+        let mut back = GeoTiffReader::open(Cursor::new(out.sink.into_inner())).unwrap();
+        let Samples::U8(streamed) = back
+            .read_window(Window::new(0, 0, 2300, 700))
+            .unwrap()
+            .samples
+        else {
+            panic!("labels must be u8")
+        };
+        let mut r = GeoTiffReader::open(Cursor::new(bytes.clone())).unwrap();
+        let fitted = pipeline::fit(&mut r, &params, &NoProgress).unwrap();
+        assert!(
+            fitted.model.units().len() > 6,
+            "the raster must span several units"
+        );
+        let whole = fitted
+            .model
+            .label_window(&mut r, Window::new(0, 0, 2300, 700))
+            .unwrap();
+        assert_eq!(streamed, whole, "{params:?}");
+    }
+}

@@ -206,7 +206,8 @@ impl GeoReference {
         e
     }
 
-    /// Area of one pixel of row `row` in m²: the transform's pixel area in the CRS's linear
+    /// Area of one pixel of row `row` (0-based; the row spans `row..row + 1`) in m²: the
+    /// transform's pixel area in the CRS's linear
     /// unit for projected systems, the ellipsoidal area of the pixel's latitude band for
     /// geographic ones; `None` when the unit is unknown.
     pub fn pixel_area_m2(&self, row: f64) -> Option<f64> {

@@ -5,7 +5,7 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 
 use super::{FitOptions, KMeansError, assign, fit};
-use crate::progress::Progress;
+use crate::progress::{Progress, Stage};
 
 /// Points used for the silhouette estimate (its cost grows with the square of this).
 const SILHOUETTE_POINTS: usize = 1500;
@@ -23,7 +23,9 @@ pub struct KChoice {
     pub silhouette: f64,
 }
 
-/// Fits every k in `ks` to `points` with the same seed and reports inertia and silhouette.
+/// Fits every k in `ks` (ascending) to `points` with the same seed and reports inertia and
+/// silhouette. The curve stops before the first k the points cannot support (fewer distinct
+/// points than k); progress is reported as [`Stage::KCurve`] over the whole curve.
 pub fn inertia_curve(
     points: &[f32],
     dims: usize,
@@ -38,18 +40,49 @@ pub fn inertia_curve(
         .iter()
         .flat_map(|&i| points[i * dims..(i + 1) * dims].iter().copied())
         .collect();
-    ks.into_iter()
-        .map(|k| {
-            let centres = fit(points, dims, k, seed, FitOptions::default(), progress)?;
-            let mut labels = vec![0u8; sub_points.len() / dims];
-            assign(&sub_points, dims, &centres.values, &mut labels, None);
-            Ok(KChoice {
-                k,
-                inertia: centres.inertia,
-                silhouette: silhouette(&sub_points, dims, &labels, k),
-            })
-        })
-        .collect()
+    let ks: Vec<usize> = ks.into_iter().collect();
+    let mut curve = Vec::with_capacity(ks.len());
+    for (i, &k) in ks.iter().enumerate() {
+        let scaled = Scaled {
+            inner: progress,
+            done: i,
+            total: ks.len(),
+        };
+        let centres = match fit(points, dims, k, seed, FitOptions::default(), &scaled) {
+            Ok(c) => c,
+            Err(KMeansError::TooFewPoints { .. }) => break,
+            Err(e) => return Err(e),
+        };
+        let mut labels = vec![0u8; sub_points.len() / dims];
+        assign(&sub_points, dims, &centres.values, &mut labels, None);
+        curve.push(KChoice {
+            k,
+            inertia: centres.inertia,
+            silhouette: silhouette(&sub_points, dims, &labels, k),
+        });
+    }
+    progress.report(Stage::KCurve, 1.0);
+    Ok(curve)
+}
+
+/// Reports one fit of the curve as its share of [`Stage::KCurve`].
+struct Scaled<'a, P> {
+    inner: &'a P,
+    done: usize,
+    total: usize,
+}
+
+impl<P: Progress> Progress for Scaled<'_, P> {
+    fn report(&self, _stage: Stage, fraction: f32) {
+        self.inner.report(
+            Stage::KCurve,
+            (self.done as f32 + fraction) / self.total as f32,
+        );
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.inner.is_cancelled()
+    }
 }
 
 /// Mean silhouette coefficient of a labelled point set (exact, quadratic in the point count).

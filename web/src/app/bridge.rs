@@ -326,7 +326,7 @@ fn overall_fraction(stage: &str, fraction: f32) -> f64 {
     let (start, span) = match stage {
         "sampling" => (0.0, 0.2),
         "fitting" => (0.2, 0.2),
-        "statistics" => (0.4, 0.1),
+        "k_curve" => (0.4, 0.1),
         "reading" => (0.5, 0.05),
         "assigning" | "smoothing" => (0.55, 0.4),
         "writing" => (0.95, 0.05),
