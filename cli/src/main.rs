@@ -9,6 +9,7 @@
 mod args;
 mod bench;
 mod info;
+mod output;
 mod progress;
 mod segment;
 

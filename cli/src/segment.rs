@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use engine::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter};
 use engine::kmeans::suggest_k;
 use engine::labels::default_legend;
@@ -20,6 +20,7 @@ use engine::stats::{ClassStats, to_csv};
 
 use crate::args::{SegmentArgs, threads};
 use crate::info::open;
+use crate::output;
 use crate::progress::Bar;
 
 /// Seconds spent in each phase, written with `--timings`.
@@ -44,7 +45,16 @@ struct UnitResult {
 
 pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    refuse_to_overwrite_input(&args.input, &args.output)?;
+    let outputs: Vec<(&str, &Path)> = [
+        ("the output", Some(args.output.as_path())),
+        ("--stats", args.stats.as_deref()),
+        ("--manifest", args.manifest.as_deref()),
+        ("--timings", args.timings.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(what, path)| path.map(|p| (what, p)))
+    .collect();
+    output::check_distinct(&args.input, &outputs)?;
     let params = params(args)?;
     let bar = Bar::new(args.quiet);
     let input = args.input.clone();
@@ -83,16 +93,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     });
     let legend = default_legend(params.k);
 
-    let dir = args
-        .output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".mapseg-")
-        .suffix(".tif.part")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let tmp = output::temporary_beside(&args.output)?;
     let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
     let mut writer = GeoTiffWriter::new(sink, model.writer_options(&info, &legend, &manifest))?;
     let encoder = writer.tile_encoder();
@@ -139,17 +140,14 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
 
     let rows = stats.rows(&legend);
     if let Some(path) = &args.stats {
-        std::fs::write(path, to_csv(&rows))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        output::write(path, to_csv(&rows).as_bytes())?;
     }
     if let Some(path) = &args.manifest {
-        std::fs::write(path, manifest.to_json())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        output::write(path, manifest.to_json().as_bytes())?;
     }
     timings.total_s = start.elapsed().as_secs_f64();
     if let Some(path) = &args.timings {
-        std::fs::write(path, serde_json::to_string_pretty(&timings)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        output::write(path, serde_json::to_string_pretty(&timings)?.as_bytes())?;
     }
     if !args.quiet {
         print_summary(&args.output, &rows, timings.total_s);
@@ -179,18 +177,6 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
         seed: args.seed,
         ..SegmentParams::default()
     })
-}
-
-fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> {
-    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
-        && a == b
-    {
-        bail!(
-            "the output {} is the input file; choose another output path",
-            output.display()
-        );
-    }
-    Ok(())
 }
 
 /// [`pipeline::fit`], with the sample windows decoded on `threads` workers.

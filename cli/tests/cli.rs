@@ -229,6 +229,40 @@ fn errors_are_one_line_and_non_zero() {
 }
 
 #[test]
+fn side_outputs_never_overwrite_the_input_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("in.tif");
+    std::fs::copy(fixture("OSBS_029.tif"), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let (out, csv) = (dir.path().join("out.tif"), dir.path().join("s.csv"));
+    let (input, out_s, csv_s) = (
+        copy.to_str().unwrap(),
+        out.to_str().unwrap(),
+        csv.to_str().unwrap(),
+    );
+    for (extra, message) in [
+        (vec!["--stats", input], "--stats"),
+        (
+            vec!["--manifest", out_s],
+            "--manifest and the output are the same file",
+        ),
+        (
+            vec!["--stats", csv_s, "--timings", csv_s],
+            "--timings and --stats are the same file",
+        ),
+    ] {
+        let mut args = vec!["segment", input, "-o", out_s, "--quiet"];
+        args.extend(extra);
+        let run = mapseg(&args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(run.stderr).unwrap();
+        assert!(err.contains(message), "{err:?} should mention {message:?}");
+    }
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+    assert!(!out.exists() && !csv.exists());
+}
+
+#[test]
 fn refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("in.tif");

@@ -1,0 +1,68 @@
+//! Output files: written to a temporary file beside the target and renamed into place only when
+//! complete, and never onto the input or onto another output of the same run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use tempfile::NamedTempFile;
+
+/// Refuses a run whose outputs would overwrite the input or each other.
+pub fn check_distinct(input: &Path, outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let input = resolved(input);
+    for (i, (what, path)) in outputs.iter().enumerate() {
+        let p = resolved(path);
+        if p == input {
+            bail!(
+                "{what} {} is the input file; choose another path",
+                path.display()
+            );
+        }
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, q)| resolved(q) == p) {
+            bail!(
+                "{what} and {other} are the same file {}; choose different paths",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A temporary file in the folder of `path`, to be [`NamedTempFile::persist`]ed onto it.
+pub fn temporary_beside(path: &Path) -> anyhow::Result<NamedTempFile> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".mapseg-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file, so `path` is either complete or untouched.
+pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = temporary_beside(path)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `path` made absolute with symbolic links resolved, as far as it exists.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
