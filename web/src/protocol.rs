@@ -73,6 +73,10 @@ pub enum FromWorker {
         #[serde(with = "serde_bytes")]
         geotiff: Vec<u8>,
     },
+    /// The answer to an [`ToWorker::Export`] that could not be written.
+    ExportFailed {
+        message: String,
+    },
     /// A failure the user can act on (bad file, bad parameters); the text names the problem.
     Error {
         message: String,

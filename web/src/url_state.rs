@@ -85,10 +85,13 @@ impl Settings {
             .bands
             .as_ref()
             .map(|b| {
-                b.iter()
-                    .copied()
-                    .filter(|x| data_bands.contains(x))
-                    .collect::<Vec<_>>()
+                let mut chosen: Vec<usize> = Vec::with_capacity(b.len());
+                for &x in b {
+                    if data_bands.contains(&x) && !chosen.contains(&x) {
+                        chosen.push(x);
+                    }
+                }
+                chosen
             })
             .filter(|b| !b.is_empty() && b.len() < data_bands.len());
         SegmentParams {
@@ -167,6 +170,14 @@ mod tests {
         assert_eq!(s, Settings::default());
         let s = Settings::from_query("?bands=1%2C3");
         assert_eq!(s.bands, Some(vec![0, 2]));
+    }
+
+    #[test]
+    fn repeated_bands_count_once() {
+        let s = Settings::from_query("?bands=1,1,1");
+        assert_eq!(s.params(&[0, 1, 2]).bands, Some(vec![0]));
+        let s = Settings::from_query("?bands=2,1,2");
+        assert_eq!(s.params(&[0, 1, 2]).bands, Some(vec![1, 0]));
     }
 
     #[test]

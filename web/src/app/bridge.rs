@@ -136,6 +136,8 @@ fn send(msg: &ToWorker, file: Option<&wasm_bindgen::JsValue>) {
 /// Opens a raster (`blob` is a `Blob` or `File`) in the worker; a running job is cancelled.
 pub fn open_blob(state: AppState, name: String, blob: wasm_bindgen::JsValue) {
     if state.busy.get_untracked() == Busy::Running {
+        // Forget the old raster first, so the fresh worker does not re-attach it.
+        FILE.with(|f| *f.borrow_mut() = None);
         cancel(state);
     }
     FILE.with(|f| {
@@ -290,6 +292,13 @@ fn dispatch(state: AppState, msg: FromWorker) {
                     }
                 }
             }
+        }
+        FromWorker::ExportFailed { message } => {
+            // Answers the oldest export request, like `Exported`.
+            if EXPORTS.with(|e| e.borrow_mut().pop_front()) == Some(ExportFor::Host) {
+                host::send_error(&message);
+            }
+            state.fail(message, false);
         }
         FromWorker::Error { message } => {
             if state.busy.get_untracked() == Busy::Opening {

@@ -106,13 +106,17 @@ fn handle(msg: ToWorker, file: Option<JsValue>) {
                     None => Err("no raster is open".to_owned()),
                 }
             }
-            ToWorker::Export { legend } => match &state.last {
-                Some(last) => last
-                    .export(&legend)
-                    .map(|geotiff| FromWorker::Exported { geotiff })
-                    .map_err(|e| format!("writing the GeoTIFF failed: {e}")),
-                None => Err("there is no result to export".to_owned()),
-            },
+            ToWorker::Export { legend } => Ok(match &state.last {
+                Some(last) => match last.export(&legend) {
+                    Ok(geotiff) => FromWorker::Exported { geotiff },
+                    Err(e) => FromWorker::ExportFailed {
+                        message: format!("writing the GeoTIFF failed: {e}"),
+                    },
+                },
+                None => FromWorker::ExportFailed {
+                    message: "there is no result to export".to_owned(),
+                },
+            }),
         }
     });
     post(&reply.unwrap_or_else(|message| FromWorker::Error { message }));
