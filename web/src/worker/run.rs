@@ -9,7 +9,7 @@ use engine::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo, TileEncoder};
 use engine::kmeans::suggest_k;
 use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
-use engine::pipeline::{self, Model, Sampler, SegmentError, SegmentParams};
+use engine::pipeline::{self, Model, SegmentError, SegmentParams};
 use engine::preview::LabelPreview;
 use engine::progress::{self, Progress, Stage};
 use engine::raster::Samples;
@@ -86,14 +86,7 @@ pub fn run(
     let reader = &mut session.reader;
     let info = session.info.clone();
 
-    let sampler = Sampler::new(reader, params, &progress)?;
-    let mut windows = Vec::with_capacity(sampler.len());
-    for i in 0..sampler.len() {
-        progress.report(Stage::Sampling, i as f32 / sampler.len() as f32);
-        windows.push(sampler.read(reader, i)?);
-    }
-    progress.report(Stage::Sampling, 1.0);
-    let fitted = sampler.fit(windows, &progress)?;
+    let fitted = pipeline::fit(reader, params, &progress)?;
     let k_curve = pipeline::k_curve(&fitted, &progress)?;
     let suggested_k = suggest_k(&k_curve);
     let model = fitted.model;
