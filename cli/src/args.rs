@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use engine::normalise::Normalisation;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +57,11 @@ pub struct SegmentArgs {
     /// Minimum mapping unit in pixels: smaller regions merge into a neighbour (0 turns it off).
     #[arg(long, default_value_t = 16)]
     pub mmu: u32,
+    /// How band values are scaled before clustering: auto (the default for the raster's sample
+    /// type), unit (divide by 255, 8-bit only), stretch (2-98 % percentiles to 0-1), zscore,
+    /// robust (median/MAD), robust_clip (median/MAD clipped to ±3).
+    #[arg(long, default_value_t = Normalisation::Auto, value_parser = parse_normalisation)]
+    pub normalise: Normalisation,
     /// Average each pixel with its 3x3 neighbours before clustering.
     #[arg(long)]
     pub presmooth: bool,
@@ -101,4 +107,9 @@ pub fn threads(requested: Option<usize>) -> usize {
     requested
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1)
+}
+
+fn parse_normalisation(s: &str) -> Result<Normalisation, String> {
+    s.parse()
+        .map_err(|e: engine::normalise::UnknownNormalisation| e.to_string())
 }

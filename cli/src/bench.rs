@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use engine::kmeans;
-use engine::pipeline::{self, Sampler, SegmentParams};
+use engine::kmeans::model::KMeansParams;
 use engine::progress::NoProgress;
 use engine::raster::Window;
 
@@ -13,16 +13,14 @@ use crate::args::{BenchArgs, threads};
 use crate::info::open;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let params = SegmentParams {
+    let params = KMeansParams {
         k: args.k,
         resolution: 1,
-        smooth: 0,
-        mmu: 0,
-        seed: args.seed,
-        ..SegmentParams::default()
+        ..KMeansParams::default()
     };
     let mut reader = open(&args.input)?;
-    let spec = pipeline::feature_spec(&mut reader, &params, &NoProgress)?;
+    let sampler = engine::kmeans::model::sampler(&mut reader, &params, args.seed, &NoProgress)?;
+    let spec = sampler.spec().clone();
     let (gw, gh) = spec.grid_size();
     let all = Window::new(0, 0, gw, gh);
     let pixels = reader
@@ -32,7 +30,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     drop(pixels);
 
     let t = Instant::now();
-    let sampler = Sampler::with_spec(spec, &params);
     let windows = (0..sampler.len())
         .map(|i| {
             sampler
@@ -55,7 +52,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let result = serde_json::json!({
         "pixels": labels.len(),
         "k": args.k,
-        "sample": fitted.model.sample_size,
+        "sample": fitted.model.fitted_blocks,
         "iterations": fitted.model.centres.iterations,
         "fit_s": fit_s,
         "assign_s": assign_s,

@@ -54,7 +54,7 @@ fn to_text(path: &Path, info: &RasterInfo, size: Option<u64>) -> String {
     line(
         "Layout:",
         format!(
-            "{:?}{}",
+            "{}{}",
             info.layout,
             if info.planar {
                 ", planar"
@@ -84,13 +84,13 @@ fn to_text(path: &Path, info: &RasterInfo, size: Option<u64>) -> String {
         Some(g) => {
             line("CRS:", crs_line(g));
             let (px, py) = g.transform.pixel_size();
-            line("Pixel size:", format!("{px} x {py} ({:?})", g.unit));
+            line("Pixel size:", format!("{px} x {py} ({})", g.unit));
             let e = g.extent(info.width, info.height);
             line(
                 "Extent:",
                 format!("x {} to {}, y {} to {}", e[0], e[2], e[1], e[3]),
             );
-            line("Raster type:", format!("{:?}", g.raster_type));
+            line("Raster type:", g.raster_type.to_string());
         }
         None => line("CRS:", "none: the file has no georeferencing".into()),
     }

@@ -4,34 +4,62 @@
 //! - `mapseg segment IN -o OUT` writes a georeferenced label GeoTIFF (K-Means), with optional
 //!   class statistics (CSV) and run manifest (JSON).
 //!
-//! Errors print one line and exit with status 1.
+//! Errors print one line and exit with status 1; Ctrl-C stops a run between units of work,
+//! leaves no partial output behind and exits with status 130.
 
 mod args;
 mod bench;
 mod info;
 mod output;
+mod parallel;
 mod progress;
 mod segment;
 
-use clap::Parser;
+use std::process::ExitCode;
 
-fn main() {
+use clap::Parser;
+use engine::pipeline::SegmentError;
+use engine::progress::Cancelled;
+
+fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Info(a) => info::run(&a),
-        args::Command::Segment(a) => segment::run(&a),
+        args::Command::Segment(a) => {
+            progress::Cancel::on_ctrl_c().and_then(|cancel| segment::run(&a, &cancel))
+        }
         args::Command::BenchCluster(a) => bench::run(&a),
     };
-    if let Err(e) = result {
-        eprintln!("mapseg: error: {}", one_line(&e));
-        std::process::exit(1);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_cancelled(&e) => {
+            eprintln!("mapseg: cancelled; no output was written");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("mapseg: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// The error and its causes on one line.
+/// Whether `e` is the user's cancellation, however it was wrapped.
+fn is_cancelled(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<Cancelled>()
+            || c.downcast_ref::<SegmentError>()
+                .is_some_and(SegmentError::is_cancelled)
+    })
+}
+
+/// The error and its causes on one line; a cause whose text its parent already shows (an error
+/// that wraps another and prints it) is not repeated.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !parts.last().is_some_and(|last| last.ends_with(&cause)) {
+            parts.push(cause);
+        }
+    }
+    parts.join(": ")
 }

@@ -1,32 +1,32 @@
 //! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use engine::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter};
+use engine::geotiff::{GeoTiffReader, GeoTiffWriter, RasterInfo};
+use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
-use engine::labels::default_legend;
 use engine::manifest::{InputIdentity, hash_input};
-use engine::pipeline::{self, Sampler, SegmentParams};
+use engine::pipeline::{
+    CPU_BACKEND, EncodedTiles, MethodParams, PostProcess, SegmentParams, Segmenter, writer_options,
+};
 use engine::progress::{Progress, Stage};
-use engine::raster::{Samples, Window};
+use engine::raster::Window;
 use engine::stats::{ClassStats, to_csv};
 
 use crate::args::{SegmentArgs, threads};
 use crate::info::open;
 use crate::output;
-use crate::progress::Bar;
+use crate::parallel::in_order;
+use crate::progress::{Bar, Cancel};
 
 /// Seconds spent in each phase, written with `--timings`.
 #[derive(Debug, Default, serde::Serialize)]
 struct Timings {
-    /// Sampling and k-means fit.
+    /// Band statistics, sampling and the k-means fit.
     fit_s: f64,
     /// Decoding, assignment, smoothing and tile compression on the workers (wall time).
     label_s: f64,
@@ -37,13 +37,10 @@ struct Timings {
 
 type Reader = GeoTiffReader<BufReader<File>>;
 
-/// What a worker hands back for one unit.
-struct UnitResult {
-    tiles: Vec<EncodedTile>,
-    stats: ClassStats,
-}
+/// What a worker hands back for one unit: its class counts and compressed tiles.
+type UnitParts = (ClassStats, EncodedTiles);
 
-pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
+pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let start = Instant::now();
     let outputs: Vec<(&str, &Path)> = [
         ("the output", Some(args.output.as_path())),
@@ -56,75 +53,83 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     .collect();
     output::check_distinct(&args.input, &outputs)?;
     let params = params(args)?;
-    let bar = Bar::new(args.quiet);
+    let bar = Bar::new(args.quiet, cancel.clone());
     let input = args.input.clone();
     let hashing = std::thread::spawn(move || File::open(&input).and_then(hash_input));
 
-    let mut reader = open(&args.input)?;
-    let info = reader.info().clone();
-    let fitted = fit_in_parallel(
-        &args.input,
-        &mut reader,
-        &params,
-        threads(args.threads),
-        &bar,
-    )
-    .context("fitting failed")?;
+    let info = open(&args.input)?.info().clone();
+    params.validate(&info)?;
+    let threads = threads(args.threads);
+    let segmenter = match &params.method {
+        MethodParams::Kmeans(p) => {
+            let fitted = fit_in_parallel(&args.input, &info, p, params.seed, threads, &bar)
+                .context("fitting failed")?;
+            if args.k_curve {
+                print_k_curve(&fitted, &bar)?;
+            }
+            Segmenter::kmeans(fitted.model, params.post)
+        }
+        _ => anyhow::bail!("method {} is not available", params.method.name()),
+    };
     let mut timings = Timings {
         fit_s: start.elapsed().as_secs_f64(),
         ..Timings::default()
     };
-    if args.k_curve {
-        print_k_curve(&fitted, &bar)?;
-    }
-    let model = fitted.model;
 
     let (blake3, bytes) = hashing
         .join()
-        .map_err(|_| anyhow::anyhow!("hashing the input panicked"))??;
+        .map_err(|_| anyhow::anyhow!("hashing the input panicked"))?
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
     let name = args
         .input
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let manifest = model.manifest(InputIdentity {
-        name,
-        bytes,
-        blake3,
-    });
-    let legend = default_legend(params.k);
+    let manifest = segmenter.manifest(
+        InputIdentity {
+            name,
+            bytes,
+            blake3,
+        },
+        CPU_BACKEND,
+    );
+    let legend = segmenter.legend();
 
+    // Dropped (and deleted) on every early return, Ctrl-C included: no partial file is left.
     let tmp = output::temporary_beside(&args.output)?;
     let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-    let mut writer = GeoTiffWriter::new(sink, model.writer_options(&info, &legend, &manifest))?;
+    let mut writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
     let encoder = writer.tile_encoder();
-    let mut stats = ClassStats::new(params.k, info.georef.as_ref());
+    let classes = segmenter.classes();
+    let mut stats = ClassStats::new(classes, info.georef.as_ref());
 
     let label_start = Instant::now();
     let mut write_s = 0.0;
-    let work = |reader: &mut Reader, &unit: &Window| -> anyhow::Result<UnitResult> {
-        let labels = model.label_window(reader, unit)?;
-        let mut unit_stats = ClassStats::new(params.k, info.georef.as_ref());
-        unit_stats.add_rows(unit.y, unit.width, &labels);
-        Ok(UnitResult {
-            tiles: encoder.encode(unit, &Samples::U8(labels))?,
-            stats: unit_stats,
-        })
+    // Each unit is labelled into its own sinks on a worker; the writer and the totals take them
+    // in unit order.
+    let work = |reader: &mut Reader, &unit: &Window| -> anyhow::Result<UnitParts> {
+        bar.check()?;
+        let mut parts = (
+            ClassStats::new(classes, info.georef.as_ref()),
+            EncodedTiles::new(encoder.clone()),
+        );
+        pollster::block_on(segmenter.label_into(reader, unit, &mut parts))?;
+        Ok(parts)
     };
-    let units = model.units();
+    let units = segmenter.units();
     in_order(
-        &args.input,
         &units,
-        threads(args.threads),
+        readers(&args.input, threads)?,
         work,
-        |done, result| {
+        |done, (unit_stats, tiles)| {
             let t = Instant::now();
-            writer.write_tiles(&result.tiles)?;
-            stats.merge(&result.stats);
+            writer.write_tiles(&tiles.tiles)?;
+            stats.merge(&unit_stats);
             write_s += t.elapsed().as_secs_f64();
             bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
             Ok(())
         },
     )?;
+    bar.check()?;
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
     writer
@@ -132,6 +137,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         .into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()?;
+    bar.check()?;
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     timings.write_s = write_s + t.elapsed().as_secs_f64();
@@ -168,99 +174,75 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
         ),
     };
     Ok(SegmentParams {
-        k: args.k,
-        resolution: args.resolution,
-        bands,
-        presmooth: args.presmooth,
-        smooth: args.smooth,
-        mmu: args.mmu,
+        method: MethodParams::Kmeans(KMeansParams {
+            k: args.k,
+            resolution: args.resolution,
+            bands,
+            presmooth: args.presmooth,
+            normalise: args.normalise,
+            ..KMeansParams::default()
+        }),
+        post: PostProcess {
+            smooth: args.smooth,
+            mmu: args.mmu,
+        },
         seed: args.seed,
-        ..SegmentParams::default()
     })
 }
 
-/// [`pipeline::fit`], with the sample windows decoded on `threads` workers.
+/// One reader of `input` per worker thread, opened before any work starts.
+fn readers(input: &Path, threads: usize) -> anyhow::Result<Vec<Reader>> {
+    (0..threads.max(1)).map(|_| open(input)).collect()
+}
+
+/// [`model::fit`], with the sample windows decoded on `threads` workers.
 fn fit_in_parallel(
     input: &Path,
-    reader: &mut Reader,
-    params: &SegmentParams,
+    info: &RasterInfo,
+    params: &KMeansParams,
+    seed: u64,
     threads: usize,
     bar: &Bar,
-) -> anyhow::Result<pipeline::Fitted> {
-    let sampler = Sampler::new(reader, params, bar)?;
+) -> anyhow::Result<model::Fitted> {
+    let mut sampler = Sampler::new(info, params, seed)?;
     let indices: Vec<usize> = (0..sampler.len()).collect();
-    let mut windows = Vec::with_capacity(sampler.len());
+    let total = indices.len() as f32;
+    if sampler.needs_normaliser() {
+        let mut values = Vec::with_capacity(indices.len());
+        in_order(
+            &indices,
+            readers(input, threads)?,
+            |r, &i| {
+                bar.check()?;
+                Ok(sampler.band_values(r, i)?)
+            },
+            |done, v| {
+                values.push(v);
+                bar.report(Stage::BandStatistics, (done + 1) as f32 / total);
+                Ok(())
+            },
+        )?;
+        sampler.set_normaliser(values)?;
+    }
+    let mut windows = Vec::with_capacity(indices.len());
     in_order(
-        input,
         &indices,
-        threads,
-        |r, &i| Ok(sampler.read(r, i)?),
+        readers(input, threads)?,
+        |r, &i| {
+            bar.check()?;
+            Ok(sampler.read(r, i)?)
+        },
         |done, features| {
             windows.push(features);
-            bar.report(Stage::Sampling, (done + 1) as f32 / indices.len() as f32);
+            bar.report(Stage::Sampling, (done + 1) as f32 / total);
             Ok(())
         },
     )?;
     Ok(sampler.fit(windows, bar)?)
 }
 
-/// Runs `work` on every item on `threads` workers, each with its own reader of `input`, and
-/// hands the results to `sink` on the calling thread in item order (with the item's index).
-/// Workers stay at most a few items ahead of `sink`, so memory stays bounded. Stops at the
-/// first error.
-fn in_order<I: Sync, T: Send>(
-    input: &Path,
-    items: &[I],
-    threads: usize,
-    work: impl Fn(&mut Reader, &I) -> anyhow::Result<T> + Sync,
-    mut sink: impl FnMut(usize, T) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let ahead = 4 * threads;
-    let next = AtomicUsize::new(0);
-    let delivered = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<T>)>(ahead);
-        for _ in 0..threads {
-            let (tx, next, delivered, work) = (tx.clone(), &next, &delivered, &work);
-            scope.spawn(move || {
-                let mut reader = match open(input) {
-                    Ok(r) => r,
-                    Err(e) => return drop(tx.send((0, Err(e)))),
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { return };
-                    while i >= delivered.load(Ordering::Acquire) + ahead {
-                        std::thread::park_timeout(Duration::from_millis(1));
-                    }
-                    if tx.send((i, work(&mut reader, item))).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut done = 0;
-        let result = rx.iter().try_for_each(|(i, r)| {
-            pending.insert(i, r);
-            while let Some(r) = pending.remove(&done) {
-                sink(done, r?)?;
-                done += 1;
-                delivered.store(done, Ordering::Release);
-            }
-            Ok(())
-        });
-        if result.is_err() {
-            next.store(items.len(), Ordering::Relaxed);
-            delivered.store(usize::MAX / 2, Ordering::Release);
-        }
-        result
-    })
-}
-
-fn print_k_curve(fitted: &pipeline::Fitted, bar: &Bar) -> anyhow::Result<()> {
-    let curve = pipeline::k_curve(fitted, bar)?;
+fn print_k_curve(fitted: &model::Fitted, bar: &Bar) -> anyhow::Result<()> {
+    let curve = model::k_curve(fitted, bar)?;
     bar.finish();
     println!("{:>3}  {:>14}  {:>10}", "k", "inertia", "silhouette");
     for c in &curve {

@@ -3,6 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions fail loudly on purpose
 
+// Beside this file rather than `tests/quality.rs`, which cargo would build as a second test binary.
+#[path = "cli/cancel.rs"]
+mod cancel;
+#[path = "cli/quality.rs"]
+mod quality;
+#[path = "cli/snapshots.rs"]
+mod snapshots;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -100,7 +108,7 @@ fn output_has_the_inputs_crs_and_geotransform_a_colour_table_and_nodata() {
                 .expect("manifest in metadata"),
         )
         .unwrap();
-        assert_eq!(manifest["params"]["k"], k);
+        assert_eq!(manifest["method"]["params"]["k"], k);
         assert_eq!(manifest["input"]["name"], name);
         assert_eq!(manifest["input"]["blake3"].as_str().unwrap().len(), 64);
     }
@@ -139,7 +147,9 @@ fn stats_csv_and_manifest_files() {
         "{area} m² for {pixels} px of 0.1 m"
     );
     let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    assert_eq!(m["bands_used"], serde_json::json!([1, 2, 3]));
+    assert_eq!(m["method"]["name"], "kmeans");
+    assert_eq!(m["method"]["bands_used"], serde_json::json!([1, 2, 3]));
+    assert_eq!(m["method"]["normaliser"]["method"], "robust_clip");
 }
 
 #[test]
@@ -160,10 +170,16 @@ fn info_names_crs_size_and_type() {
         "u8",
         "Nodata:",
         "255",
-        "0.1 x 0.1",
+        "0.1 x 0.1 (metre)",
+        "Layout:      strips of 6 rows, interleaved",
+        "Raster type: PixelIsArea",
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
+    assert!(
+        !text.contains('{'),
+        "debug formatting in the output:\n{text}"
+    );
     let json = mapseg(&[
         "info",
         "--json",
@@ -276,4 +292,96 @@ fn refuses_to_overwrite_its_input() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read(&copy).unwrap(), before);
+}
+
+/// The `(offset, length)` of every tile of a classic little-endian tiled TIFF, from its first
+/// directory's TileOffsets and TileByteCounts.
+fn tile_locations(tiff: &[u8]) -> Vec<(usize, usize)> {
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([tiff[at], tiff[at + 1]]));
+    let u32_at = |at: usize| u32::from_le_bytes(tiff[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(&tiff[..4], b"II*\0", "a classic little-endian TIFF");
+    let ifd = u32_at(4);
+    let array = |tag: usize| -> Vec<usize> {
+        let entry = (0..u16_at(ifd))
+            .map(|i| ifd + 2 + 12 * i)
+            .find(|&e| u16_at(e) == tag)
+            .unwrap();
+        let count = u32_at(entry + 4);
+        let size = match u16_at(entry + 2) {
+            3 => 2,
+            4 => 4,
+            other => panic!("tag {tag} has type {other}, not SHORT or LONG"),
+        };
+        let at = if count * size <= 4 {
+            entry + 8
+        } else {
+            u32_at(entry + 8)
+        };
+        let value = |i: usize| match size {
+            2 => u16_at(at + 2 * i),
+            _ => u32_at(at + 4 * i),
+        };
+        (0..count).map(value).collect()
+    };
+    array(324).into_iter().zip(array(325)).collect()
+}
+
+#[test]
+fn a_run_that_fails_while_writing_leaves_no_output_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiled = dir.path().join("tiled.tif");
+    let made = Command::new("gdal_translate")
+        .args(["-q", "-co", "TILED=YES", "-co", "BLOCKXSIZE=16", "-co"])
+        .args(["BLOCKYSIZE=16", "-co", "COMPRESS=DEFLATE"])
+        .arg(fixture("sample_geotiff.tif"))
+        .arg(&tiled)
+        .output()
+        .expect("gdal_translate (package gdal-bin) must be installed");
+    assert!(made.status.success(), "{made:?}");
+    let original = std::fs::read(&tiled).unwrap();
+    let tiles = tile_locations(&original);
+    let (damaged, out) = (dir.path().join("damaged.tif"), dir.path().join("out.tif"));
+    // The sample reads a few small windows; labelling reads every tile. Damage one tile at a
+    // time until the sample misses it, so that the run fails while the output is being written.
+    for i in 0..40 {
+        let (offset, len) = tiles[(i * 1543 + 700) % tiles.len()];
+        let mut bytes = original.clone();
+        bytes[offset..offset + len].fill(0xAA);
+        std::fs::write(&damaged, &bytes).unwrap();
+        let run = mapseg(&[
+            "segment",
+            damaged.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--resolution",
+            "1",
+            "--k",
+            "2",
+            "--quiet",
+        ]);
+        let err = String::from_utf8(run.stderr).unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "a damaged tile must fail the run"
+        );
+        if err.contains("fitting failed") {
+            continue;
+        }
+        assert!(
+            err.contains("chunk"),
+            "{err:?} should name the damaged chunk"
+        );
+        assert!(!out.exists(), "a failed run must not leave an output file");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(".mapseg-")),
+            "temporary files left behind: {names:?}"
+        );
+        return;
+    }
+    panic!("every damaged tile was in the sample: no run failed while writing");
 }

@@ -1,77 +1,15 @@
-//! From decoded pixels to feature vectors: band selection, per-band normalisation, the optional
-//! 3×3 pre-smoothing, and exact r×r block means.
+//! From decoded pixels to feature vectors: band selection, per-band normalisation (see
+//! [`crate::normalise`]), the optional 3×3 pre-smoothing, and exact r×r block means.
 //!
 //! Features live on a *block grid*: block `(bx, by)` covers pixels `bx*r .. min((bx+1)*r, width)`
 //! and likewise for rows, so edge blocks are smaller and averaged over the pixels they really
 //! have. A block is valid when at least one of its pixels is valid.
 
+pub use crate::normalise::Normaliser;
 use crate::raster::{PixelBlock, SampleType, Samples, Window};
 
 /// Valid block resolutions (block edge in pixels).
 pub const RESOLUTIONS: [u32; 5] = [1, 2, 4, 8, 16];
-
-/// Percentiles used to stretch bands that are not 8-bit.
-pub const STRETCH_PERCENTILES: (f64, f64) = (0.02, 0.98);
-
-/// Maps a band's raw values to roughly `0.0..=1.0`: `(v - offset) * scale`, clamped when the
-/// stretch came from percentiles.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Normaliser {
-    pub offset: Vec<f32>,
-    pub scale: Vec<f32>,
-    pub clamp: bool,
-}
-
-impl Normaliser {
-    /// 8-bit data: divide by 255, no clamp needed.
-    pub fn unit_u8(bands: usize) -> Self {
-        Self {
-            offset: vec![0.0; bands],
-            scale: vec![1.0 / 255.0; bands],
-            clamp: false,
-        }
-    }
-
-    /// A 2–98 percentile stretch per band from `values[band]` (raw samples of valid pixels).
-    pub fn from_percentiles(values: &mut [Vec<f64>]) -> Self {
-        let (lo_q, hi_q) = STRETCH_PERCENTILES;
-        let mut offset = Vec::with_capacity(values.len());
-        let mut scale = Vec::with_capacity(values.len());
-        for v in values.iter_mut() {
-            let lo = percentile(v, lo_q);
-            let hi = percentile(v, hi_q);
-            let span = hi - lo;
-            offset.push(lo as f32);
-            scale.push(if span > 0.0 && span.is_finite() {
-                (1.0 / span) as f32
-            } else {
-                1.0
-            });
-        }
-        Self {
-            offset,
-            scale,
-            clamp: true,
-        }
-    }
-
-    /// The normalised value of raw sample `v` of (selected) band `band`.
-    #[inline]
-    pub fn apply(&self, band: usize, v: f64) -> f32 {
-        let n = (v as f32 - self.offset[band]) * self.scale[band];
-        if self.clamp { n.clamp(0.0, 1.0) } else { n }
-    }
-}
-
-/// The value at quantile `q` of `values` (nearest rank); 0 for an empty slice.
-fn percentile(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let idx = ((values.len() - 1) as f64 * q).round() as usize;
-    let (_, v, _) = values.select_nth_unstable_by(idx, f64::total_cmp);
-    *v
-}
 
 /// Which pixels carry data.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -84,6 +22,15 @@ pub struct Validity {
 }
 
 impl Validity {
+    /// The validity rule of the raster `info` describes: its data bands, nodata and alpha.
+    pub fn of(info: &crate::geotiff::RasterInfo) -> Self {
+        Self {
+            data_bands: info.data_bands(),
+            nodata: info.nodata,
+            alpha_band: info.alpha_band,
+        }
+    }
+
     /// Whether pixel `p` (index into the block's pixels) carries data; NaN in any data band
     /// makes it nodata too.
     #[inline]
@@ -247,13 +194,15 @@ impl FeatureSpec {
         let mut out = vec![0f32; n * dims];
         let bands = pixels.bands;
         match &pixels.samples {
-            Samples::U8(v) if !self.normaliser.clamp => {
-                // The hot path for 8-bit imagery: a straight scale, no per-sample dispatch.
+            Samples::U8(v) => {
+                // The hot path for 8-bit imagery: one lookup per sample, equal to `apply`.
+                let luts: Vec<[f32; 256]> = (0..dims)
+                    .map(|d| std::array::from_fn(|i| self.normaliser.apply(d, i as f64)))
+                    .collect();
                 for (p, o) in out.chunks_exact_mut(dims).enumerate() {
                     if valid[p] {
                         for (d, &b) in self.bands.iter().enumerate() {
-                            o[d] = (f32::from(v[p * bands + b]) - self.normaliser.offset[d])
-                                * self.normaliser.scale[d];
+                            o[d] = luts[d][usize::from(v[p * bands + b])];
                         }
                     }
                 }
@@ -416,6 +365,7 @@ mod tests {
         let px = block(Window::new(0, 0, 5, 1), vec![255, 255, 51, 153, 102]);
         let (f, _) = s.features(&px, Window::new(0, 0, 3, 1));
         let expect = [1.0, 0.4, 0.4];
+        assert_eq!(f.values.len(), expect.len(), "{:?}", f.values);
         for (v, e) in f.values.iter().zip(expect) {
             assert!((v - e).abs() < 1e-6, "{:?}", f.values);
         }
@@ -455,15 +405,5 @@ mod tests {
                 assert_eq!(a, b);
             }
         }
-    }
-
-    #[test]
-    fn percentile_stretch_clamps() {
-        let mut v = vec![(0..=100).map(f64::from).collect::<Vec<_>>()];
-        let n = Normaliser::from_percentiles(&mut v);
-        assert_eq!(n.offset, vec![2.0]);
-        assert!((n.apply(0, 50.0) - 0.5).abs() < 1e-6);
-        assert_eq!(n.apply(0, 0.0), 0.0);
-        assert_eq!(n.apply(0, 100.0), 1.0);
     }
 }

@@ -3,7 +3,8 @@
 /// The label written for nodata pixels in every output.
 pub const NODATA: u8 = 255;
 
-/// Distinct colours for up to 64 classes, chosen to stay apart from one another on a map.
+/// Distinct colours for the first 20 classes, chosen to stay apart from one another on a map;
+/// [`default_colour`] generates the colours of further classes.
 const PALETTE: [[u8; 3]; 20] = [
     [31, 119, 180],
     [255, 127, 14],

@@ -5,8 +5,10 @@
 //! It compiles for `wasm32-unknown-unknown` and for native targets alike.
 //!
 //! - [`geotiff`]: windowed GeoTIFF/BigTIFF decoding, georeferencing, tile-streamed encoding.
-//! - [`pipeline`]: the K-Means segmentation run ([`pipeline::fit`], [`pipeline::segment`]).
-//! - [`features`], [`sample`], [`kmeans`], [`smoothing`]: its stages.
+//! - [`pipeline`]: a segmentation run whatever the method: parameters, the
+//!   [`pipeline::Segmenter`] seam, the unit driver and its sinks, the label raster's options.
+//! - [`kmeans`]: the K-Means method ([`kmeans::model`]) and its clustering kernels.
+//! - [`normalise`], [`features`], [`sample`], [`smoothing`]: the stages of a run.
 //! - [`stats`], [`labels`], [`manifest`]: what a run reports.
 //! - [`preview`]: display images (decimated or overview reads, label previews, colouring).
 
@@ -15,6 +17,7 @@ pub mod geotiff;
 pub mod kmeans;
 pub mod labels;
 pub mod manifest;
+pub mod normalise;
 pub mod pipeline;
 pub mod preview;
 pub mod progress;

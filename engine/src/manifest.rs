@@ -3,8 +3,9 @@
 
 use std::io::Read;
 
-use crate::features::Normaliser;
-use crate::pipeline::SegmentParams;
+use crate::kmeans::model::KMeansParams;
+use crate::normalise::Normaliser;
+use crate::pipeline::PostProcess;
 
 /// Identifies the input raster.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -15,21 +16,46 @@ pub struct InputIdentity {
     pub blake3: String,
 }
 
-/// What produced a label raster.
+/// Version of the manifest's layout; readers refuse what they do not know. Version 1 had the
+/// K-Means fields at the top level; version 2 puts them under a tagged `method`.
+pub const MANIFEST_FORMAT: u32 = 2;
+
+/// What produced a label raster (embedded in every output's metadata).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunManifest {
+    /// [`MANIFEST_FORMAT`] of the software that wrote it.
+    pub format: u32,
     pub software: String,
     pub version: String,
-    pub method: String,
+    /// Where the method ran ("cpu", "CPU (WebAssembly)", a GPU adapter).
     pub backend: String,
     pub input: InputIdentity,
     pub width: u32,
     pub height: u32,
-    pub params: SegmentParams,
+    pub seed: u64,
+    pub post: PostProcess,
+    /// The method, its parameters and what it fitted, tagged by `name`.
+    pub method: MethodManifest,
+}
+
+/// The method of a run and what it fitted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MethodManifest {
+    Kmeans(KMeansManifest),
+}
+
+/// A K-Means run: parameters, normalisation and centres.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KMeansManifest {
+    pub params: KMeansParams,
     /// File bands used as features, 1-based as users count them.
     pub bands_used: Vec<usize>,
+    /// The normalisation the centres live in (`normaliser.method` is the concrete choice).
     pub normaliser: Normaliser,
-    pub sample_size: usize,
+    /// Blocks the centres were fitted on.
+    pub fitted_blocks: usize,
     pub iterations: usize,
     pub inertia: f64,
     /// Centres in normalised feature units, darkest first (label 0 first).
@@ -37,8 +63,12 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
+    /// Pretty-printed JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        // Plain structs of strings, numbers and arrays (non-finite floats become null): a
+        // failure here would be a bug in this type, not bad input.
+        #[allow(clippy::expect_used)]
+        serde_json::to_string_pretty(self).expect("a run manifest always serialises")
     }
 }
 

@@ -9,6 +9,16 @@ use crate::geotiff::{DecodeError, GeoTiffReader};
 use crate::labels::{LegendEntry, NODATA};
 use crate::raster::{SampleType, Window};
 
+/// Why a preview could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreviewError {
+    #[error("display band {band} (0-based) does not exist: the raster has {bands} band(s)")]
+    NoSuchBand { band: usize, bands: usize },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
 /// An 8-bit RGBA image, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rgba {
@@ -46,7 +56,14 @@ impl Decimation {
 
     /// The source coordinate sampled for preview coordinate `i` along an axis of `len` pixels.
     fn source(&self, i: u32, len: u32) -> u32 {
-        (i * self.step + self.step / 2).min(len - 1)
+        i.saturating_mul(self.step)
+            .saturating_add(self.step / 2)
+            .min(len.saturating_sub(1))
+    }
+
+    /// Number of preview pixels.
+    fn len(&self) -> usize {
+        self.width as usize * self.height as usize
     }
 }
 
@@ -54,12 +71,23 @@ impl Decimation {
 /// 0-based bands, repeated for grey). Uses the smallest overview at least as large as the
 /// preview, else decimates full resolution row by row. 8-bit bands are shown as they are, other
 /// types stretched per band between their 2nd and 98th percentile; nodata is transparent.
+///
+/// # Errors
+///
+/// [`PreviewError::NoSuchBand`] when a band is not one of the raster's, and
+/// [`PreviewError::Decode`] when the pixels cannot be read.
 pub fn render_preview<R: Read + Seek>(
     reader: &mut GeoTiffReader<R>,
     bands: [usize; 3],
     max_side: u32,
-) -> Result<Preview, DecodeError> {
+) -> Result<Preview, PreviewError> {
     let info = reader.info().clone();
+    if let Some(&band) = bands.iter().find(|&&b| b >= info.bands) {
+        return Err(PreviewError::NoSuchBand {
+            band,
+            bands: info.bands,
+        });
+    }
     let full = Decimation::new(info.width, info.height, max_side);
     let level = (1..info.levels())
         .filter_map(|l| info.level_size(l).map(|size| (l, size)))
@@ -68,20 +96,16 @@ pub fn render_preview<R: Read + Seek>(
         .map_or(0, |(l, _)| l);
     let (lw, lh) = info.level_size(level).unwrap_or((info.width, info.height));
     let grid = Decimation::new(lw, lh, max_side);
-    let validity = Validity {
-        data_bands: info.data_bands(),
-        nodata: info.nodata,
-        alpha_band: info.alpha_band,
-    };
+    let validity = Validity::of(&info);
 
-    let mut values = vec![0f64; grid.width as usize * grid.height as usize * 3];
-    let mut valid = vec![false; grid.width as usize * grid.height as usize];
+    let mut values = vec![0f64; grid.len() * 3];
+    let mut valid = vec![false; grid.len()];
     for j in 0..grid.height {
         let row = reader.read_window_at_level(level, Window::new(0, grid.source(j, lh), lw, 1))?;
         let row_valid = validity.mask(&row);
         for i in 0..grid.width {
             let x = grid.source(i, lw);
-            let p = (j * grid.width + i) as usize;
+            let p = j as usize * grid.width as usize + i as usize;
             valid[p] = row_valid[x as usize];
             for (c, &b) in bands.iter().enumerate() {
                 values[p * 3 + c] = row.get(x, 0, b);
@@ -101,7 +125,7 @@ pub fn render_preview<R: Read + Seek>(
                     .collect()
             })
             .collect();
-        Normaliser::from_percentiles(&mut per_band)
+        Normaliser::fit(crate::normalise::Normalisation::Stretch, &mut per_band)
     };
     let mut pixels = Vec::with_capacity(valid.len() * 4);
     for (v, &ok) in values.chunks_exact(3).zip(&valid) {
@@ -139,11 +163,15 @@ impl LabelPreview {
         Self {
             raster: (width, height),
             grid,
-            labels: vec![NODATA; (grid.width * grid.height) as usize],
+            labels: vec![NODATA; grid.len()],
         }
     }
 
     /// Takes the labels of `unit` (row-major, `unit.len()` of them).
+    ///
+    /// # Panics
+    ///
+    /// When `labels` holds fewer than `unit.len()` labels.
     pub fn add(&mut self, unit: Window, labels: &[u8]) {
         let (w, h) = self.raster;
         for j in 0..self.grid.height {
@@ -154,8 +182,9 @@ impl LabelPreview {
             for i in 0..self.grid.width {
                 let x = self.grid.source(i, w);
                 if x >= unit.x && x < unit.right() {
-                    let src = ((y - unit.y) * unit.width + (x - unit.x)) as usize;
-                    self.labels[(j * self.grid.width + i) as usize] = labels[src];
+                    let src = (y - unit.y) as usize * unit.width as usize + (x - unit.x) as usize;
+                    let dst = j as usize * self.grid.width as usize + i as usize;
+                    self.labels[dst] = labels[src];
                 }
             }
         }
@@ -219,6 +248,30 @@ mod tests {
         }
         assert_eq!(whole, parts);
         assert!(!whole.finish().2.contains(&NODATA));
+    }
+
+    #[test]
+    fn a_band_outside_the_raster_is_an_error() {
+        use std::io::Cursor;
+
+        use crate::geotiff::{GeoTiffWriter, WriterOptions};
+        use crate::raster::Samples;
+        let options = WriterOptions::new(3, 2, 2, SampleType::U8);
+        let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).unwrap();
+        writer.write_strip(&Samples::U8((0..12).collect())).unwrap();
+        let file = writer.finish().unwrap().into_inner();
+        let mut reader = GeoTiffReader::open(Cursor::new(file)).unwrap();
+        for bands in [[0, 1, 2], [2, 0, 0], [0, 0, usize::MAX]] {
+            let err = render_preview(&mut reader, bands, 16).unwrap_err();
+            assert!(
+                matches!(err, PreviewError::NoSuchBand { bands: 2, .. }),
+                "{bands:?}: {err}"
+            );
+        }
+        let ok = render_preview(&mut reader, [1, 0, 1], 16).unwrap();
+        assert_eq!((ok.image.width, ok.image.height), (3, 2));
+        // Pixel (1, 0) holds samples 2 and 3: shown as red 3, green 2, blue 3.
+        assert_eq!(&ok.image.pixels[4..8], &[3, 2, 3, 255]);
     }
 
     #[test]

@@ -3,27 +3,35 @@
 /// A named step of a run, reported together with a fraction in `0.0..=1.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Stage {
-    Reading,
+    /// Reading the sample's band values to fit the normalisation.
+    BandStatistics,
+    /// Reading the sample's features.
     Sampling,
+    /// Fitting the model on the sample.
     Fitting,
-    Assigning,
-    Smoothing,
-    Writing,
     /// Fitting k = 2..16 for the inertia curve.
     KCurve,
+    /// Labelling the raster unit by unit (decode, classify, smooth, encode).
+    Assigning,
+    /// Hashing the whole input for the manifest.
+    Hashing,
+    /// Writing the output's directory and closing it.
+    Writing,
 }
 
 impl Stage {
+    /// The stage's name as front ends show it (also its serialised form).
     pub fn label(self) -> &'static str {
         match self {
-            Stage::Reading => "reading",
+            Stage::BandStatistics => "band_statistics",
             Stage::Sampling => "sampling",
             Stage::Fitting => "fitting",
-            Stage::Assigning => "assigning",
-            Stage::Smoothing => "smoothing",
-            Stage::Writing => "writing",
             Stage::KCurve => "k_curve",
+            Stage::Assigning => "assigning",
+            Stage::Hashing => "hashing",
+            Stage::Writing => "writing",
         }
     }
 }
@@ -32,7 +40,9 @@ impl Stage {
 ///
 /// Implementations must be cheap: the engine calls them between tiles and between iterations.
 pub trait Progress {
+    /// `fraction` of `stage` is done.
     fn report(&self, stage: Stage, fraction: f32);
+    /// Whether the caller wants the work to stop (checked between units and iterations).
     fn is_cancelled(&self) -> bool;
 }
 

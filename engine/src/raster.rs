@@ -98,6 +98,8 @@ impl std::fmt::Display for SampleType {
 }
 
 /// Decoded samples of a window, pixel-interleaved: index `(row * width + col) * bands + band`.
+///
+/// [`with_samples!`](crate::with_samples) runs one piece of code on whichever vector it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Samples {
     U8(Vec<u8>),
@@ -106,6 +108,48 @@ pub enum Samples {
     U32(Vec<u32>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+}
+
+/// Evaluates an expression on the vector inside a [`Samples`], whatever its type: one generic
+/// body instead of a six-arm `match`.
+///
+/// `with_samples!(samples, v => body)` binds `v` to the vector (by reference when `samples` is
+/// a reference). `with_samples!(samples, S(v) => body)` also names the variant `S`, so that
+/// the body can build a [`Samples`] of the same type or match another one against it.
+///
+/// ```
+/// use engine::raster::Samples;
+/// use engine::with_samples;
+///
+/// let samples = Samples::U16(vec![1, 2, 3]);
+/// assert_eq!(with_samples!(&samples, v => v.len()), 3);
+/// let head = with_samples!(&samples, S(v) => S(v[..2].to_vec()));
+/// assert_eq!(head, Samples::U16(vec![1, 2]));
+/// ```
+#[macro_export]
+macro_rules! with_samples {
+    (@named $samples:expr, $variant:ident, $v:pat, $body:expr, $($each:ident)*) => {
+        match $samples {
+            $(
+                $crate::raster::Samples::$each($v) => {
+                    #[allow(unused_imports)]
+                    use $crate::raster::Samples::$each as $variant;
+                    $body
+                }
+            )*
+        }
+    };
+    (@plain $samples:expr, $v:pat, $body:expr, $($each:ident)*) => {
+        match $samples {
+            $($crate::raster::Samples::$each($v) => $body,)*
+        }
+    };
+    ($samples:expr, $variant:ident($v:pat) => $body:expr) => {
+        $crate::with_samples!(@named $samples, $variant, $v, $body, U8 U16 I16 U32 F32 F64)
+    };
+    ($samples:expr, $v:pat => $body:expr) => {
+        $crate::with_samples!(@plain $samples, $v, $body, U8 U16 I16 U32 F32 F64)
+    };
 }
 
 impl Samples {
@@ -133,14 +177,7 @@ impl Samples {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Samples::U8(v) => v.len(),
-            Samples::U16(v) => v.len(),
-            Samples::I16(v) => v.len(),
-            Samples::U32(v) => v.len(),
-            Samples::F32(v) => v.len(),
-            Samples::F64(v) => v.len(),
-        }
+        crate::with_samples!(self, v => v.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -149,27 +186,14 @@ impl Samples {
 
     /// Elements `range` of the samples, as a new buffer of the same type.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Samples {
-        match self {
-            Samples::U8(v) => Samples::U8(v[range].to_vec()),
-            Samples::U16(v) => Samples::U16(v[range].to_vec()),
-            Samples::I16(v) => Samples::I16(v[range].to_vec()),
-            Samples::U32(v) => Samples::U32(v[range].to_vec()),
-            Samples::F32(v) => Samples::F32(v[range].to_vec()),
-            Samples::F64(v) => Samples::F64(v[range].to_vec()),
-        }
+        crate::with_samples!(self, S(v) => S(v[range].to_vec()))
     }
 
     /// Sample `i` widened to `f64` (exact for every supported type).
     #[inline]
+    #[allow(clippy::useless_conversion)] // `f64::from` is the identity for `Samples::F64`
     pub fn get_f64(&self, i: usize) -> f64 {
-        match self {
-            Samples::U8(v) => f64::from(v[i]),
-            Samples::U16(v) => f64::from(v[i]),
-            Samples::I16(v) => f64::from(v[i]),
-            Samples::U32(v) => f64::from(v[i]),
-            Samples::F32(v) => f64::from(v[i]),
-            Samples::F64(v) => v[i],
-        }
+        crate::with_samples!(self, v => f64::from(v[i]))
     }
 }
 

@@ -349,7 +349,9 @@ fn user_defined_crs_keeps_its_keys_and_unit() {
     assert_eq!(georef.epsg, None);
     assert!(!georef.geographic);
     assert!(
-        matches!(georef.unit, LinearUnit::Foot { metres } if (metres - 1200.0 / 3937.0).abs() < 1e-12)
+        matches!(georef.unit, LinearUnit::Other { name: "US survey foot", metres, .. } if (metres - 1200.0 / 3937.0).abs() < 1e-12),
+        "{:?}",
+        georef.unit
     );
     // ProjectedCSTypeGeoKey is user-defined, and the projection's parameters are doubles.
     assert_eq!(georef.key(3072), Some(&GeoKeyValue::Short(32767)));

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use engine::features::Validity;
 use engine::geotiff::WriterOptions;
-use engine::raster::Samples;
+use engine::raster::{PixelBlock, Samples};
 
 use crate::fsutil::{self, FsError, io};
 use crate::index::{
@@ -371,13 +372,7 @@ fn write_window(
         .read(w.window)
         .map_err(|e| WindowFailure::Source(e.to_string()))?;
     let info = src.input.info().clone();
-    let nodata_fraction = nodata_fraction(
-        &block.samples,
-        block.bands,
-        &item.bands,
-        info.nodata,
-        info.alpha_band,
-    );
+    let nodata_fraction = nodata_fraction(&block, &Validity::of(&info));
     if nodata_fraction > plan.h().sharding.max_nodata_fraction {
         return Ok(None);
     }
@@ -446,30 +441,15 @@ fn write_window(
     Ok(Some(entry))
 }
 
-/// Fraction of pixels that are nodata in every kept band (or transparent in the alpha band).
-pub fn nodata_fraction(
-    samples: &Samples,
-    bands: usize,
-    keep: &[usize],
-    nodata: Option<f64>,
-    alpha: Option<usize>,
-) -> f64 {
-    let pixels = samples.len() / bands.max(1);
-    if pixels == 0 || (nodata.is_none() && alpha.is_none()) {
+/// Fraction of the pixels of `block` that are nodata by the engine's rule ([`Validity`]): the
+/// pixels Mapseg would neither sample nor cluster.
+pub fn nodata_fraction(block: &PixelBlock, validity: &Validity) -> f64 {
+    let mask = validity.mask(block);
+    if mask.is_empty() {
         return 0.0;
     }
-    let is_nd = |v: f64| nodata.is_some_and(|n| v == n || (n.is_nan() && v.is_nan()));
-    let mut count = 0usize;
-    for p in 0..pixels {
-        let base = p * bands;
-        let transparent = alpha.is_some_and(|a| a < bands && samples.get_f64(base + a) == 0.0);
-        if transparent
-            || (nodata.is_some() && keep.iter().all(|&b| is_nd(samples.get_f64(base + b))))
-        {
-            count += 1;
-        }
-    }
-    count as f64 / pixels as f64
+    let nodata = mask.iter().filter(|&&valid| !valid).count();
+    nodata as f64 / mask.len() as f64
 }
 
 /// Pixels per label of one-band integer `samples`, and the count of nodata pixels.
@@ -569,4 +549,46 @@ fn summarize(plan: &Plan, out: &Path) -> Result<Summary, BuildError> {
         dropped_items: plan.dropped.clone(),
         failed_windows: failed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::raster::Window;
+
+    use super::*;
+
+    #[test]
+    fn nodata_is_the_engines_nodata() {
+        // Two data bands and an alpha band; nodata 0.
+        let pixels = [
+            [0.0, 0.0, 255.0],      // every data band is nodata
+            [0.0, 5.0, 255.0],      // one data band is nodata: still data
+            [f32::NAN, 1.0, 255.0], // NaN in one band
+            [3.0, 3.0, 0.0],        // transparent
+            [3.0, 3.0, 255.0],
+        ];
+        let block = PixelBlock {
+            window: Window::new(0, 0, 5, 1),
+            bands: 3,
+            samples: Samples::F32(pixels.concat()),
+        };
+        let validity = Validity {
+            data_bands: vec![0, 1],
+            nodata: Some(0.0),
+            alpha_band: Some(2),
+        };
+        assert_eq!(nodata_fraction(&block, &validity), 3.0 / 5.0);
+        let no_rule = Validity {
+            data_bands: vec![0, 1],
+            nodata: None,
+            alpha_band: None,
+        };
+        assert_eq!(nodata_fraction(&block, &no_rule), 1.0 / 5.0);
+        let empty = PixelBlock {
+            window: Window::new(0, 0, 0, 0),
+            bands: 3,
+            samples: Samples::F32(Vec::new()),
+        };
+        assert_eq!(nodata_fraction(&empty, &validity), 0.0);
+    }
 }

@@ -4,6 +4,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use crate::index::{FORMAT, INDEX_FILE, INPUTS_DIR, MARKER, Marker, SHARD_FILE, TARGETS_DIR};
 
 /// A file-system failure, or a refusal to touch files that are not ours.
@@ -72,19 +74,40 @@ pub fn prepare_tree(out: &Path) -> Result<(), FsError> {
     write_atomic(&marker, &body)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`.
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`, so
+/// `path` is either complete or untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let mut tmp = temporary_beside(path)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(tmp.path()))?;
+    tmp.persist(path).map_err(|e| FsError::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// A new file `.<name>.<random>.tmp` in the folder of `path`, removed when dropped unless it
+/// is persisted; a crash may leave one behind, which [`remove_shard_dir`] counts as ours.
+fn temporary_beside(path: &Path) -> Result<NamedTempFile<fs::File>, FsError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))
+    // Opened as `File::create` opens a file (the usual permissions, not a temporary file's
+    // 0600), but never onto an existing one.
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(TEMP_SUFFIX)
+        .make_in(dir, |p| {
+            fs::File::options().write(true).create_new(true).open(p)
+        })
+        .map_err(io(dir))
 }
 
 /// Removes a shard folder written by this crate: `*.tif` in `inputs/` and `targets/`,
@@ -135,8 +158,12 @@ pub fn remove_shard_dir(dir: &Path) -> Result<(), FsError> {
     fs::remove_dir(dir).map_err(io(dir))
 }
 
+/// The end of the names of [`write_atomic`]'s temporary files.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is one of [`write_atomic`]'s temporary files (left behind by a crash).
 fn is_temp(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".tmp")
+    name.starts_with('.') && name.ends_with(TEMP_SUFFIX)
 }
 
 /// Removes `dir` and then its parents up to (not including) `stop`, each only if empty.
@@ -157,5 +184,52 @@ pub fn remove_empty_dirs(dir: &Path, stop: &Path) {
 pub fn sync_dir(dir: &Path) {
     if let Ok(f) = fs::File::open(dir) {
         let _ = f.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SHARD_FILE);
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [SHARD_FILE]);
+        // The same permissions as a file made by `File::create`.
+        let plain = dir.path().join("plain");
+        fs::File::create(&plain).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions(),
+            fs::metadata(&plain).unwrap().permissions()
+        );
+        assert!(write_atomic(&dir.path().join("missing/x.json"), b"x").is_err());
+    }
+
+    #[test]
+    fn temporary_files_are_beside_the_target_and_count_as_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(INDEX_FILE);
+        let tmp = temporary_beside(&target).unwrap();
+        assert_eq!(tmp.path().parent(), Some(dir.path()));
+        let name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(&format!(".{INDEX_FILE}.")), "{name}");
+        assert!(is_temp(&name), "{name}");
+        // A temporary file left behind does not stop the folder's removal.
+        let (_, left) = tmp.keep().unwrap();
+        remove_shard_dir(dir.path()).unwrap();
+        assert!(!left.exists() && !dir.path().exists());
     }
 }

@@ -10,6 +10,7 @@ use engine::geotiff::{
     WriterOptions,
 };
 use engine::raster::{PixelBlock, Samples, Window};
+use engine::with_samples;
 
 /// A GeoTIFF reader over a buffered file.
 pub type FileReader = GeoTiffReader<BufReader<File>>;
@@ -101,14 +102,7 @@ pub fn select_bands(samples: &Samples, bands: usize, keep: &[usize]) -> Samples 
         }
         out
     }
-    match samples {
-        Samples::U8(v) => Samples::U8(pick(v, bands, keep)),
-        Samples::U16(v) => Samples::U16(pick(v, bands, keep)),
-        Samples::I16(v) => Samples::I16(pick(v, bands, keep)),
-        Samples::U32(v) => Samples::U32(pick(v, bands, keep)),
-        Samples::F32(v) => Samples::F32(pick(v, bands, keep)),
-        Samples::F64(v) => Samples::F64(pick(v, bands, keep)),
-    }
+    with_samples!(samples, S(v) => S(pick(v, bands, keep)))
 }
 
 /// Writes `samples` (pixel-interleaved, `options.width × options.height × options.bands`) as a
@@ -168,12 +162,5 @@ pub fn is_integer(samples: &Samples) -> bool {
 /// Label of element `i` of integer `samples`.
 #[inline]
 pub fn label_at(samples: &Samples, i: usize) -> i64 {
-    match samples {
-        Samples::U8(v) => i64::from(v[i]),
-        Samples::U16(v) => i64::from(v[i]),
-        Samples::I16(v) => i64::from(v[i]),
-        Samples::U32(v) => i64::from(v[i]),
-        Samples::F32(v) => v[i] as i64,
-        Samples::F64(v) => v[i] as i64,
-    }
+    with_samples!(samples, v => v[i] as i64)
 }

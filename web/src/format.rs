@@ -50,16 +50,20 @@ pub fn file_info(name: &str, size: u64, info: &RasterInfo) -> Result<FileInfo, R
     })
 }
 
-/// "0.1 × 0.1 m" (or degrees, feet, units).
+/// "0.1 × 0.1 m" (or "°", "ftUS", "km", …; nothing for an unknown unit).
 fn pixel_size(georef: &GeoReference) -> String {
     let (x, y) = georef.transform.pixel_size();
-    let unit = match georef.unit {
-        LinearUnit::Metre => " m",
-        LinearUnit::Foot { .. } => " ft",
-        LinearUnit::Degree => "°",
-        LinearUnit::Unknown => "",
-    };
-    format!("{} × {}{unit}", trim(x), trim(y))
+    format!("{} × {}{}", trim(x), trim(y), unit_suffix(georef.unit))
+}
+
+/// What follows a length in `unit`: " m", "°", " ftUS", ….
+fn unit_suffix(unit: LinearUnit) -> String {
+    match unit {
+        LinearUnit::Metre => " m".to_owned(),
+        LinearUnit::Other { symbol, .. } => format!(" {symbol}"),
+        LinearUnit::Degree => "°".to_owned(),
+        LinearUnit::Unknown => String::new(),
+    }
 }
 
 /// "x 399000 to 399040, y 3282000 to 3282040".
@@ -118,6 +122,19 @@ mod tests {
         assert_eq!(trim(0.1), "0.1");
         assert_eq!(trim(399000.0), "399000");
         assert_eq!(trim(-0.0), "0");
+    }
+
+    #[test]
+    fn units_are_named_by_their_own_symbol() {
+        assert_eq!(unit_suffix(LinearUnit::Metre), " m");
+        assert_eq!(unit_suffix(LinearUnit::Degree), "°");
+        assert_eq!(unit_suffix(LinearUnit::Unknown), "");
+        let km = LinearUnit::Other {
+            name: "kilometre",
+            symbol: "km",
+            metres: 1000.0,
+        };
+        assert_eq!(unit_suffix(km), " km");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!   the map view, the legend and the downloads. It never touches pixels of the raster itself.
 //! - `worker` (a dedicated Web Worker, [`worker`]): opens the user's `File` through
 //!   `FileReaderSync` and `Blob.slice` (so a raster larger than memory is read chunk by chunk),
-//!   runs the engine's K-Means pipeline and sends back previews, statistics and the label
-//!   GeoTIFF.
+//!   runs the engine's segmentation (K-Means, through the engine's unit driver) and sends back
+//!   previews, statistics and the label GeoTIFF.
 //!
 //! They talk through the serde messages of [`protocol`]. The settings of a run live in the
 //! page's URL query ([`url_state`]), so a link reproduces a run.

@@ -2,26 +2,23 @@
 //!
 //! Every message travels as `{ msg, file? }`: `msg` is one of the enums below (serialised with
 //! `serde-wasm-bindgen`, tagged by `type`), `file` an optional `Blob` that cannot go through
-//! serde (see [`crate::transport`]). The protocol is method-neutral: a run names its method, so
-//! a later CNN/WebGPU path adds a variant of [`Method`] and nothing else changes shape.
+//! serde (see [`crate::transport`]).
+//!
+//! The protocol is method-neutral: [`ToWorker::Run`] carries the engine's [`SegmentParams`],
+//! whose `method` is a [`engine::pipeline::MethodParams`] holding the method's own parameters.
+//! A new method is a new `MethodParams` variant that travels inside `Run` as it is; the worker
+//! answers a method it cannot run with [`FromWorker::Error`], never by running another one.
+//! Method-specific results are optional fields of [`RunResult`] (the k curve is K-Means only).
 
 use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
 use engine::pipeline::SegmentParams;
+use engine::progress::Stage;
 use engine::stats::ClassRow;
 use serde::{Deserialize, Serialize};
 
 /// Longest side, in pixels, of the display image and of the label overlay.
 pub const PREVIEW_MAX_SIDE: u32 = 1024;
-
-/// The segmentation method of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// K-Means on the CPU (WebAssembly).
-    #[default]
-    Kmeans,
-}
 
 /// What the page asks of the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,11 +35,9 @@ pub enum ToWorker {
     },
     /// Renders the display image of the open raster again with other bands.
     Preview { display: [usize; 3] },
-    /// Segments the open raster; replies with progress and then [`FromWorker::Result`].
-    Run {
-        method: Method,
-        params: SegmentParams,
-    },
+    /// Segments the open raster with the method and parameters of `params`; replies with
+    /// progress and then [`FromWorker::Result`].
+    Run { params: SegmentParams },
     /// Writes the label GeoTIFF of the last result with this legend (names and colours);
     /// replies [`FromWorker::Exported`].
     Export { legend: Vec<LegendEntry> },
@@ -64,8 +59,9 @@ pub enum FromWorker {
     Preview {
         preview: Image,
     },
+    /// `fraction` (0..=1) of `stage` is done.
     Progress {
-        stage: String,
+        stage: Stage,
         fraction: f32,
     },
     Result(Box<RunResult>),
@@ -108,8 +104,9 @@ pub struct RunResult {
     pub rows: Vec<ClassRow>,
     /// The run manifest as JSON.
     pub manifest: String,
-    /// Inertia and silhouette for k = 2..=16 on the fitting sample.
-    pub k_curve: Vec<KChoice>,
+    /// Inertia and silhouette for k = 2..=16 on the fitting sample (K-Means runs only).
+    pub k_curve: Option<Vec<KChoice>>,
+    /// The k the curve suggests, if any.
     pub suggested_k: Option<usize>,
 }
 
@@ -134,4 +131,66 @@ pub struct FileInfo {
     pub nodata: String,
     /// The default display mapping (0-based bands for red, green, blue).
     pub display_bands: [usize; 3],
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::kmeans::model::KMeansParams;
+
+    use super::*;
+
+    #[test]
+    fn a_run_carries_its_method() {
+        let msg = ToWorker::Run {
+            params: SegmentParams::kmeans(KMeansParams {
+                k: 5,
+                ..KMeansParams::default()
+            }),
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["type"], "run");
+        assert_eq!(json["params"]["method"]["name"], "kmeans");
+        assert_eq!(json["params"]["method"]["k"], 5);
+        let back: ToWorker = serde_json::from_value(json).unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn a_run_without_a_known_method_is_refused() {
+        let json = serde_json::json!({
+            "type": "run",
+            "params": { "method": { "name": "no_such_method" } },
+        });
+        assert!(serde_json::from_value::<ToWorker>(json).is_err());
+    }
+
+    #[test]
+    fn progress_names_its_stage_in_snake_case() {
+        let msg = FromWorker::Progress {
+            stage: Stage::BandStatistics,
+            fraction: 0.5,
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["stage"], Stage::BandStatistics.label());
+        assert_eq!(json["stage"], "band_statistics");
+        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn a_result_may_have_no_k_curve() {
+        let result = RunResult {
+            label_width: 1,
+            label_height: 1,
+            labels: vec![0],
+            legend: Vec::new(),
+            rows: Vec::new(),
+            manifest: String::new(),
+            k_curve: None,
+            suggested_k: None,
+        };
+        let msg = FromWorker::Result(Box::new(result));
+        let json = serde_json::to_value(&msg).unwrap();
+        assert!(json["k_curve"].is_null());
+        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), msg);
+    }
 }

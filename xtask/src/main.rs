@@ -10,6 +10,10 @@
 //! - `bench [--strict] [--mapseg PATH]`: prepares a real 4096² and a 16384² GeoTIFF and a Python venv with
 //!   scikit-learn and faiss under `$CARGO_TARGET_DIR/../mapseg-bench/`, times `mapseg` against MiniBatchKMeans and
 //!   faiss k-means on the same pixels, measures peak memory on the large raster, and prints PASS/FAIL per target.
+//! - `quality [--mapseg PATH] [-- SEGMENT ARGS…]`: segments the labelled scenes of `tests/fixtures/labelled/` with
+//!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
+//!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
+//!   prints a Markdown table and writes `quality-results.json` to the bench directory. Fails on errors only.
 //! - `fixtures`: regenerates the GDAL-made test fixtures (`tests/fixtures/make_gdal_fixtures.sh`).
 //!
 //! Every command prints each step (`==> …`) before doing it. `CARGO_TARGET_DIR` defaults to
@@ -21,6 +25,7 @@ mod e2e;
 mod fixtures;
 mod install;
 mod peak_rss;
+mod quality;
 mod serve;
 mod test;
 mod web;
@@ -67,6 +72,15 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         mapseg: Option<std::path::PathBuf>,
     },
+    /// Score `mapseg segment` and scikit-learn K-Means against the labelled scenes' reference land cover.
+    Quality {
+        /// Score this `mapseg` executable instead of building the release one.
+        #[arg(long, value_name = "PATH")]
+        mapseg: Option<std::path::PathBuf>,
+        /// Arguments appended to every `mapseg segment` run (after `--`), e.g. `-- --smooth 0`.
+        #[arg(last = true, value_name = "SEGMENT ARGS")]
+        segment_args: Vec<OsString>,
+    },
     /// Regenerate the GDAL-made test fixtures.
     Fixtures,
     /// Run a command and write its peak resident memory (KiB) to a file.
@@ -102,6 +116,10 @@ fn run(command: Command) -> Result<ExitCode> {
             no_build,
         } => serve::run(port, dev, no_build).map(|()| ExitCode::SUCCESS),
         Command::Bench { strict, mapseg } => bench::run(strict, mapseg),
+        Command::Quality {
+            mapseg,
+            segment_args,
+        } => quality::run(mapseg, &segment_args),
         Command::Fixtures => fixtures::run().map(|()| ExitCode::SUCCESS),
         Command::PeakRss { report, command } => peak_rss::run_child(&report, &command),
     }

@@ -128,13 +128,14 @@ pub(super) fn check_bytes(
     }
 }
 
-/// Classifies an error of the `tiff` crate while decoding chunk `chunk`.
+/// Classifies an error of the `tiff` crate while decoding chunk `chunk`. It decodes from
+/// memory, so its I/O errors come from the decompressors: the chunk's data is corrupt.
 fn chunk_error(err: TiffError, chunk: u32) -> DecodeError {
     match err {
         TiffError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             FormatError::Codec(format!("the compressed data of chunk {chunk} ends early")).into()
         }
-        TiffError::IoError(e) => DecodeError::Io(e),
+        TiffError::IoError(e) => FormatError::Codec(format!("chunk {chunk}: {e}")).into(),
         TiffError::LimitsExceeded => LimitExceeded::Decoder(format!("chunk {chunk}")).into(),
         TiffError::UnsupportedError(e) => Unsupported::Codec(format!("chunk {chunk}: {e}")).into(),
         other => FormatError::Codec(format!("chunk {chunk}: {other}")).into(),
@@ -319,15 +320,10 @@ impl Placement {
             dst_width: window.width as usize,
             band: place.band,
         };
-        let copied = match (chunk, out) {
-            (Samples::U8(s), Samples::U8(d)) => self.copy_rect(s, d, &rect),
-            (Samples::U16(s), Samples::U16(d)) => self.copy_rect(s, d, &rect),
-            (Samples::I16(s), Samples::I16(d)) => self.copy_rect(s, d, &rect),
-            (Samples::U32(s), Samples::U32(d)) => self.copy_rect(s, d, &rect),
-            (Samples::F32(s), Samples::F32(d)) => self.copy_rect(s, d, &rect),
-            (Samples::F64(s), Samples::F64(d)) => self.copy_rect(s, d, &rect),
+        let copied = crate::with_samples!(chunk, S(s) => match out {
+            S(d) => self.copy_rect(s, d, &rect),
             _ => None,
-        };
+        });
         copied.ok_or_else(|| {
             FormatError::Codec(format!("chunk {} does not fit its place", place.index)).into()
         })

@@ -1,5 +1,8 @@
 //! Georeferencing: the affine transform, the GeoKey directory and what follows from them.
 
+use std::fmt;
+
+use super::ifd::tag;
 use crate::raster::Window;
 
 /// An affine pixel-to-model transform in GDAL order:
@@ -44,15 +47,33 @@ pub enum RasterType {
     PixelIsPoint,
 }
 
+impl fmt::Display for RasterType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RasterType::PixelIsArea => "PixelIsArea",
+            RasterType::PixelIsPoint => "PixelIsPoint",
+        })
+    }
+}
+
 /// The unit of the model coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LinearUnit {
+    /// The metre (EPSG 9001), or a user-defined unit exactly one metre long.
     Metre,
-    /// Any linear unit other than the metre, with its length in metres.
-    Foot {
+    /// A linear unit other than the metre: a known EPSG unit such as the US survey foot or the
+    /// kilometre, or a user-defined length (ProjLinearUnitSizeGeoKey).
+    Other {
+        /// "US survey foot", "kilometre", …; "user-defined unit" for a user-defined length.
+        name: &'static str,
+        /// A short form for labels: "ftUS", "km", …; "units" for a user-defined length.
+        symbol: &'static str,
+        /// Length of one unit in metres.
         metres: f64,
     },
+    /// Degrees of a geographic coordinate system.
     Degree,
+    /// A unit that the GeoKeys leave undefined or that is not known here.
     Unknown,
 }
 
@@ -61,8 +82,20 @@ impl LinearUnit {
     pub fn metres(self) -> Option<f64> {
         match self {
             LinearUnit::Metre => Some(1.0),
-            LinearUnit::Foot { metres } => Some(metres),
+            LinearUnit::Other { metres, .. } => Some(metres),
             LinearUnit::Degree | LinearUnit::Unknown => None,
+        }
+    }
+}
+
+/// "metre", "US survey foot (0.30480061 m)", "degree", "unknown unit".
+impl fmt::Display for LinearUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinearUnit::Metre => f.write_str("metre"),
+            LinearUnit::Other { name, metres, .. } => write!(f, "{name} ({metres} m)"),
+            LinearUnit::Degree => f.write_str("degree"),
+            LinearUnit::Unknown => f.write_str("unknown unit"),
         }
     }
 }
@@ -127,9 +160,6 @@ mod key {
     pub const PROJ_LINEAR_UNIT_SIZE: u16 = 3077;
 }
 
-/// Tag numbers of the GeoKey parameter tags.
-const GEO_DOUBLE_PARAMS_TAG: u16 = 34736;
-const GEO_ASCII_PARAMS_TAG: u16 = 34737;
 /// The GeoKey value meaning "user-defined".
 const USER_DEFINED: u16 = 32767;
 
@@ -290,11 +320,11 @@ fn key_value(raw: &RawGeoTags, location: u16, count: usize, offset: usize) -> Op
     let end = offset.checked_add(count)?;
     match location {
         0 => u16::try_from(offset).ok().map(GeoKeyValue::Short),
-        GEO_DOUBLE_PARAMS_TAG => {
+        tag::GEO_DOUBLE_PARAMS => {
             let params = raw.geo_double_params.as_deref()?.get(offset..end)?;
             Some(GeoKeyValue::Doubles(params.to_vec()))
         }
-        GEO_ASCII_PARAMS_TAG => {
+        tag::GEO_ASCII_PARAMS => {
             let params = raw.geo_ascii_params.as_deref()?.get(offset..end)?;
             let text = params.trim_end_matches(['|', '\0']);
             Some(GeoKeyValue::Ascii(text.to_owned()))
@@ -385,34 +415,43 @@ fn linear_unit(keys: &[GeoKey], geographic: bool, epsg: Option<u32>) -> LinearUn
     match short_key(keys, key::PROJ_LINEAR_UNITS) {
         Some(USER_DEFINED) => double_key(keys, key::PROJ_LINEAR_UNIT_SIZE)
             .filter(|m| m.is_finite() && *m > 0.0)
-            .map_or(LinearUnit::Unknown, unit_of_length),
-        Some(code) => epsg_unit_metres(code).map_or(LinearUnit::Unknown, unit_of_length),
+            .map_or(LinearUnit::Unknown, user_defined_unit),
+        Some(code) => epsg_linear_unit(code).unwrap_or(LinearUnit::Unknown),
         None if epsg.is_some_and(is_metric_epsg) => LinearUnit::Metre,
         None => LinearUnit::Unknown,
     }
 }
 
-fn unit_of_length(metres: f64) -> LinearUnit {
+fn user_defined_unit(metres: f64) -> LinearUnit {
     if metres == 1.0 {
         LinearUnit::Metre
     } else {
-        LinearUnit::Foot { metres }
+        LinearUnit::Other {
+            name: "user-defined unit",
+            symbol: "units",
+            metres,
+        }
     }
 }
 
-/// Length in metres of an EPSG linear unit code.
-fn epsg_unit_metres(code: u16) -> Option<f64> {
-    Some(match code {
-        9001 => 1.0,
-        9002 => 0.3048,
-        9003 => 1200.0 / 3937.0,
-        9005 => 0.304_797_265_4,
-        9014 => 1.8288,
-        9030 => 1852.0,
-        9036 => 1000.0,
-        9093 => 1609.344,
-        9096 => 0.9144,
+/// The EPSG linear unit `code`, with the name and symbol EPSG gives it.
+fn epsg_linear_unit(code: u16) -> Option<LinearUnit> {
+    let (name, symbol, metres) = match code {
+        9001 => return Some(LinearUnit::Metre),
+        9002 => ("foot", "ft", 0.3048),
+        9003 => ("US survey foot", "ftUS", 1200.0 / 3937.0),
+        9005 => ("Clarke's foot", "ftCla", 0.304_797_265_4),
+        9014 => ("fathom", "fathom", 1.8288),
+        9030 => ("nautical mile", "NM", 1852.0),
+        9036 => ("kilometre", "km", 1000.0),
+        9093 => ("statute mile", "mi", 1609.344),
+        9096 => ("yard", "yd", 0.9144),
         _ => return None,
+    };
+    Some(LinearUnit::Other {
+        name,
+        symbol,
+        metres,
     })
 }
 
@@ -480,5 +519,84 @@ impl Ellipsoid {
         let b2 = a * a * (1.0 - e2);
         let es = e * sin;
         b2 / 2.0 * (sin / (1.0 - es * es) + ((1.0 + es) / (1.0 - es)).ln() / (2.0 * e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A projected raster with 10-unit pixels whose ProjLinearUnitsGeoKey is `units`, and, for
+    /// a user-defined unit, ProjLinearUnitSizeGeoKey `size`.
+    fn projected(units: u16, size: Option<f64>) -> GeoReference {
+        let mut dir = vec![1, 1, 0, 2];
+        dir.extend([key::MODEL_TYPE, 0, 1, 1]);
+        dir.extend([key::PROJ_LINEAR_UNITS, 0, 1, units]);
+        if size.is_some() {
+            dir[3] = 3;
+            dir.extend([key::PROJ_LINEAR_UNIT_SIZE, tag::GEO_DOUBLE_PARAMS, 1, 0]);
+        }
+        let raw = RawGeoTags {
+            model_pixel_scale: Some(vec![10.0, 10.0, 0.0]),
+            model_tiepoint: Some(vec![0.0, 0.0, 0.0, 500.0, 900.0, 0.0]),
+            geo_key_directory: dir,
+            geo_double_params: size.map(|s| vec![s]),
+            ..RawGeoTags::default()
+        };
+        GeoReference::from_raw(raw).expect("a transform")
+    }
+
+    #[test]
+    fn epsg_units_keep_their_own_name_and_length() {
+        for (code, name, symbol, metres) in [
+            (9002, "foot", "ft", 0.3048),
+            (9003, "US survey foot", "ftUS", 1200.0 / 3937.0),
+            (9014, "fathom", "fathom", 1.8288),
+            (9030, "nautical mile", "NM", 1852.0),
+            (9036, "kilometre", "km", 1000.0),
+            (9093, "statute mile", "mi", 1609.344),
+            (9096, "yard", "yd", 0.9144),
+        ] {
+            let georef = projected(code, None);
+            assert_eq!(
+                georef.unit,
+                LinearUnit::Other {
+                    name,
+                    symbol,
+                    metres
+                },
+                "EPSG unit {code}"
+            );
+            let area = georef.pixel_area_m2(0.0).expect("a linear unit");
+            assert!((area - 100.0 * metres * metres).abs() < 1e-9 * area);
+        }
+        assert_eq!(projected(9001, None).unit, LinearUnit::Metre);
+        assert_eq!(projected(9999, None).unit, LinearUnit::Unknown);
+    }
+
+    #[test]
+    fn user_defined_units_are_named_as_such() {
+        assert_eq!(
+            projected(USER_DEFINED, Some(0.5)).unit,
+            LinearUnit::Other {
+                name: "user-defined unit",
+                symbol: "units",
+                metres: 0.5
+            }
+        );
+        assert_eq!(projected(USER_DEFINED, Some(1.0)).unit, LinearUnit::Metre);
+        assert_eq!(
+            projected(USER_DEFINED, Some(-1.0)).unit,
+            LinearUnit::Unknown
+        );
+    }
+
+    #[test]
+    fn units_and_raster_types_display_for_people() {
+        assert_eq!(LinearUnit::Metre.to_string(), "metre");
+        assert_eq!(projected(9036, None).unit.to_string(), "kilometre (1000 m)");
+        assert_eq!(LinearUnit::Degree.to_string(), "degree");
+        assert_eq!(LinearUnit::Unknown.to_string(), "unknown unit");
+        assert_eq!(RasterType::PixelIsPoint.to_string(), "PixelIsPoint");
     }
 }

@@ -8,8 +8,9 @@ pub(super) enum ByteOrder {
     Big,
 }
 
-/// Tag numbers used when writing.
+/// TIFF and GeoTIFF tag numbers, for reading and for writing.
 pub(super) mod tag {
+    pub const NEW_SUBFILE_TYPE: u16 = 254;
     pub const IMAGE_WIDTH: u16 = 256;
     pub const IMAGE_LENGTH: u16 = 257;
     pub const BITS_PER_SAMPLE: u16 = 258;

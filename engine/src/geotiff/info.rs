@@ -80,6 +80,17 @@ pub enum Layout {
     Tiles { width: u32, height: u32 },
 }
 
+/// "256x256 tiles", "strips of 8 rows".
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Layout::Strips { rows_per_strip: 1 } => f.write_str("strips of 1 row"),
+            Layout::Strips { rows_per_strip } => write!(f, "strips of {rows_per_strip} rows"),
+            Layout::Tiles { width, height } => write!(f, "{width}x{height} tiles"),
+        }
+    }
+}
+
 impl Layout {
     /// Chunk width and height for an image `image_width` pixels wide.
     pub(super) fn chunk_size(self, image_width: u32) -> (u32, u32) {
@@ -248,5 +259,27 @@ impl fmt::Display for Photometric {
             Photometric::Other(code) => return write!(f, "photometric interpretation {code}"),
         };
         f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_display_for_people() {
+        let tiles = Layout::Tiles {
+            width: 256,
+            height: 128,
+        };
+        assert_eq!(tiles.to_string(), "256x128 tiles");
+        assert_eq!(
+            Layout::Strips { rows_per_strip: 8 }.to_string(),
+            "strips of 8 rows"
+        );
+        assert_eq!(
+            Layout::Strips { rows_per_strip: 1 }.to_string(),
+            "strips of 1 row"
+        );
     }
 }

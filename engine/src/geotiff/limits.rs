@@ -5,7 +5,8 @@ const MIB: usize = 1024 * 1024;
 /// Upper bounds on what decoding one file may allocate or walk.
 ///
 /// Every size taken from a file is checked against these before anything is allocated. The
-/// defaults suit a browser tab; [`Limits::unlimited`] lifts every bound.
+/// defaults suit a browser tab; [`Limits::unlimited`] lifts every bound on what a file may
+/// declare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -22,7 +23,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// No bounds at all: for trusted input on machines with plenty of memory.
+    /// No bounds on sizes, chunks, directories or tags: for trusted input on machines with
+    /// plenty of memory. The chunk cache, a budget rather than a bound, stays at 256 MiB.
     pub fn unlimited() -> Self {
         Self {
             max_window_bytes: usize::MAX,

@@ -14,7 +14,6 @@ use super::limits::Limits;
 use super::tags::{Directory, Tags, TiffFile};
 use crate::raster::{PixelBlock, Samples, Window};
 
-const NEW_SUBFILE_TYPE: u16 = 254;
 const REDUCED_RESOLUTION: u64 = 1;
 const TRANSPARENCY_MASK: u64 = 4;
 
@@ -52,10 +51,11 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         let mut info = describe(&mut tags, &full)?;
         let mut levels = vec![full];
         for dir in rest {
-            if let Some(overview) = overview(&mut Tags {
+            let mut tags = Tags {
                 file: &mut file,
                 dir,
-            }) {
+            };
+            if let Some(overview) = overview(&mut tags, &levels[0]) {
                 info.overviews.push((overview.width, overview.height));
                 levels.push(overview);
             }
@@ -158,11 +158,17 @@ fn read_directories<R: Read + Seek>(
     Ok(directories)
 }
 
-/// The reduced-resolution image of a directory, if it is one that can be decoded.
-fn overview<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Option<Level> {
-    let kind = tags.uint(NEW_SUBFILE_TYPE, "NewSubfileType").ok()??;
+/// The reduced-resolution image of a directory, if it is one that can be decoded and has the
+/// bands of the full-resolution image `full` (GDAL ignores other directories too).
+fn overview<R: Read + Seek>(tags: &mut Tags<'_, R>, full: &Level) -> Option<Level> {
+    let kind = tags.uint(tag::NEW_SUBFILE_TYPE, "NewSubfileType").ok()??;
     let is_overview = kind & REDUCED_RESOLUTION != 0 && kind & TRANSPARENCY_MASK == 0;
-    is_overview.then(|| Level::parse(tags).ok()).flatten()
+    if !is_overview {
+        return None;
+    }
+    Level::parse(tags)
+        .ok()
+        .filter(|level| level.samples == full.samples && level.sample_type == full.sample_type)
 }
 
 /// The description of a file from its first directory.
@@ -229,10 +235,13 @@ fn parse_nodata(text: &str) -> Option<f64> {
 /// Identifies a decoded chunk: level and chunk index.
 type ChunkKey = (usize, u32);
 
-/// The most recently used decoded chunks, bounded in bytes (the newest is always kept).
+/// The most recently used decoded chunks, bounded in bytes: the newest is always kept, the
+/// older ones (least recently used first) only while they fit.
 #[derive(Debug)]
 struct ChunkCache {
-    entries: VecDeque<(ChunkKey, Samples)>,
+    newest: Option<(ChunkKey, Samples)>,
+    older: VecDeque<(ChunkKey, Samples)>,
+    /// Bytes held by `newest` and `older` together.
     bytes: usize,
     capacity: usize,
 }
@@ -240,42 +249,146 @@ struct ChunkCache {
 impl ChunkCache {
     fn new(capacity: usize) -> Self {
         Self {
-            entries: VecDeque::new(),
+            newest: None,
+            older: VecDeque::new(),
             bytes: 0,
             capacity,
         }
     }
 
+    /// The chunk `key`, decoded by `decode` unless it is cached; it becomes the newest.
     fn get_or_insert_with(
         &mut self,
         key: ChunkKey,
         decode: impl FnOnce() -> Result<Samples, DecodeError>,
     ) -> Result<&Samples, DecodeError> {
-        let entry = match self.entries.iter().position(|(k, _)| *k == key) {
-            Some(pos) => self.entries.remove(pos),
-            None => None,
-        };
-        let entry = match entry {
-            Some(entry) => entry,
-            None => {
-                let samples = decode()?;
-                self.bytes += byte_len(&samples);
-                (key, samples)
+        let entry = match self.newest.take() {
+            Some(newest) if newest.0 == key => newest,
+            previous => {
+                self.older.extend(previous);
+                let cached = self
+                    .older
+                    .iter()
+                    .position(|(k, _)| *k == key)
+                    .and_then(|pos| self.older.remove(pos));
+                match cached {
+                    Some(entry) => entry,
+                    None => {
+                        let samples = decode()?;
+                        self.bytes += byte_len(&samples);
+                        (key, samples)
+                    }
+                }
             }
         };
-        self.entries.push_back(entry);
-        while self.bytes > self.capacity && self.entries.len() > 1 {
-            if let Some((_, evicted)) = self.entries.pop_front() {
-                self.bytes -= byte_len(&evicted);
-            }
+        while self.bytes > self.capacity {
+            let Some((_, evicted)) = self.older.pop_front() else {
+                break;
+            };
+            self.bytes -= byte_len(&evicted);
         }
-        self.entries
-            .back()
-            .map(|(_, samples)| samples)
-            .ok_or_else(|| FormatError::Codec("the chunk cache lost a chunk".into()).into())
+        Ok(&self.newest.insert(entry).1)
     }
 }
 
 fn byte_len(samples: &Samples) -> usize {
     samples.len() * samples.sample_type().bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::geotiff::ifd::{self, Value};
+
+    /// A little-endian TIFF holding a 4×4 image of `bands` 8-bit bands, then a 2×2
+    /// reduced-resolution image of `overview_bands` bands.
+    fn with_overview(bands: u16, overview_bands: u16) -> Vec<u8> {
+        let order = ByteOrder::Little;
+        let directory = |size: u32, samples: u16, kind: u32, data_at: u64, ifd_at: u64| {
+            let data_len = size * size * u32::from(samples);
+            let data_at = u32::try_from(data_at).expect("a small file");
+            let mut entries = vec![
+                (tag::NEW_SUBFILE_TYPE, Value::Long(vec![kind])),
+                (tag::IMAGE_WIDTH, Value::Long(vec![size])),
+                (tag::IMAGE_LENGTH, Value::Long(vec![size])),
+                (tag::BITS_PER_SAMPLE, Value::Short(vec![8])),
+                (tag::COMPRESSION, Value::Short(vec![1])),
+                (tag::PHOTOMETRIC, Value::Short(vec![1])),
+                (tag::SAMPLES_PER_PIXEL, Value::Short(vec![samples])),
+                (tag::ROWS_PER_STRIP, Value::Long(vec![size])),
+                (tag::STRIP_OFFSETS, Value::Long(vec![data_at])),
+                (tag::STRIP_BYTE_COUNTS, Value::Long(vec![data_len])),
+            ];
+            let bytes = ifd::encode_ifd(&mut entries, ifd_at, order, false).expect("encodes");
+            (bytes, entries.len())
+        };
+        let first_at = ifd::header_len(false);
+        let (first_len, _) = directory(4, bands, 0, 0, first_at);
+        let second_at = first_at + first_len.len() as u64;
+        let (second_len, _) = directory(2, overview_bands, 1, 0, second_at);
+        let data_at = second_at + second_len.len() as u64;
+        let full_len = 16 * u64::from(bands);
+        let (mut first, entries) = directory(4, bands, 0, data_at, first_at);
+        let (second, _) = directory(2, overview_bands, 1, data_at + full_len, second_at);
+        // Chain the first directory to the second.
+        let next = 2 + 12 * entries;
+        let second_at = u32::try_from(second_at).expect("a small file");
+        first[next..next + 4].copy_from_slice(&second_at.to_le_bytes());
+        let mut tiff = ifd::encode_header(order, false, first_at).expect("encodes");
+        tiff.extend(first);
+        tiff.extend(second);
+        tiff.extend((0..full_len + 4 * u64::from(overview_bands)).map(|i| i as u8));
+        tiff
+    }
+
+    #[test]
+    fn overviews_with_other_bands_than_the_image_are_ignored() {
+        let reader = GeoTiffReader::open(Cursor::new(with_overview(3, 3))).unwrap();
+        assert_eq!(reader.info().overviews, vec![(2, 2)]);
+        let mut reader = GeoTiffReader::open(Cursor::new(with_overview(3, 1))).unwrap();
+        assert_eq!(reader.info().overviews, Vec::<(u32, u32)>::new());
+        let full = reader.read_window(Window::new(0, 0, 4, 4)).unwrap();
+        assert_eq!(full.samples, Samples::U8((0..48).collect()));
+    }
+
+    #[test]
+    fn the_chunk_cache_keeps_the_newest_chunk_and_the_most_recently_used() {
+        let chunk = |v: u8| move || Ok(Samples::U8(vec![v; 4]));
+        let cached = || -> Result<Samples, DecodeError> { panic!("a cached chunk was decoded") };
+        let mut cache = ChunkCache::new(8);
+        cache.get_or_insert_with((0, 0), chunk(0)).unwrap();
+        cache.get_or_insert_with((0, 1), chunk(1)).unwrap();
+        assert_eq!(
+            cache.get_or_insert_with((0, 0), cached).unwrap(),
+            &Samples::U8(vec![0; 4])
+        );
+        // A third chunk evicts the least recently used one, (0, 1).
+        cache.get_or_insert_with((0, 2), chunk(2)).unwrap();
+        assert_eq!(cache.bytes, 8);
+        cache.get_or_insert_with((0, 0), cached).unwrap();
+        let mut decoded = false;
+        cache
+            .get_or_insert_with((0, 1), || {
+                decoded = true;
+                chunk(1)()
+            })
+            .unwrap();
+        assert!(decoded);
+        // A failed decode keeps what is cached.
+        let failed = cache.get_or_insert_with((1, 0), || Err(FormatError::IfdLoop.into()));
+        assert!(failed.is_err());
+        cache.get_or_insert_with((0, 1), cached).unwrap();
+        cache.get_or_insert_with((0, 0), cached).unwrap();
+        // A chunk larger than the whole budget is still kept while it is the newest.
+        let mut small = ChunkCache::new(2);
+        small.get_or_insert_with((0, 0), chunk(7)).unwrap();
+        assert_eq!(
+            small.get_or_insert_with((0, 0), cached).unwrap(),
+            &Samples::U8(vec![7; 4])
+        );
+        small.get_or_insert_with((0, 1), chunk(8)).unwrap();
+        assert_eq!(small.bytes, 4);
+    }
 }

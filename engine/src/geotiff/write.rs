@@ -363,24 +363,13 @@ impl<W: Write + Seek> GeoTiffWriter<W> {
 
 /// Appends samples `range` as little-endian bytes.
 fn extend_le(out: &mut Vec<u8>, samples: &Samples, range: std::ops::Range<usize>) {
-    match samples {
-        Samples::U8(v) => out.extend_from_slice(&v[range]),
-        Samples::U16(v) => v[range]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Samples::I16(v) => v[range]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Samples::U32(v) => v[range]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Samples::F32(v) => v[range]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Samples::F64(v) => v[range]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    if let Samples::U8(v) = samples {
+        out.extend_from_slice(&v[range]);
+        return;
     }
+    crate::with_samples!(samples, v => v[range]
+        .iter()
+        .for_each(|x| out.extend_from_slice(&x.to_le_bytes())))
 }
 
 /// Tile offsets or byte counts: LONG in classic TIFF, LONG8 in BigTIFF.

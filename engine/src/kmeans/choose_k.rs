@@ -50,7 +50,9 @@ pub fn inertia_curve(
         };
         let centres = match fit(points, dims, k, seed, FitOptions::default(), &scaled) {
             Ok(c) => c,
-            Err(KMeansError::TooFewPoints { .. }) => break,
+            Err(KMeansError::TooFewPoints { .. } | KMeansError::TooFewDistinctPoints { .. }) => {
+                break;
+            }
             Err(e) => return Err(e),
         };
         let mut labels = vec![0u8; sub_points.len() / dims];

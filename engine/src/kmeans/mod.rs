@@ -1,11 +1,15 @@
 //! Seeded K-Means in `f32`: k-means++ initialisation, Lloyd iterations with a tolerance and an
 //! iteration cap, empty-cluster repair, and centres ordered by brightness.
 //!
+//! [`model`] makes it a segmentation method: parameters, the fitting sample of a raster, the
+//! fitted model.
+//!
 //! Points are flat `f32` slices of `dims` values each. Everything random takes a seed, so the same
 //! input and seed always give the same centres.
 
 mod assign;
 mod choose_k;
+pub mod model;
 
 pub use assign::assign;
 pub use choose_k::{KChoice, inertia_curve, suggest_k};
@@ -20,13 +24,16 @@ pub const MAX_K: usize = 64;
 
 /// Why a fit could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KMeansError {
     #[error("k must be between 2 and {MAX_K} (got {0})")]
     BadK(usize),
-    #[error(
-        "only {points} distinct valid samples for k = {k}: the raster has too little valid data"
-    )]
+    /// Fewer points than clusters.
+    #[error("only {points} point(s), too few for k = {k} clusters")]
     TooFewPoints { points: usize, k: usize },
+    /// Enough points, but fewer distinct values among them than clusters.
+    #[error("only {distinct} distinct point(s), too few for k = {k} clusters")]
+    TooFewDistinctPoints { distinct: usize, k: usize },
     #[error("feature vectors must have at least one dimension")]
     NoDimensions,
     #[error(transparent)]
@@ -136,35 +143,52 @@ fn kmeans_plus_plus(
     let mut nearest: Vec<f32> = (0..n)
         .map(|i| sq_dist(point(i), &centres[..dims]))
         .collect();
+    // Greedy k-means++ (as in Arthur & Vassilvitskii's paper and scikit-learn): each step draws
+    // a few D²-weighted candidates and keeps the one that lowers the potential most, which makes
+    // the start, and so the result, depend much less on the seed.
+    let candidates = 2 + (k as f64).ln() as usize;
+    let mut trial = vec![0f32; n];
     for _ in 1..k {
         let total: f64 = nearest.iter().map(|&d| f64::from(d)).sum();
         if total <= 0.0 {
             let distinct = count_distinct(points, dims, k);
-            return Err(KMeansError::TooFewPoints {
-                points: distinct,
-                k,
-            });
+            return Err(KMeansError::TooFewDistinctPoints { distinct, k });
         }
-        let mut target = rng.random::<f64>() * total;
-        let mut chosen = n - 1;
-        for (i, &d) in nearest.iter().enumerate() {
-            target -= f64::from(d);
-            if target < 0.0 && d > 0.0 {
-                chosen = i;
-                break;
+        let mut best: Option<(f64, usize)> = None;
+        let mut best_nearest = nearest.clone();
+        for _ in 0..candidates {
+            let chosen = draw_weighted(&nearest, total, rng);
+            let c = point(chosen);
+            let mut potential = 0f64;
+            for (i, (t, &d)) in trial.iter_mut().zip(&nearest).enumerate() {
+                *t = d.min(sq_dist(point(i), c));
+                potential += f64::from(*t);
+            }
+            if best.is_none_or(|(p, _)| potential < p) {
+                best = Some((potential, chosen));
+                best_nearest.copy_from_slice(&trial);
             }
         }
-        if nearest[chosen] <= 0.0 {
-            // Rounding left nothing at the end: take the farthest point instead.
-            chosen = argmax(&nearest);
-        }
-        let c = point(chosen).to_vec();
-        for (i, d) in nearest.iter_mut().enumerate() {
-            *d = d.min(sq_dist(point(i), &c));
-        }
-        centres.extend_from_slice(&c);
+        let Some((_, chosen)) = best else {
+            break;
+        };
+        nearest = best_nearest;
+        centres.extend_from_slice(point(chosen));
     }
     Ok(centres)
+}
+
+/// A point index drawn with probability proportional to `weights[i]` (which sum to `total` > 0).
+fn draw_weighted(weights: &[f32], total: f64, rng: &mut ChaCha8Rng) -> usize {
+    let mut target = rng.random::<f64>() * total;
+    for (i, &d) in weights.iter().enumerate() {
+        target -= f64::from(d);
+        if target < 0.0 && d > 0.0 {
+            return i;
+        }
+    }
+    // Rounding left nothing at the end: take the farthest point instead.
+    argmax(weights)
 }
 
 /// Moves every centre to the mean of its points; a centre that lost all its points is moved to
@@ -296,11 +320,16 @@ mod tests {
     }
 
     #[test]
-    fn too_few_distinct_points_is_an_error() {
+    fn too_few_points_or_distinct_points_is_an_error() {
         let pts = vec![0.5f32; 40];
         assert_eq!(
             fit(&pts, 2, 3, 0, FitOptions::default(), &NoProgress),
-            Err(KMeansError::TooFewPoints { points: 1, k: 3 })
+            Err(KMeansError::TooFewDistinctPoints { distinct: 1, k: 3 })
+        );
+        let two = [0.0f32, 0.0, 1.0, 1.0];
+        assert_eq!(
+            fit(&two, 2, 3, 0, FitOptions::default(), &NoProgress),
+            Err(KMeansError::TooFewPoints { points: 2, k: 3 })
         );
         assert_eq!(
             fit(&pts, 2, 1, 0, FitOptions::default(), &NoProgress),

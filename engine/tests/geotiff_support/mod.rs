@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use engine::geotiff::GeoTiffReader;
 use engine::raster::Samples;
+use engine::with_samples;
 
 /// `tests/fixtures` at the workspace root.
 pub fn fixtures_dir() -> PathBuf {
@@ -39,14 +40,7 @@ pub const REAL_FILES: &[&str] = &[
 
 /// Samples as little-endian bytes, the layout of GDAL's ENVI dumps.
 pub fn le_bytes(samples: &Samples) -> Vec<u8> {
-    match samples {
-        Samples::U8(v) => v.clone(),
-        Samples::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Samples::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Samples::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Samples::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Samples::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    }
+    with_samples!(samples, v => v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 /// A deterministic xorshift64 generator.

@@ -34,7 +34,7 @@ export default [
       assertEqual(csv.length - 1, k, 'CSV rows (k)');
 
       const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
-      assertEqual(manifest.params?.k, k, 'manifest params.k');
+      assertEqual(manifest.method?.params?.k, k, 'manifest method.params.k');
 
       const png = fs.readFileSync(await download(page, 'download-png', t.tmp));
       assertEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG magic bytes');

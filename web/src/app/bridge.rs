@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+use engine::progress::Stage;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -11,7 +12,7 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::{AppState, Busy, ProgressState, Shown, dom, host};
 use crate::format::stem;
-use crate::protocol::{FromWorker, Method, ToWorker};
+use crate::protocol::{FromWorker, ToWorker};
 use crate::transport::{envelope, js_error_text, open};
 
 /// Script that loads the worker program (written by trunk's loader shim).
@@ -175,19 +176,13 @@ pub fn run(state: AppState) {
     state.problem.set(None);
     state.shown.set(None);
     state.progress.set(ProgressState {
-        stage: "sampling".into(),
+        stage: Stage::BandStatistics.label().to_owned(),
         fraction: 0.0,
         eta_s: None,
     });
     state.run_started.set(dom::now_ms());
     state.busy.set(Busy::Running);
-    send(
-        &ToWorker::Run {
-            method: Method::Kmeans,
-            params,
-        },
-        None,
-    );
+    send(&ToWorker::Run { params }, None);
 }
 
 /// Stops the running job at once: the worker is terminated and replaced.
@@ -260,11 +255,11 @@ fn dispatch(state: AppState, msg: FromWorker) {
         FromWorker::Preview { preview } => state.preview.set(Some(preview)),
         FromWorker::Progress { stage, fraction } => {
             let elapsed_s = (dom::now_ms() - state.run_started.get_untracked()) / 1000.0;
-            let overall = overall_fraction(&stage, fraction);
+            let overall = overall_fraction(stage, fraction);
             let eta_s =
                 (overall > 0.03 && elapsed_s > 0.3).then(|| elapsed_s * (1.0 - overall) / overall);
             state.progress.set(ProgressState {
-                stage,
+                stage: stage.label().to_owned(),
                 fraction,
                 eta_s,
             });
@@ -330,15 +325,17 @@ fn dispatch(state: AppState, msg: FromWorker) {
     }
 }
 
-/// The fraction of the whole run done, from a stage and its fraction.
-fn overall_fraction(stage: &str, fraction: f32) -> f64 {
+/// The fraction of the whole run done, from a stage and its fraction (the stages of a K-Means
+/// run in the worker, in their order).
+fn overall_fraction(stage: Stage, fraction: f32) -> f64 {
     let (start, span) = match stage {
-        "sampling" => (0.0, 0.2),
-        "fitting" => (0.2, 0.2),
-        "k_curve" => (0.4, 0.1),
-        "reading" => (0.5, 0.05),
-        "assigning" | "smoothing" => (0.55, 0.4),
-        "writing" => (0.95, 0.05),
+        Stage::BandStatistics => (0.0, 0.1),
+        Stage::Sampling => (0.1, 0.1),
+        Stage::Fitting => (0.2, 0.2),
+        Stage::KCurve => (0.4, 0.1),
+        Stage::Hashing => (0.5, 0.05),
+        Stage::Assigning => (0.55, 0.4),
+        Stage::Writing => (0.95, 0.05),
         _ => (0.0, 0.0),
     };
     start + span * f64::from(fraction)

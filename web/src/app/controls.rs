@@ -1,9 +1,26 @@
-//! The run controls: k, resolution, smoothing, minimum mapping unit, seed, bands, display.
+//! The run controls: k, resolution, pre-smoothing, normalisation, smoothing, minimum mapping
+//! unit, seed, bands, display.
 
+use engine::normalise::Normalisation;
 use leptos::prelude::*;
 
 use super::{AppState, Busy, bridge};
-use crate::url_state::{RESOLUTIONS, SMOOTHING, Settings};
+use crate::url_state::{K_RANGE, RESOLUTIONS, SMOOTHING, Settings};
+
+/// A short description of a normalisation for the select box.
+fn normalisation_label(n: Normalisation) -> String {
+    match n {
+        Normalisation::Auto => format!(
+            "Automatic ({})",
+            normalisation_label(Normalisation::DEFAULT)
+        ),
+        Normalisation::Unit => "÷ 255 (8-bit only)".to_owned(),
+        Normalisation::Stretch => "2–98 % stretch".to_owned(),
+        Normalisation::Zscore => "z-score".to_owned(),
+        Normalisation::Robust => "robust z-score".to_owned(),
+        Normalisation::RobustClip => "robust z-score, clipped".to_owned(),
+    }
+}
 
 #[component]
 pub fn Controls(state: AppState) -> impl IntoView {
@@ -21,13 +38,13 @@ pub fn Controls(state: AppState) -> impl IntoView {
                     id="k"
                     data-testid="k"
                     type="number"
-                    min="2"
-                    max="64"
+                    min=K_RANGE.start().to_string()
+                    max=K_RANGE.end().to_string()
                     step="1"
                     prop:value=number(|s| s.k.to_string())
                     on:change=move |ev| {
                         if let Ok(k) = event_target_value(&ev).trim().parse::<usize>() {
-                            s.update(|s| s.k = k.clamp(2, 64));
+                            s.update(|s| s.k = k.clamp(*K_RANGE.start(), *K_RANGE.end()));
                         }
                     }
                 />
@@ -50,6 +67,44 @@ pub fn Controls(state: AppState) -> impl IntoView {
                                     selected=move || s.with(|s| s.resolution == r)
                                 >
                                     {format!("{r} × {r} px")}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <label for="presmooth">"Pre-smoothing"</label>
+                <label class="check">
+                    <input
+                        id="presmooth"
+                        data-testid="presmooth"
+                        type="checkbox"
+                        prop:checked=move || s.with(|s| s.presmooth)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            s.update(|s| s.presmooth = on);
+                        }
+                    />
+                    "3 × 3 mean"
+                </label>
+                <label for="normalise">"Normalisation"</label>
+                <select
+                    id="normalise"
+                    data-testid="normalise"
+                    on:change=move |ev| {
+                        if let Ok(n) = event_target_value(&ev).parse::<Normalisation>() {
+                            s.update(|s| s.normalise = n);
+                        }
+                    }
+                >
+                    {Normalisation::ALL
+                        .into_iter()
+                        .map(|n| {
+                            view! {
+                                <option
+                                    value=n.name()
+                                    selected=move || s.with(|s| s.normalise == n)
+                                >
+                                    {normalisation_label(n)}
                                 </option>
                             }
                         })

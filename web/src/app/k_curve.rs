@@ -1,4 +1,5 @@
-//! The k curve: inertia for k = 2..16 on the fitting sample, with the suggested k marked.
+//! The k curve: inertia for k = 2..16 on the fitting sample, with the suggested k marked (K-Means
+//! runs only; nothing is shown for a result without a curve).
 
 use leptos::prelude::*;
 
@@ -17,7 +18,7 @@ pub fn KCurve(state: AppState) -> impl IntoView {
         })
     };
     move || {
-        let Some((points, suggested)) = curve() else {
+        let Some((Some(points), suggested)) = curve() else {
             return ().into_any();
         };
         if points.is_empty() {

@@ -35,7 +35,7 @@ pub enum Busy {
 /// The progress of a run.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProgressState {
-    /// Engine stage label (sampling, fitting, assigning, …).
+    /// Label of the engine stage (`Stage::label`: band_statistics, sampling, fitting, …).
     pub stage: String,
     /// Fraction of the stage, 0..=1.
     pub fraction: f32,

@@ -1,12 +1,18 @@
 //! The worker: owns the open raster and the last result, answers [`ToWorker`] messages.
 //!
-//! Work happens synchronously inside the message handler; the page cancels a run by
-//! terminating the worker and starting a fresh one, so nothing here needs to poll for it.
+//! Messages become jobs on a queue, answered one at a time in the order they came: the message
+//! handler only pushes the job and, when none is running, starts the loop that drains the queue
+//! ([`drain`]). A job takes what it needs (the open raster, the last result) out of the state,
+//! works without holding any borrow of it (a run awaits the engine's unit driver), puts it back
+//! and posts its reply; only then does the next job start. So a `Preview` or an `Export` sent
+//! during a run is answered after the run. The page cancels a run by terminating the worker and
+//! starting a fresh one, so nothing here needs to poll for it.
 
 mod blob_reader;
 mod run;
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use engine::geotiff::{GeoTiffReader, RasterInfo};
 use engine::preview::render_preview;
@@ -20,7 +26,7 @@ use crate::format::file_info;
 use crate::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
 use crate::transport::{envelope, open};
 
-/// Backend name shown in the page.
+/// Where the engine runs, as the page shows it and the manifest records it.
 pub const BACKEND: &str = "CPU (WebAssembly)";
 
 /// The raster the page opened.
@@ -31,10 +37,19 @@ struct Session {
     info: RasterInfo,
 }
 
+/// A message of the page waiting its turn, with the `Blob` sent along (for `Open`).
+type Job = (ToWorker, Option<JsValue>);
+
 #[derive(Default)]
 struct State {
+    /// The open raster; taken out while a job uses it.
     session: Option<Session>,
+    /// What the last run left to export; taken out while an export uses it.
     last: Option<run::LastRun>,
+    /// Jobs not started yet, oldest first.
+    queue: VecDeque<Job>,
+    /// Whether the drain loop is running (it then takes every job queued meanwhile).
+    draining: bool,
 }
 
 thread_local! {
@@ -53,7 +68,7 @@ pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
         match open::<ToWorker>(&event.data()) {
-            Ok((msg, file)) => handle(msg, file),
+            Ok(job) => enqueue(job),
             Err(e) => post(&FromWorker::Panic {
                 message: e.to_string(),
             }),
@@ -79,58 +94,95 @@ pub(crate) fn post(msg: &FromWorker) {
     }
 }
 
-fn handle(msg: ToWorker, file: Option<JsValue>) {
-    let reply = STATE.with(|state| {
-        let mut guard = state.borrow_mut();
-        let state = &mut *guard;
-        match msg {
-            ToWorker::Open {
-                name,
-                display,
-                with_preview,
-            } => open_file(state, name, file, display, with_preview),
-            ToWorker::Preview { display } => match state.session.as_mut() {
-                Some(s) => preview(s, display).map(|preview| FromWorker::Preview { preview }),
-                None => Err("no raster is open".to_owned()),
-            },
-            ToWorker::Run { method: _, params } => {
-                state.last = None;
-                match state.session.as_mut() {
-                    Some(session) => match run::run(session, &params) {
-                        Ok((result, last)) => {
-                            state.last = Some(last);
-                            Ok(FromWorker::Result(Box::new(result)))
-                        }
-                        Err(e) => Err(e.to_string()),
-                    },
-                    None => Err("no raster is open".to_owned()),
-                }
-            }
-            ToWorker::Export { legend } => Ok(match &state.last {
-                Some(last) => match last.export(&legend) {
-                    Ok(geotiff) => FromWorker::Exported { geotiff },
-                    Err(e) => FromWorker::ExportFailed {
-                        message: format!("writing the GeoTIFF failed: {e}"),
-                    },
-                },
-                None => FromWorker::ExportFailed {
-                    message: "there is no result to export".to_owned(),
-                },
-            }),
-        }
+/// Queues `job` and starts the drain loop unless it is running.
+fn enqueue(job: Job) {
+    let start = with_state(|state| {
+        state.queue.push_back(job);
+        !std::mem::replace(&mut state.draining, true)
     });
-    post(&reply.unwrap_or_else(|message| FromWorker::Error { message }));
+    if start {
+        wasm_bindgen_futures::spawn_local(drain());
+    }
 }
 
+/// Runs the queued jobs one after the other, posting each reply before the next job starts;
+/// stops when the queue is empty.
+async fn drain() {
+    while let Some((msg, file)) = with_state(|state| {
+        let next = state.queue.pop_front();
+        state.draining = next.is_some();
+        next
+    }) {
+        let reply = job(msg, file).await;
+        post(&reply.unwrap_or_else(|message| FromWorker::Error { message }));
+    }
+}
+
+/// A short borrow of the state; never held across a job's work or an `await`.
+fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
+    STATE.with(|state| f(&mut state.borrow_mut()))
+}
+
+/// Answers one message.
+async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String> {
+    match msg {
+        ToWorker::Open {
+            name,
+            display,
+            with_preview,
+        } => {
+            with_state(|state| {
+                state.session = None;
+                state.last = None;
+            });
+            let (session, reply) = open_file(name, file, display, with_preview)?;
+            with_state(|state| state.session = Some(session));
+            Ok(reply)
+        }
+        ToWorker::Preview { display } => {
+            let mut session = with_state(|state| state.session.take())
+                .ok_or_else(|| "no raster is open".to_owned())?;
+            let image = preview(&mut session, display);
+            with_state(|state| state.session = Some(session));
+            image.map(|preview| FromWorker::Preview { preview })
+        }
+        ToWorker::Run { params } => {
+            let mut session = with_state(|state| {
+                state.last = None;
+                state.session.take()
+            })
+            .ok_or_else(|| "no raster is open".to_owned())?;
+            let outcome = run::run(&mut session, &params).await;
+            with_state(|state| state.session = Some(session));
+            let (result, last) = outcome.map_err(|e| e.to_string())?;
+            with_state(|state| state.last = Some(last));
+            Ok(FromWorker::Result(Box::new(result)))
+        }
+        ToWorker::Export { legend } => {
+            let Some(last) = with_state(|state| state.last.take()) else {
+                return Ok(FromWorker::ExportFailed {
+                    message: "there is no result to export".to_owned(),
+                });
+            };
+            let written = last.export(&legend);
+            with_state(|state| state.last = Some(last));
+            Ok(match written {
+                Ok(geotiff) => FromWorker::Exported { geotiff },
+                Err(e) => FromWorker::ExportFailed {
+                    message: format!("writing the GeoTIFF failed: {e}"),
+                },
+            })
+        }
+    }
+}
+
+/// Opens the `Blob` sent along as `file`; returns the session and the reply.
 fn open_file(
-    state: &mut State,
     name: String,
     file: Option<JsValue>,
     display: Option<[usize; 3]>,
     with_preview: bool,
-) -> Result<FromWorker, String> {
-    state.session = None;
-    state.last = None;
+) -> Result<(Session, FromWorker), String> {
     let blob: Blob = file
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| "no file was sent to the worker".to_owned())?;
@@ -156,11 +208,11 @@ fn open_file(
     } else {
         None
     };
-    state.session = Some(session);
-    Ok(FromWorker::Opened {
+    let reply = FromWorker::Opened {
         info: Box::new(panel),
         preview: image,
-    })
+    };
+    Ok((session, reply))
 }
 
 fn preview(session: &mut Session, bands: [usize; 3]) -> Result<Image, String> {

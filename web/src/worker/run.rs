@@ -1,30 +1,44 @@
-//! One K-Means run in the worker, driven piece by piece like the CLI: sample, fit, k curve,
-//! then label unit by unit, counting classes, collecting the label preview and compressing the
-//! output tiles (kept, so the GeoTIFF can be written again with an edited legend).
+//! One segmentation run in the worker: prepare the method (K-Means: fit it on the sample, then
+//! the k curve), hash the input for the manifest, then label the raster through the engine's unit
+//! driver into three sinks: class statistics, the label preview and the compressed output tiles
+//! (kept, so the GeoTIFF can be written again with an edited legend).
 
 use std::cell::Cell;
-use std::io::{BufReader, Cursor};
+use std::io::BufReader;
 
-use engine::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo, TileEncoder};
-use engine::kmeans::suggest_k;
-use engine::labels::{LegendEntry, default_legend};
+use engine::geotiff::{EncodedTile, RasterInfo, TileEncoder};
+use engine::kmeans::{model, suggest_k};
+use engine::labels::LegendEntry;
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
-use engine::pipeline::{self, Model, SegmentError, SegmentParams};
+use engine::pipeline::{
+    self, EncodedTiles, MethodParams, SegmentError, SegmentParams, Segmenter, writer_options,
+};
 use engine::preview::LabelPreview;
-use engine::progress::{self, Progress, Stage};
-use engine::raster::Samples;
+use engine::progress::{Progress, Stage};
 use engine::stats::ClassStats;
 
-use super::{BlobReader, Session, post};
+use super::{BACKEND, BlobReader, Session, post};
 use crate::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
 
+/// Buffer of the reader that hashes the input.
+const HASH_BUFFER: usize = 4 << 20;
+
+/// Why a run in the worker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// A method the engine knows but the web app does not run.
+    #[error("the method `{0}` is not available in the web app")]
+    Unsupported(&'static str),
+}
+
 /// What the worker keeps of the last run to write its GeoTIFF again.
 #[derive(Debug)]
 pub struct LastRun {
-    model: Model,
     info: RasterInfo,
     manifest: RunManifest,
     tiles: Vec<EncodedTile>,
@@ -33,12 +47,10 @@ pub struct LastRun {
 impl LastRun {
     /// The label GeoTIFF with `legend` as colour table and class names.
     pub fn export(&self, legend: &[LegendEntry]) -> Result<Vec<u8>, SegmentError> {
-        let options = self
-            .model
-            .writer_options(&self.info, legend, &self.manifest);
-        let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options)?;
-        writer.write_tiles(&self.tiles)?;
-        Ok(writer.finish()?.into_inner())
+        pipeline::write_geotiff(
+            writer_options(&self.info, legend, &self.manifest),
+            &self.tiles,
+        )
     }
 }
 
@@ -66,7 +78,7 @@ impl Progress for Throttled {
             self.last_ms.set(now);
             self.last_stage.set(Some(stage));
             post(&FromWorker::Progress {
-                stage: stage.label().to_owned(),
+                stage,
                 fraction: fraction.clamp(0.0, 1.0),
             });
         }
@@ -78,44 +90,50 @@ impl Progress for Throttled {
 }
 
 /// Segments the open raster with `params`.
-pub fn run(
+pub async fn run(
     session: &mut Session,
     params: &SegmentParams,
-) -> Result<(RunResult, LastRun), SegmentError> {
+) -> Result<(RunResult, LastRun), RunError> {
     let progress = Throttled::new();
-    let reader = &mut session.reader;
     let info = session.info.clone();
+    params.validate(&info)?;
+    let reader = &mut session.reader;
 
-    let fitted = pipeline::fit(reader, params, &progress)?;
-    let k_curve = pipeline::k_curve(&fitted, &progress)?;
-    let suggested_k = suggest_k(&k_curve);
-    let model = fitted.model;
+    let (segmenter, k_curve) = match &params.method {
+        MethodParams::Kmeans(kmeans) => {
+            let fitted = model::fit(reader, kmeans, params.seed, &progress)?;
+            let curve = model::k_curve(&fitted, &progress)?;
+            (Segmenter::kmeans(fitted.model, params.post), Some(curve))
+        }
+        other => return Err(RunError::Unsupported(other.name())),
+    };
+    let suggested_k = k_curve.as_deref().and_then(suggest_k);
 
-    progress.report(Stage::Reading, 0.0);
-    let hashed = BufReader::with_capacity(4 << 20, BlobReader::new(session.blob.clone())?);
-    let (blake3, bytes) = hash_input(hashed)?;
-    let mut manifest = model.manifest(InputIdentity {
-        name: session.name.clone(),
-        bytes,
-        blake3,
-    });
-    manifest.backend = "cpu (WebAssembly)".to_owned();
-    let legend = default_legend(params.k);
+    progress.report(Stage::Hashing, 0.0);
+    let hashed = BufReader::with_capacity(
+        HASH_BUFFER,
+        BlobReader::new(session.blob.clone()).map_err(SegmentError::ReadInput)?,
+    );
+    let (blake3, bytes) = hash_input(hashed).map_err(SegmentError::ReadInput)?;
+    progress.report(Stage::Hashing, 1.0);
+    let manifest = segmenter.manifest(
+        InputIdentity {
+            name: session.name.clone(),
+            bytes,
+            blake3,
+        },
+        BACKEND,
+    );
+    let legend = segmenter.legend();
+    let options = writer_options(&info, &legend, &manifest);
 
-    let encoder = TileEncoder::new(&model.writer_options(&info, &legend, &manifest));
-    let mut stats = ClassStats::new(params.k, info.georef.as_ref());
-    let mut labels_preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
-    let mut tiles = Vec::new();
-    let units = model.units();
-    for (i, unit) in units.iter().enumerate() {
-        progress::check(&progress)?;
-        progress.report(Stage::Assigning, i as f32 / units.len() as f32);
-        let labels = model.label_window(reader, *unit)?;
-        stats.add_rows(unit.y, unit.width, &labels);
-        labels_preview.add(*unit, &labels);
-        tiles.extend(encoder.encode(*unit, &Samples::U8(labels))?);
-    }
-    progress.report(Stage::Assigning, 1.0);
+    let mut sinks = (
+        ClassStats::new(segmenter.classes(), info.georef.as_ref()),
+        LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
+        EncodedTiles::new(TileEncoder::new(&options)),
+    );
+    segmenter.run(reader, &mut sinks, &progress).await?;
+    let (stats, labels_preview, tiles) = sinks;
 
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
@@ -129,10 +147,9 @@ pub fn run(
         suggested_k,
     };
     let last = LastRun {
-        model,
         info,
         manifest,
-        tiles,
+        tiles: tiles.tiles,
     };
     Ok((result, last))
 }

@@ -9,6 +9,9 @@ mod ours;
 mod peers;
 mod report;
 
+pub use data::ensure_venv;
+pub use ours::build as build_mapseg;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -48,7 +51,7 @@ pub fn run(strict: bool, mapseg: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 /// `$CARGO_TARGET_DIR/../mapseg-bench`, or `<target dir>/bench` when that sibling would be inside the repository.
-fn bench_dir() -> Result<PathBuf> {
+pub fn bench_dir() -> Result<PathBuf> {
     let target =
         std::path::absolute(target_dir()?).context("could not resolve the target directory")?;
     let sibling = target.parent().map(|p| p.join("mapseg-bench"));

@@ -61,7 +61,8 @@ pub fn run(mapseg: Option<PathBuf>, dir: &Path, rasters: &Rasters) -> Result<Our
     })
 }
 
-fn build() -> Result<PathBuf> {
+/// Builds the release `mapseg` and returns its path.
+pub fn build() -> Result<PathBuf> {
     Cmd::cargo(["build", "--release", "-p", "mapseg-cli"])?.run()?;
     Ok(target_dir()?.join("release").join("mapseg"))
 }

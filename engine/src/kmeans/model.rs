@@ -1,0 +1,417 @@
+//! K-Means as a segmentation method: its parameters, the fitting sample of a raster, and the
+//! fitted [`KMeansModel`] that labels feature grids.
+//!
+//! A run plans a stratified sample ([`Sampler::new`]), reads the sample's band values to fit the
+//! normalisation ([`Sampler::band_values`], then [`Sampler::set_normaliser`]), reads the sample's
+//! features ([`Sampler::read`]) and fits the centres ([`Sampler::fit`]). Each read takes any
+//! reader on any thread and depends only on its index, so a caller may spread them over threads
+//! and get the same model. [`fit`] does it all on one reader.
+
+use std::io::{Read, Seek};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{Centres, FitOptions, KChoice, MAX_K};
+use crate::features::{FeatureSpec, Features, RESOLUTIONS, Validity};
+use crate::geotiff::{GeoTiffReader, RasterInfo};
+use crate::labels::NODATA;
+use crate::normalise::{Normalisation, Normaliser};
+use crate::pipeline::SegmentError;
+use crate::progress::{self, Progress, Stage};
+use crate::raster::SampleType;
+use crate::sample::{self, SampleWindow};
+
+/// Seeds of the run's random choices, one salt per purpose, so that no two draw the same stream.
+mod salt {
+    pub const PLAN: u64 = 0;
+    pub const PICK: u64 = 1;
+    pub const FIT: u64 = 2;
+}
+
+/// The seed of one purpose of a run seeded with `seed`.
+fn seed_for(seed: u64, salt: u64) -> u64 {
+    seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Samples of band values kept (at most) to fit the normalisation.
+const MAX_NORMALISER_VALUES: usize = 200_000;
+
+/// What a user chooses for K-Means.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct KMeansParams {
+    /// Number of classes, 2 to 64.
+    pub k: usize,
+    /// Block edge in pixels: 1, 2, 4, 8 or 16.
+    pub resolution: u32,
+    /// File bands to cluster on, 0-based; `None` uses every band but alpha.
+    pub bands: Option<Vec<usize>>,
+    /// 3×3 mean filter on the pixels before the block means.
+    pub presmooth: bool,
+    /// How band values are scaled before clustering.
+    pub normalise: Normalisation,
+    /// Blocks in the fitting sample (at most; fewer when the raster has fewer valid blocks).
+    pub sample_size: usize,
+    pub fit: FitOptions,
+}
+
+impl Default for KMeansParams {
+    fn default() -> Self {
+        Self {
+            k: 8,
+            resolution: 2,
+            bands: None,
+            presmooth: false,
+            normalise: Normalisation::Auto,
+            sample_size: 50_000,
+            fit: FitOptions::default(),
+        }
+    }
+}
+
+impl KMeansParams {
+    /// Checks the parameters against `info`; returns the bands to cluster on.
+    pub fn validate(&self, info: &RasterInfo) -> Result<Vec<usize>, SegmentError> {
+        if !(2..=MAX_K).contains(&self.k) {
+            return Err(super::KMeansError::BadK(self.k).into());
+        }
+        if !RESOLUTIONS.contains(&self.resolution) {
+            return Err(SegmentError::BadResolution(self.resolution));
+        }
+        if self.normalise == Normalisation::Unit && info.sample_type != SampleType::U8 {
+            return Err(SegmentError::UnitNeedsU8 {
+                sample_type: info.sample_type.name(),
+            });
+        }
+        let bands = match &self.bands {
+            None => info.data_bands(),
+            Some(chosen) => {
+                for (i, &b) in chosen.iter().enumerate() {
+                    if b >= info.bands {
+                        return Err(SegmentError::NoSuchBand {
+                            band: b + 1,
+                            bands: info.bands,
+                        });
+                    }
+                    if info.alpha_band == Some(b) {
+                        return Err(SegmentError::AlphaBand(b + 1));
+                    }
+                    if chosen[..i].contains(&b) {
+                        return Err(SegmentError::DuplicateBand(b + 1));
+                    }
+                }
+                chosen.clone()
+            }
+        };
+        if bands.is_empty() {
+            return Err(SegmentError::NoDataBands);
+        }
+        if bands.len() > 255 {
+            return Err(SegmentError::TooManyBands(bands.len()));
+        }
+        Ok(bands)
+    }
+}
+
+/// Fitted centres plus everything needed to turn any window of the raster into features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansModel {
+    pub params: KMeansParams,
+    pub seed: u64,
+    pub spec: FeatureSpec,
+    pub centres: Centres,
+    /// Blocks the centres were fitted on (at most `params.sample_size`).
+    pub fitted_blocks: usize,
+}
+
+impl KMeansModel {
+    /// Nearest-centre labels of a feature grid, [`NODATA`] for invalid blocks.
+    pub fn assign(&self, features: &Features) -> Vec<u8> {
+        let mut labels = vec![0u8; features.valid.len()];
+        super::assign(
+            &features.values,
+            features.dims,
+            &self.centres.values,
+            &mut labels,
+            None,
+        );
+        for (l, &ok) in labels.iter_mut().zip(&features.valid) {
+            if !ok {
+                *l = NODATA;
+            }
+        }
+        labels
+    }
+}
+
+/// A fitted model and the sample it was fitted on (for the k curve).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    pub model: KMeansModel,
+    pub sample: Vec<f32>,
+}
+
+/// Plans the sample of `reader`'s raster and fits the normalisation on it, on the calling thread.
+pub fn sampler<R: Read + Seek>(
+    reader: &mut GeoTiffReader<R>,
+    params: &KMeansParams,
+    seed: u64,
+    progress: &impl Progress,
+) -> Result<Sampler, SegmentError> {
+    let mut sampler = Sampler::new(reader.info(), params, seed)?;
+    if sampler.needs_normaliser() {
+        let n = sampler.len();
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            progress::check(progress)?;
+            progress.report(Stage::BandStatistics, i as f32 / n as f32);
+            values.push(sampler.band_values(reader, i)?);
+        }
+        progress.report(Stage::BandStatistics, 1.0);
+        sampler.set_normaliser(values)?;
+    }
+    Ok(sampler)
+}
+
+/// Draws the stratified sample from `reader` and fits the centres, on the calling thread.
+pub fn fit<R: Read + Seek>(
+    reader: &mut GeoTiffReader<R>,
+    params: &KMeansParams,
+    seed: u64,
+    progress: &impl Progress,
+) -> Result<Fitted, SegmentError> {
+    let sampler = sampler(reader, params, seed, progress)?;
+    let n = sampler.len();
+    let mut windows = Vec::with_capacity(n);
+    for i in 0..n {
+        progress::check(progress)?;
+        progress.report(Stage::Sampling, i as f32 / n as f32);
+        windows.push(sampler.read(reader, i)?);
+    }
+    progress.report(Stage::Sampling, 1.0);
+    sampler.fit(windows, progress)
+}
+
+/// The fitting sample, window by window (see the module documentation for the order of calls).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampler {
+    spec: FeatureSpec,
+    params: KMeansParams,
+    seed: u64,
+    windows: Vec<SampleWindow>,
+    /// The normalisation still to fit from the sample, if any.
+    pending: Option<Normalisation>,
+}
+
+impl Sampler {
+    /// Plans the sample of a raster described by `info`.
+    pub fn new(info: &RasterInfo, params: &KMeansParams, seed: u64) -> Result<Self, SegmentError> {
+        let bands = params.validate(info)?;
+        let method = params.normalise.resolve(info.sample_type);
+        let spec = FeatureSpec {
+            width: info.width,
+            height: info.height,
+            normaliser: Normaliser::unit_u8(bands.len()),
+            bands,
+            resolution: params.resolution,
+            presmooth: params.presmooth,
+            validity: Validity::of(info),
+        };
+        let pending = method.needs_sample().then_some(method);
+        Ok(Self::plan(spec, params, seed, pending))
+    }
+
+    /// Plans the sample for a known feature spec (its normaliser already fitted).
+    pub fn with_spec(spec: FeatureSpec, params: &KMeansParams, seed: u64) -> Self {
+        Self::plan(spec, params, seed, None)
+    }
+
+    fn plan(
+        spec: FeatureSpec,
+        params: &KMeansParams,
+        seed: u64,
+        pending: Option<Normalisation>,
+    ) -> Self {
+        let (gw, gh) = spec.grid_size();
+        let windows = sample::plan(gw, gh, params.sample_size, seed_for(seed, salt::PLAN));
+        Self {
+            spec,
+            params: params.clone(),
+            seed,
+            windows,
+            pending,
+        }
+    }
+
+    /// Number of sample windows.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether the plan has no windows (never for a non-empty raster).
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// The feature spec (with its final normaliser once [`Self::set_normaliser`] ran).
+    pub fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    /// Whether [`Self::band_values`] and [`Self::set_normaliser`] must run before [`Self::read`].
+    pub fn needs_normaliser(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Raw values of the selected bands at a spread subset of the valid pixels of sample window
+    /// `index` (`result[band]`), for the normalisation.
+    ///
+    /// This decodes the window a first time; [`Self::read`] decodes it again for the features,
+    /// because keeping the decoded windows would cost up to `r²` times the sample's memory.
+    pub fn band_values<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        index: usize,
+    ) -> Result<Vec<Vec<f64>>, SegmentError> {
+        let spec = &self.spec;
+        let blocks = self.window(index)?.blocks;
+        let pixels = reader.read_window(spec.block_pixels(blocks))?;
+        let valid = spec.validity.mask(&pixels);
+        let step = (pixels.window.len() * self.windows.len())
+            .div_ceil(MAX_NORMALISER_VALUES)
+            .max(1);
+        let mut values = vec![Vec::new(); spec.dims()];
+        for p in (0..valid.len()).step_by(step).filter(|&p| valid[p]) {
+            for (d, &b) in spec.bands.iter().enumerate() {
+                values[d].push(pixels.samples.get_f64(p * pixels.bands + b));
+            }
+        }
+        Ok(values)
+    }
+
+    /// Fits the normaliser from the [`Self::band_values`] of every window, in window order.
+    pub fn set_normaliser(&mut self, windows: Vec<Vec<Vec<f64>>>) -> Result<(), SegmentError> {
+        let Some(method) = self.pending else {
+            return Ok(());
+        };
+        self.check_count(windows.len())?;
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.spec.dims()];
+        for window in windows {
+            for (all, part) in values.iter_mut().zip(window) {
+                all.extend(part);
+            }
+        }
+        if values.iter().all(Vec::is_empty) {
+            return Err(SegmentError::NoValidData);
+        }
+        self.spec.normaliser = Normaliser::fit(method, &mut values);
+        self.pending = None;
+        Ok(())
+    }
+
+    /// Decodes sample window `index` and returns its features.
+    pub fn read<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        index: usize,
+    ) -> Result<Features, SegmentError> {
+        if self.pending.is_some() {
+            return Err(SegmentError::NormaliserNotFitted);
+        }
+        let blocks = self.window(index)?.blocks;
+        let pixels = reader.read_window(self.spec.read_window(blocks))?;
+        Ok(self.spec.features(&pixels, blocks).0)
+    }
+
+    /// The features of sample window `index`, cut from features already in memory.
+    pub fn crop(&self, features: &Features, index: usize) -> Option<Features> {
+        features.crop(self.windows.get(index)?.blocks)
+    }
+
+    fn window(&self, index: usize) -> Result<&SampleWindow, SegmentError> {
+        self.windows.get(index).ok_or(SegmentError::SampleWindows {
+            expected: self.windows.len(),
+            got: index + 1,
+        })
+    }
+
+    fn check_count(&self, got: usize) -> Result<(), SegmentError> {
+        if got == self.windows.len() {
+            Ok(())
+        } else {
+            Err(SegmentError::SampleWindows {
+                expected: self.windows.len(),
+                got,
+            })
+        }
+    }
+
+    /// Draws the sample from the windows' features (all of them, in window order) and fits the
+    /// centres.
+    pub fn fit(
+        self,
+        windows: Vec<Features>,
+        progress: &impl Progress,
+    ) -> Result<Fitted, SegmentError> {
+        if self.pending.is_some() {
+            return Err(SegmentError::NormaliserNotFitted);
+        }
+        self.check_count(windows.len())?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed_for(self.seed, salt::PICK));
+        let mut points = Vec::new();
+        for (features, w) in windows.iter().zip(&self.windows) {
+            for b in sample::pick(&features.valid, w.quota, &mut rng) {
+                points.extend_from_slice(
+                    &features.values[b * features.dims..(b + 1) * features.dims],
+                );
+            }
+        }
+        if points.is_empty() {
+            return Err(SegmentError::NoValidData);
+        }
+        let dims = self.spec.dims();
+        let centres = super::fit(
+            &points,
+            dims,
+            self.params.k,
+            seed_for(self.seed, salt::FIT),
+            self.params.fit,
+            progress,
+        )?;
+        let model = KMeansModel {
+            params: self.params,
+            seed: self.seed,
+            spec: self.spec,
+            centres,
+            fitted_blocks: points.len() / dims,
+        };
+        Ok(Fitted {
+            model,
+            sample: points,
+        })
+    }
+}
+
+/// Inertia and silhouette for k = 2..=16 on (a seeded subset of) the fitting sample.
+pub fn k_curve(fitted: &Fitted, progress: &impl Progress) -> Result<Vec<KChoice>, SegmentError> {
+    const MAX_POINTS: usize = 20_000;
+    let dims = fitted.model.spec.dims();
+    let n = fitted.sample.len() / dims;
+    let step = n.div_ceil(MAX_POINTS).max(1);
+    let points: Vec<f32> = fitted
+        .sample
+        .chunks_exact(dims)
+        .step_by(step)
+        .flatten()
+        .copied()
+        .collect();
+    let max_k = 16.min(points.len() / dims);
+    Ok(super::inertia_curve(
+        &points,
+        dims,
+        2..=max_k,
+        fitted.model.seed,
+        progress,
+    )?)
+}

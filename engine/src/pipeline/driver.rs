@@ -1,0 +1,208 @@
+//! The unit driver and its sinks: every front end labels units through
+//! [`Segmenter::label_into`] and hands the labels to the outputs it wants.
+//!
+//! A sink takes the labels of one unit at a time, in unit order when one sink sees the whole
+//! raster. The CLI labels units on several threads, each into a fresh per-unit sink
+//! (`(ClassStats, EncodedTiles)`), and merges those in unit order; [`Segmenter::run`] does the
+//! units in order into one sink. New outputs (polygons) are one more sink.
+
+use std::io::{Cursor, Read, Seek, Write};
+
+use super::{SegmentError, SegmentParams, Segmenter, writer_options};
+use crate::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter, TileEncoder};
+use crate::kmeans::model;
+use crate::labels::LegendEntry;
+use crate::manifest::{InputIdentity, RunManifest};
+use crate::pipeline::MethodParams;
+use crate::preview::LabelPreview;
+use crate::progress::{self, Progress, Stage};
+use crate::raster::{Samples, Window};
+use crate::stats::ClassStats;
+
+/// Takes the labels of units (row-major over the unit, [`crate::labels::NODATA`] for nodata).
+pub trait UnitSink {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError>;
+}
+
+impl<S: UnitSink + ?Sized> UnitSink for &mut S {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        (**self).unit(unit, labels)
+    }
+}
+
+impl<A: UnitSink, B: UnitSink> UnitSink for (A, B) {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        self.0.unit(unit, labels)?;
+        self.1.unit(unit, labels)
+    }
+}
+
+impl<A: UnitSink, B: UnitSink, C: UnitSink> UnitSink for (A, B, C) {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        self.0.unit(unit, labels)?;
+        self.1.unit(unit, labels)?;
+        self.2.unit(unit, labels)
+    }
+}
+
+/// Class counts and areas.
+impl UnitSink for ClassStats {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        self.add_rows(unit.y, unit.width, labels);
+        Ok(())
+    }
+}
+
+/// The decimated labels of the display image.
+impl UnitSink for LabelPreview {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        self.add(unit, labels);
+        Ok(())
+    }
+}
+
+/// Compressed output tiles, kept in memory (to write later, or again with another legend).
+#[derive(Debug, Clone)]
+pub struct EncodedTiles {
+    encoder: TileEncoder,
+    pub tiles: Vec<EncodedTile>,
+}
+
+impl EncodedTiles {
+    pub fn new(encoder: TileEncoder) -> Self {
+        Self {
+            encoder,
+            tiles: Vec::new(),
+        }
+    }
+}
+
+impl UnitSink for EncodedTiles {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        let tiles = self.encoder.encode(unit, &Samples::U8(labels.to_vec()))?;
+        self.tiles.extend(tiles);
+        Ok(())
+    }
+}
+
+/// Compresses each unit's tiles and writes them to a label GeoTIFF.
+#[derive(Debug)]
+pub struct TileWriter<W: Write + Seek> {
+    encoder: TileEncoder,
+    writer: GeoTiffWriter<W>,
+}
+
+impl<W: Write + Seek> TileWriter<W> {
+    pub fn new(writer: GeoTiffWriter<W>) -> Self {
+        Self {
+            encoder: writer.tile_encoder(),
+            writer,
+        }
+    }
+
+    /// Writes the directory and returns the sink.
+    pub fn finish(self) -> Result<W, SegmentError> {
+        Ok(self.writer.finish()?)
+    }
+}
+
+impl<W: Write + Seek> UnitSink for TileWriter<W> {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        let tiles = self.encoder.encode(unit, &Samples::U8(labels.to_vec()))?;
+        self.writer.write_tiles(&tiles)?;
+        Ok(())
+    }
+}
+
+impl Segmenter {
+    /// Labels `unit` ([`Segmenter::label`]) and hands its labels to `sink`.
+    pub async fn label_into<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        unit: Window,
+        sink: &mut impl UnitSink,
+    ) -> Result<(), SegmentError> {
+        let labels = self.label(reader, unit).await?;
+        sink.unit(unit, &labels)
+    }
+
+    /// Labels every unit in order into `sink` on one reader, reporting [`Stage::Assigning`] and
+    /// stopping between units when `progress` is cancelled.
+    pub async fn run<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        sink: &mut impl UnitSink,
+        progress: &impl Progress,
+    ) -> Result<(), SegmentError> {
+        let units = self.units();
+        for (i, &unit) in units.iter().enumerate() {
+            progress::check(progress)?;
+            progress.report(Stage::Assigning, i as f32 / units.len() as f32);
+            self.label_into(reader, unit, sink).await?;
+        }
+        progress.report(Stage::Assigning, 1.0);
+        Ok(())
+    }
+}
+
+/// The outcome of [`segment`].
+#[derive(Debug)]
+pub struct Segmentation<W> {
+    pub sink: W,
+    pub stats: ClassStats,
+    pub manifest: RunManifest,
+    pub legend: Vec<LegendEntry>,
+}
+
+/// Prepares the method on `reader`'s raster (K-Means: fits it on the sample, on the calling
+/// thread) and returns the segmenter.
+pub fn prepare<R: Read + Seek>(
+    reader: &mut GeoTiffReader<R>,
+    params: &SegmentParams,
+    progress: &impl Progress,
+) -> Result<Segmenter, SegmentError> {
+    params.validate(reader.info())?;
+    match &params.method {
+        MethodParams::Kmeans(p) => {
+            let fitted = model::fit(reader, p, params.seed, progress)?;
+            Ok(Segmenter::kmeans(fitted.model, params.post))
+        }
+    }
+}
+
+/// Segments the raster of `reader` into `sink` as a label GeoTIFF, on the calling thread.
+pub async fn segment<R: Read + Seek, W: Write + Seek>(
+    reader: &mut GeoTiffReader<R>,
+    sink: W,
+    params: &SegmentParams,
+    input: InputIdentity,
+    progress: &impl Progress,
+) -> Result<Segmentation<W>, SegmentError> {
+    let segmenter = prepare(reader, params, progress)?;
+    let info = reader.info().clone();
+    let legend = segmenter.legend();
+    let manifest = segmenter.manifest(input, crate::pipeline::CPU_BACKEND);
+    let writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
+    let mut outputs = (
+        ClassStats::new(segmenter.classes(), info.georef.as_ref()),
+        TileWriter::new(writer),
+    );
+    segmenter.run(reader, &mut outputs, progress).await?;
+    let (stats, tiles) = outputs;
+    Ok(Segmentation {
+        sink: tiles.finish()?,
+        stats,
+        manifest,
+        legend,
+    })
+}
+
+/// Writes `tiles` (all tiles of a run) as a label GeoTIFF in memory.
+pub fn write_geotiff(
+    options: crate::geotiff::WriterOptions,
+    tiles: &[EncodedTile],
+) -> Result<Vec<u8>, SegmentError> {
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options)?;
+    writer.write_tiles(tiles)?;
+    Ok(writer.finish()?.into_inner())
+}

@@ -1,0 +1,35 @@
+//! The label raster's writer options: georeferencing carried over, the legend as colour table
+//! and class names, the manifest in the metadata. The same for every method.
+
+use crate::geotiff::{RasterInfo, WriterOptions};
+use crate::labels::{LegendEntry, NODATA};
+use crate::manifest::RunManifest;
+use crate::raster::SampleType;
+
+/// Backend name of the engine's own CPU kernels on a native target.
+pub const CPU_BACKEND: &str = "cpu";
+
+/// Writer options for the label raster of a run over the raster `info` describes.
+pub fn writer_options(
+    info: &RasterInfo,
+    legend: &[LegendEntry],
+    manifest: &RunManifest,
+) -> WriterOptions {
+    let mut metadata: Vec<(String, String)> = legend
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("CLASS_{i}_NAME"), e.name.clone()))
+        .collect();
+    metadata.push(("MAPSEG_MANIFEST".into(), manifest.to_json()));
+    WriterOptions {
+        width: info.width,
+        height: info.height,
+        bands: 1,
+        sample_type: SampleType::U8,
+        georef: info.georef.clone(),
+        nodata: Some(f64::from(NODATA)),
+        palette: Some(legend.iter().map(|e| e.colour).collect()),
+        metadata,
+        band_descriptions: vec!["class".into()],
+    }
+}

@@ -1,0 +1,203 @@
+//! The seam where segmentation methods plug in.
+//!
+//! A [`Segmenter`] is a prepared method (K-Means: fitted centres) plus the shared
+//! post-processing. It labels one unit in three steps:
+//!
+//! 1. [`Segmenter::prepare`]: decode the unit with its halo and turn the pixels into the method's
+//!    input (synchronous I/O; any thread, one reader each);
+//! 2. [`Segmenter::classify`]: one label per block, [`NODATA`] where a block has no data. The
+//!    only method-specific step; `async`, so a GPU readback can sit inside it;
+//! 3. [`Segmenter::finish`]: majority filter, sieve and expansion to pixels, the same for every
+//!    method.
+
+use std::io::{Read, Seek};
+
+use super::tiling::{self, PixelMap};
+use super::{MethodParams, PostProcess, SegmentError, SegmentParams};
+use crate::features::Features;
+use crate::geotiff::GeoTiffReader;
+use crate::kmeans::model::KMeansModel;
+use crate::labels::{LegendEntry, default_legend};
+use crate::manifest::{
+    InputIdentity, KMeansManifest, MANIFEST_FORMAT, MethodManifest, RunManifest,
+};
+use crate::raster::Window;
+
+/// A prepared method: what it needs to classify any unit of the raster.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MethodModel {
+    /// Fitted K-Means centres and the feature spec.
+    Kmeans(KMeansModel),
+}
+
+/// A method ready to label every unit of one raster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmenter {
+    pub model: MethodModel,
+    pub post: PostProcess,
+    /// Raster size in pixels.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One unit decoded with its halo and turned into the method's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedUnit {
+    map: PixelMap,
+    input: MethodInput,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum MethodInput {
+    Kmeans(Features),
+}
+
+impl PreparedUnit {
+    /// The unit, in pixels.
+    pub fn core(&self) -> Window {
+        self.map.core
+    }
+}
+
+impl Segmenter {
+    /// K-Means, fitted, with `post` after it.
+    pub fn kmeans(model: KMeansModel, post: PostProcess) -> Self {
+        Self {
+            width: model.spec.width,
+            height: model.spec.height,
+            model: MethodModel::Kmeans(model),
+            post,
+        }
+    }
+
+    /// Number of classes the labels take (0..classes, plus [`NODATA`]).
+    pub fn classes(&self) -> usize {
+        match &self.model {
+            MethodModel::Kmeans(m) => m.params.k,
+        }
+    }
+
+    /// Block edge in pixels of the label grid.
+    pub fn resolution(&self) -> u32 {
+        match &self.model {
+            MethodModel::Kmeans(m) => m.spec.resolution,
+        }
+    }
+
+    /// The default legend: a name and a colour per class.
+    pub fn legend(&self) -> Vec<LegendEntry> {
+        default_legend(self.classes())
+    }
+
+    /// The parameters this segmenter was made with.
+    pub fn params(&self) -> SegmentParams {
+        match &self.model {
+            MethodModel::Kmeans(m) => SegmentParams {
+                method: MethodParams::Kmeans(m.params.clone()),
+                post: self.post,
+                seed: m.seed,
+            },
+        }
+    }
+
+    /// The units of labelling work (see [`tiling::units`]).
+    pub fn units(&self) -> Vec<Window> {
+        tiling::units(self.width, self.height)
+    }
+
+    /// Decodes `core` (pixels; it must start on a multiple of the resolution, as every unit of
+    /// [`Self::units`] does) with the halo its labels depend on, and prepares the method's input.
+    pub fn prepare<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        core: Window,
+    ) -> Result<PreparedUnit, SegmentError> {
+        let r = self.resolution();
+        if !core.x.is_multiple_of(r) || !core.y.is_multiple_of(r) {
+            return Err(SegmentError::UnalignedUnit {
+                unit: core,
+                resolution: r,
+            });
+        }
+        let grid_w = self.width.div_ceil(r);
+        let grid_h = self.height.div_ceil(r);
+        let blocks = tiling::core_blocks(core, r).grow_clipped(
+            tiling::halo_blocks(self.post, r),
+            grid_w,
+            grid_h,
+        );
+        match &self.model {
+            MethodModel::Kmeans(m) => {
+                let pixels = reader.read_window(m.spec.read_window(blocks))?;
+                let (features, valid_px) = m.spec.features(&pixels, blocks);
+                Ok(PreparedUnit {
+                    map: PixelMap {
+                        core,
+                        blocks,
+                        r,
+                        decoded: pixels.window,
+                        valid_px,
+                    },
+                    input: MethodInput::Kmeans(features),
+                })
+            }
+        }
+    }
+
+    /// One label per block of the prepared unit (halo included), [`NODATA`] where a block has no
+    /// data.
+    pub async fn classify(&self, unit: &PreparedUnit) -> Result<Vec<u8>, SegmentError> {
+        match (&self.model, &unit.input) {
+            (MethodModel::Kmeans(m), MethodInput::Kmeans(features)) => Ok(m.assign(features)),
+        }
+    }
+
+    /// Smooths the block labels of `unit` and spreads them over its pixels.
+    pub fn finish(&self, unit: &PreparedUnit, grid: Vec<u8>) -> Vec<u8> {
+        let smoothed = tiling::smooth(grid, unit.map.blocks, self.post, unit.map.r);
+        unit.map.expand(&smoothed)
+    }
+
+    /// The labels of every pixel of `core` (row-major), [`NODATA`] where the input has no data:
+    /// prepare → classify → finish. The result equals the same part of a whole-raster run.
+    pub async fn label<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        core: Window,
+    ) -> Result<Vec<u8>, SegmentError> {
+        let unit = self.prepare(reader, core)?;
+        let grid = self.classify(&unit).await?;
+        Ok(self.finish(&unit, grid))
+    }
+
+    /// The manifest of a run of this segmenter over `input` on `backend`.
+    pub fn manifest(&self, input: InputIdentity, backend: &str) -> RunManifest {
+        let method = match &self.model {
+            MethodModel::Kmeans(m) => MethodManifest::Kmeans(KMeansManifest {
+                params: m.params.clone(),
+                bands_used: m.spec.bands.iter().map(|b| b + 1).collect(),
+                normaliser: m.spec.normaliser.clone(),
+                fitted_blocks: m.fitted_blocks,
+                iterations: m.centres.iterations,
+                inertia: m.centres.inertia,
+                centres: (0..m.centres.k())
+                    .map(|i| m.centres.centre(i).to_vec())
+                    .collect(),
+            }),
+        };
+        let params = self.params();
+        RunManifest {
+            format: MANIFEST_FORMAT,
+            software: "mapseg".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            backend: backend.into(),
+            input,
+            width: self.width,
+            height: self.height,
+            seed: params.seed,
+            post: params.post,
+            method,
+        }
+    }
+}
