@@ -31,8 +31,8 @@ impl Validity {
         }
     }
 
-    /// Whether pixel `p` (index into the block's pixels) carries data; NaN in any data band
-    /// makes it nodata too.
+    /// Whether pixel `p` (index into the block's pixels) carries data; NaN or ±infinity in any
+    /// data band makes it nodata too.
     #[inline]
     fn is_valid(&self, block: &PixelBlock, p: usize) -> bool {
         let base = p * block.bands;
@@ -44,7 +44,7 @@ impl Validity {
         let mut all_nodata = self.nodata.is_some();
         for &b in &self.data_bands {
             let v = block.samples.get_f64(base + b);
-            if v.is_nan() {
+            if !v.is_finite() {
                 return false;
             }
             all_nodata &= Some(v) == self.nodata;
@@ -369,6 +369,21 @@ mod tests {
         for (v, e) in f.values.iter().zip(expect) {
             assert!((v - e).abs() < 1e-6, "{:?}", f.values);
         }
+    }
+
+    #[test]
+    fn infinite_samples_are_nodata() {
+        let validity = Validity {
+            data_bands: vec![0],
+            nodata: None,
+            alpha_band: None,
+        };
+        let px = PixelBlock {
+            window: Window::new(0, 0, 4, 1),
+            bands: 1,
+            samples: Samples::F32(vec![1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]),
+        };
+        assert_eq!(validity.mask(&px), vec![true, false, false, false]);
     }
 
     #[test]

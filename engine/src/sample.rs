@@ -28,10 +28,12 @@ pub fn plan(grid_w: u32, grid_h: u32, budget: usize, seed: u64) -> Vec<SampleWin
     // A square window holding about twice the quota, so the kept blocks are a random subset.
     let side = ((2 * quota) as f64).sqrt().ceil() as u32;
     let mut windows = Vec::with_capacity(strata);
+    // Stratum bounds in u64: `grid * (i + 1)` overflows u32 on rasters over 536 M px wide.
+    let bound = |grid: u32, i: u32, n: u32| (u64::from(grid) * u64::from(i) / u64::from(n)) as u32;
     for j in 0..sy {
-        let (y0, y1) = (grid_h * j / sy, grid_h * (j + 1) / sy);
+        let (y0, y1) = (bound(grid_h, j, sy), bound(grid_h, j + 1, sy));
         for i in 0..sx {
-            let (x0, x1) = (grid_w * i / sx, grid_w * (i + 1) / sx);
+            let (x0, x1) = (bound(grid_w, i, sx), bound(grid_w, i + 1, sx));
             let w = side.clamp(1, x1 - x0);
             let h = side.clamp(1, y1 - y0);
             let x = rng.random_range(x0..=x1 - w);
@@ -66,6 +68,20 @@ pub fn pick(valid: &[bool], quota: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strata_of_very_wide_and_tall_grids_stay_inside_the_grid() {
+        for (w, h) in [(1_100_000_000, 1), (1, 1_100_000_000), (u32::MAX, u32::MAX)] {
+            for win in plan(w, h, 50_000, 0) {
+                let b = win.blocks;
+                assert!(u64::from(b.x) + u64::from(b.width) <= u64::from(w), "{b:?}");
+                assert!(
+                    u64::from(b.y) + u64::from(b.height) <= u64::from(h),
+                    "{b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn windows_cover_every_stratum_inside_the_grid() {

@@ -181,10 +181,13 @@ fn describe<R: Read + Seek>(
         .shorts(tag::EXTRA_SAMPLES, "ExtraSamples")?
         .unwrap_or_default();
     let first_extra = bands.saturating_sub(extra.len());
+    // A malformed ExtraSamples may list more entries than the file has bands: an alpha that
+    // would lie past the last band is ignored rather than trusted.
     let alpha_band = extra
         .iter()
         .position(|&e| e == 1 || e == 2)
-        .map(|i| first_extra + i);
+        .map(|i| first_extra + i)
+        .filter(|&b| b < bands);
     let nodata = tags
         .ascii(tag::GDAL_NODATA, "GDAL_NODATA")?
         .and_then(|s| parse_nodata(&s));
