@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-/// Runs `work` on every item on one thread per resource of `resources` and hands the results to
+/// Runs `work` on every item on one thread per resource of `resources` (lent to the threads for
+/// the call, so the caller keeps them for the next) and hands the results to
 /// `sink` on the calling thread in item order (with the item's index). Workers stay at most
 /// `4 × threads` items ahead of `sink`, so memory stays bounded. Stops at the first error (of
 /// `work` or of `sink`), which is the error of the lowest failing item whatever the timing.
 pub fn in_order<I: Sync, R: Send, T: Send>(
     items: &[I],
-    resources: Vec<R>,
+    resources: &mut [R],
     work: impl Fn(&mut R, &I) -> anyhow::Result<T> + Sync,
     mut sink: impl FnMut(usize, T) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
@@ -22,7 +23,7 @@ pub fn in_order<I: Sync, R: Send, T: Send>(
     let delivered = (Mutex::new(0usize), Condvar::new());
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<T>)>();
-        for mut resource in resources {
+        for resource in resources.iter_mut() {
             let (tx, next, stop, delivered, work) = (tx.clone(), &next, &stop, &delivered, &work);
             scope.spawn(move || {
                 loop {
@@ -38,7 +39,7 @@ pub fn in_order<I: Sync, R: Send, T: Send>(
                     if stop.load(Ordering::Acquire) {
                         return;
                     }
-                    if tx.send((i, work(&mut resource, item))).is_err() {
+                    if tx.send((i, work(resource, item))).is_err() {
                         return;
                     }
                 }
@@ -78,7 +79,7 @@ mod tests {
         let mut seen = Vec::new();
         in_order(
             &items,
-            vec![(); 4],
+            &mut [(); 4],
             |_, &i| {
                 std::thread::sleep(std::time::Duration::from_micros((i * 7919) % 300));
                 Ok(i * 2)
@@ -100,7 +101,7 @@ mod tests {
             let mut count = 0;
             let err = in_order(
                 &items,
-                vec![(); 3],
+                &mut [(); 3],
                 |_, &i| {
                     if i >= 40 && i % 10 == 0 {
                         anyhow::bail!("item {i} failed")
@@ -124,7 +125,7 @@ mod tests {
         let worked = AtomicUsize::new(0);
         let err = in_order(
             &items,
-            vec![(); 2],
+            &mut [(); 2],
             |_, &i| {
                 worked.fetch_add(1, Ordering::Relaxed);
                 Ok(i)

@@ -11,7 +11,8 @@ use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
 use engine::pipeline::{
-    CPU_BACKEND, EncodedTiles, MethodParams, PostProcess, SegmentParams, Segmenter, writer_options,
+    CPU_BACKEND, EncodedTiles, MethodParams, PostProcess, SegmentError, SegmentParams, Segmenter,
+    writer_options,
 };
 use engine::progress::{Progress, Stage};
 use engine::raster::Window;
@@ -59,10 +60,13 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
 
     let info = open(&args.input)?.info().clone();
     params.validate(&info)?;
-    let threads = threads(args.threads);
+    // One reader per worker, opened before any work starts and kept for every pass.
+    let mut readers = (0..threads(args.threads))
+        .map(|_| open(&args.input))
+        .collect::<anyhow::Result<Vec<Reader>>>()?;
     let segmenter = match &params.method {
         MethodParams::Kmeans(p) => {
-            let fitted = fit_in_parallel(&args.input, &info, p, params.seed, threads, &bar)
+            let fitted = fit_in_parallel(&mut readers, &info, p, params.seed, &bar)
                 .context("fitting failed")?;
             if args.k_curve {
                 print_k_curve(&fitted, &bar)?;
@@ -116,19 +120,14 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         Ok(parts)
     };
     let units = segmenter.units();
-    in_order(
-        &units,
-        readers(&args.input, threads)?,
-        work,
-        |done, (unit_stats, tiles)| {
-            let t = Instant::now();
-            writer.write_tiles(&tiles.tiles)?;
-            stats.merge(&unit_stats);
-            write_s += t.elapsed().as_secs_f64();
-            bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
-            Ok(())
-        },
-    )?;
+    in_order(&units, &mut readers, work, |done, (unit_stats, tiles)| {
+        let t = Instant::now();
+        writer.write_tiles(&tiles.tiles)?;
+        stats.merge(&unit_stats);
+        write_s += t.elapsed().as_secs_f64();
+        bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
+        Ok(())
+    })?;
     bar.check()?;
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
@@ -190,55 +189,56 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
     })
 }
 
-/// One reader of `input` per worker thread, opened before any work starts.
-fn readers(input: &Path, threads: usize) -> anyhow::Result<Vec<Reader>> {
-    (0..threads.max(1)).map(|_| open(input)).collect()
-}
-
-/// [`model::fit`], with the sample windows decoded on `threads` workers.
+/// [`model::fit`], with the sample windows decoded on one worker per reader.
 fn fit_in_parallel(
-    input: &Path,
+    readers: &mut [Reader],
     info: &RasterInfo,
     params: &KMeansParams,
     seed: u64,
-    threads: usize,
     bar: &Bar,
 ) -> anyhow::Result<model::Fitted> {
     let mut sampler = Sampler::new(info, params, seed)?;
-    let indices: Vec<usize> = (0..sampler.len()).collect();
-    let total = indices.len() as f32;
     if sampler.needs_normaliser() {
-        let mut values = Vec::with_capacity(indices.len());
-        in_order(
-            &indices,
-            readers(input, threads)?,
-            |r, &i| {
-                bar.check()?;
-                Ok(sampler.band_values(r, i)?)
-            },
-            |done, v| {
-                values.push(v);
-                bar.report(Stage::BandStatistics, (done + 1) as f32 / total);
-                Ok(())
-            },
+        let values = each_window(
+            readers,
+            sampler.len(),
+            Stage::BandStatistics,
+            bar,
+            |r, i| sampler.band_values(r, i),
         )?;
         sampler.set_normaliser(values)?;
     }
-    let mut windows = Vec::with_capacity(indices.len());
+    let windows = each_window(readers, sampler.len(), Stage::Sampling, bar, |r, i| {
+        sampler.read(r, i)
+    })?;
+    Ok(sampler.fit(windows, bar)?)
+}
+
+/// `read(reader, i)` for every sample window `i < n` on one worker per reader, in window
+/// order, reporting `stage` and stopping at Ctrl-C.
+fn each_window<T: Send>(
+    readers: &mut [Reader],
+    n: usize,
+    stage: Stage,
+    bar: &Bar,
+    read: impl Fn(&mut Reader, usize) -> Result<T, SegmentError> + Sync,
+) -> anyhow::Result<Vec<T>> {
+    let indices: Vec<usize> = (0..n).collect();
+    let mut out = Vec::with_capacity(n);
     in_order(
         &indices,
-        readers(input, threads)?,
+        readers,
         |r, &i| {
             bar.check()?;
-            Ok(sampler.read(r, i)?)
+            Ok(read(r, i)?)
         },
-        |done, features| {
-            windows.push(features);
-            bar.report(Stage::Sampling, (done + 1) as f32 / total);
+        |done, value| {
+            out.push(value);
+            bar.report(stage, (done + 1) as f32 / n as f32);
             Ok(())
         },
     )?;
-    Ok(sampler.fit(windows, bar)?)
+    Ok(out)
 }
 
 fn print_k_curve(fitted: &model::Fitted, bar: &Bar) -> anyhow::Result<()> {

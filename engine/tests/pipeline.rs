@@ -96,7 +96,7 @@ fn streamed(
 /// Labels of the whole raster computed in one window (no tiling at all).
 fn whole(name: &str, params: &SegmentParams) -> Vec<u8> {
     let mut r = reader(name);
-    let segmenter = pipeline::prepare(&mut r, params, &NoProgress).unwrap();
+    let segmenter = pipeline::segmenter(&mut r, params, &NoProgress).unwrap();
     let (w, h) = (r.info().width, r.info().height);
     block_on(segmenter.label(&mut r, Window::new(0, 0, w, h))).unwrap()
 }
@@ -125,7 +125,7 @@ fn any_aligned_window_matches_the_whole_image() {
     for params in param_sets() {
         let reference = whole(name, &params);
         let mut r = reader(name);
-        let segmenter = pipeline::prepare(&mut r, &params, &NoProgress).unwrap();
+        let segmenter = pipeline::segmenter(&mut r, &params, &NoProgress).unwrap();
         let width = r.info().width;
         let res = params.method.resolution();
         for (x, y, w, h) in [
@@ -248,7 +248,7 @@ fn bad_parameters_are_named() {
         (kmeans!(resolution: 1, mmu: 100_000), "minimum mapping unit"),
     ];
     for (params, message) in cases {
-        let err = pipeline::prepare(&mut r, &params, &NoProgress)
+        let err = pipeline::segmenter(&mut r, &params, &NoProgress)
             .unwrap_err()
             .to_string();
         assert!(err.contains(message), "{err:?} should contain {message:?}");
@@ -444,7 +444,7 @@ fn units_meet_without_seams_along_both_axes() {
             panic!("labels must be u8")
         };
         let mut r = GeoTiffReader::open(Cursor::new(bytes.clone())).unwrap();
-        let segmenter = pipeline::prepare(&mut r, &params, &NoProgress).unwrap();
+        let segmenter = pipeline::segmenter(&mut r, &params, &NoProgress).unwrap();
         assert!(
             segmenter.units().len() > 6,
             "the raster must span several units"

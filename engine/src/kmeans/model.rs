@@ -161,14 +161,9 @@ pub fn sampler<R: Read + Seek>(
 ) -> Result<Sampler, SegmentError> {
     let mut sampler = Sampler::new(reader.info(), params, seed)?;
     if sampler.needs_normaliser() {
-        let n = sampler.len();
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            progress::check(progress)?;
-            progress.report(Stage::BandStatistics, i as f32 / n as f32);
-            values.push(sampler.band_values(reader, i)?);
-        }
-        progress.report(Stage::BandStatistics, 1.0);
+        let values = each_window(sampler.len(), Stage::BandStatistics, progress, |i| {
+            sampler.band_values(reader, i)
+        })?;
         sampler.set_normaliser(values)?;
     }
     Ok(sampler)
@@ -182,15 +177,28 @@ pub fn fit<R: Read + Seek>(
     progress: &impl Progress,
 ) -> Result<Fitted, SegmentError> {
     let sampler = sampler(reader, params, seed, progress)?;
-    let n = sampler.len();
-    let mut windows = Vec::with_capacity(n);
+    let windows = each_window(sampler.len(), Stage::Sampling, progress, |i| {
+        sampler.read(reader, i)
+    })?;
+    sampler.fit(windows, progress)
+}
+
+/// `read(i)` for every window index `i < n` in order, reporting `stage` and stopping when
+/// `progress` is cancelled.
+fn each_window<T>(
+    n: usize,
+    stage: Stage,
+    progress: &impl Progress,
+    mut read: impl FnMut(usize) -> Result<T, SegmentError>,
+) -> Result<Vec<T>, SegmentError> {
+    let mut out = Vec::with_capacity(n);
     for i in 0..n {
         progress::check(progress)?;
-        progress.report(Stage::Sampling, i as f32 / n as f32);
-        windows.push(sampler.read(reader, i)?);
+        progress.report(stage, i as f32 / n as f32);
+        out.push(read(i)?);
     }
-    progress.report(Stage::Sampling, 1.0);
-    sampler.fit(windows, progress)
+    progress.report(stage, 1.0);
+    Ok(out)
 }
 
 /// The fitting sample, window by window (see the module documentation for the order of calls).

@@ -6,9 +6,9 @@
 //! (`(ClassStats, EncodedTiles)`), and merges those in unit order; [`Segmenter::run`] does the
 //! units in order into one sink. New outputs (polygons) are one more sink.
 
-use std::io::{Cursor, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 
-use super::{SegmentError, SegmentParams, Segmenter, writer_options};
+use super::{CPU_BACKEND, SegmentError, SegmentParams, Segmenter, writer_options};
 use crate::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter, TileEncoder};
 use crate::kmeans::model;
 use crate::labels::LegendEntry;
@@ -154,9 +154,9 @@ pub struct Segmentation<W> {
     pub legend: Vec<LegendEntry>,
 }
 
-/// Prepares the method on `reader`'s raster (K-Means: fits it on the sample, on the calling
-/// thread) and returns the segmenter.
-pub fn prepare<R: Read + Seek>(
+/// The segmenter of `params` for `reader`'s raster (K-Means: fitted on the sample, on the
+/// calling thread).
+pub fn segmenter<R: Read + Seek>(
     reader: &mut GeoTiffReader<R>,
     params: &SegmentParams,
     progress: &impl Progress,
@@ -178,10 +178,10 @@ pub async fn segment<R: Read + Seek, W: Write + Seek>(
     input: InputIdentity,
     progress: &impl Progress,
 ) -> Result<Segmentation<W>, SegmentError> {
-    let segmenter = prepare(reader, params, progress)?;
+    let segmenter = segmenter(reader, params, progress)?;
     let info = reader.info().clone();
     let legend = segmenter.legend();
-    let manifest = segmenter.manifest(input, crate::pipeline::CPU_BACKEND);
+    let manifest = segmenter.manifest(input, CPU_BACKEND);
     let writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
     let mut outputs = (
         ClassStats::new(segmenter.classes(), info.georef.as_ref()),
@@ -195,14 +195,4 @@ pub async fn segment<R: Read + Seek, W: Write + Seek>(
         manifest,
         legend,
     })
-}
-
-/// Writes `tiles` (all tiles of a run) as a label GeoTIFF in memory.
-pub fn write_geotiff(
-    options: crate::geotiff::WriterOptions,
-    tiles: &[EncodedTile],
-) -> Result<Vec<u8>, SegmentError> {
-    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options)?;
-    writer.write_tiles(tiles)?;
-    Ok(writer.finish()?.into_inner())
 }

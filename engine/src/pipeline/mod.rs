@@ -1,8 +1,8 @@
 //! A segmentation run, whatever the method: parameters, the [`Segmenter`] seam where methods plug
 //! in, the unit driver with its output sinks, and the label raster's writer options.
 //!
-//! A run is: prepare a [`Segmenter`] (K-Means: [`crate::kmeans::model::fit`] on a stratified
-//! sample), then label the raster unit by unit ([`Segmenter::units`], whole output tiles) with
+//! A run is: make a [`Segmenter`] ([`segmenter`]; K-Means: [`crate::kmeans::model::fit`] on a
+//! stratified sample), then label the raster unit by unit ([`Segmenter::units`], whole output tiles) with
 //! [`Segmenter::label_into`], which reads each unit with its halo ([`Segmenter::prepare`],
 //! synchronous I/O), classifies its blocks ([`Segmenter::classify`], `async` so a GPU readback
 //! can sit inside it), smooths and expands them to pixels ([`Segmenter::finish`]) and hands the
@@ -15,10 +15,8 @@ mod output;
 mod segmenter;
 mod tiling;
 
-pub use driver::{
-    EncodedTiles, Segmentation, TileWriter, UnitSink, prepare, segment, write_geotiff,
-};
-pub use output::{CPU_BACKEND, writer_options};
+pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
+pub use output::{CPU_BACKEND, write_geotiff, writer_options};
 pub use segmenter::{MethodModel, PreparedUnit, Segmenter};
 pub use tiling::{MAX_HALO_PX, MAX_SMOOTH, UNIT_WIDTH, units};
 

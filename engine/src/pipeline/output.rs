@@ -1,7 +1,10 @@
 //! The label raster's writer options: georeferencing carried over, the legend as colour table
 //! and class names, the manifest in the metadata. The same for every method.
 
-use crate::geotiff::{RasterInfo, WriterOptions};
+use std::io::Cursor;
+
+use super::SegmentError;
+use crate::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo, WriterOptions};
 use crate::labels::{LegendEntry, NODATA};
 use crate::manifest::RunManifest;
 use crate::raster::SampleType;
@@ -32,4 +35,14 @@ pub fn writer_options(
         metadata,
         band_descriptions: vec!["class".into()],
     }
+}
+
+/// Writes `tiles` (all tiles of a run, compressed with `options`) as a label GeoTIFF in memory.
+pub fn write_geotiff(
+    options: WriterOptions,
+    tiles: &[EncodedTile],
+) -> Result<Vec<u8>, SegmentError> {
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options)?;
+    writer.write_tiles(tiles)?;
+    Ok(writer.finish()?.into_inner())
 }

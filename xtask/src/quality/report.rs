@@ -67,9 +67,9 @@ impl SceneResult {
             fit: baseline.fit,
         };
         Self {
-            scene: scene.id.to_owned(),
+            scene: scene.id.clone(),
             image: format!("{}/{}", scene.dir, scene.image),
-            labels: scene.labels.to_owned(),
+            labels: scene.labels.clone(),
             bands: scene.bands_shown(),
             k: scene.k,
             labelled_pixels: ours.score.report.valid_pixels,
