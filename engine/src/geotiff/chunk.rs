@@ -33,6 +33,9 @@ pub(super) fn decode_chunk<R: Read + Seek>(
         level.sample_type,
         limits,
     )?;
+    if is_raw(level) {
+        return read_raw_chunk(file, level, place, len, limits);
+    }
     let Some(tiff) = chunk_as_tiff(file, level, place, limits)? else {
         return Ok(Samples::zeroed(level.sample_type, len));
     };
@@ -55,6 +58,97 @@ pub(super) fn decode_chunk<R: Read + Seek>(
     Ok(samples)
 }
 
+/// Whether the level's chunks are stored as plain samples (no compression, no predictor, no
+/// colour conversion), to be read without a codec: a codec per chunk would cost more than the
+/// data on files of millions of tiny chunks.
+fn is_raw(level: &Level) -> bool {
+    level.compression == Compression::None
+        && level.predictor == 1
+        && level.photometric != Photometric::YCbCr
+}
+
+/// Reads the `len` samples of an uncompressed chunk straight from the file.
+fn read_raw_chunk<R: Read + Seek>(
+    file: &mut TiffFile<R>,
+    level: &Level,
+    place: &ChunkPlace,
+    len: usize,
+    limits: &Limits,
+) -> Result<Samples, DecodeError> {
+    let (offset, stored) = chunk_location(file, level, place, limits)?;
+    if stored == 0 {
+        return Ok(Samples::zeroed(level.sample_type, len));
+    }
+    let needed = len * level.sample_type.bytes();
+    if stored < needed as u64 {
+        return Err(FormatError::Codec(format!(
+            "the data of chunk {} ends early: {stored} of {needed} bytes",
+            place.index
+        ))
+        .into());
+    }
+    let mut bytes = vec![0; needed];
+    file.reader.seek(SeekFrom::Start(offset))?;
+    file.reader.read_exact(&mut bytes)?;
+    Ok(samples_from_bytes(level.sample_type, &bytes, file.order))
+}
+
+/// Samples of `sample_type` stored in `bytes` in byte order `order`.
+fn samples_from_bytes(sample_type: SampleType, bytes: &[u8], order: ByteOrder) -> Samples {
+    macro_rules! convert {
+        ($t:ty, $variant:ident) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            Samples::$variant(
+                bytes
+                    .chunks_exact(N)
+                    .map(|b| {
+                        let mut raw = [0u8; N];
+                        raw.copy_from_slice(b);
+                        match order {
+                            ByteOrder::Little => <$t>::from_le_bytes(raw),
+                            ByteOrder::Big => <$t>::from_be_bytes(raw),
+                        }
+                    })
+                    .collect(),
+            )
+        }};
+    }
+    match sample_type {
+        SampleType::U8 => Samples::U8(bytes.to_vec()),
+        SampleType::U16 => convert!(u16, U16),
+        SampleType::I16 => convert!(i16, I16),
+        SampleType::U32 => convert!(u32, U32),
+        SampleType::F32 => convert!(f32, F32),
+        SampleType::F64 => convert!(f64, F64),
+    }
+}
+
+/// The file offset and stored length of the chunk at `place`, checked against the chunk limit
+/// and the file's length (a length of 0 is a chunk that was never written).
+fn chunk_location<R: Read + Seek>(
+    file: &TiffFile<R>,
+    level: &Level,
+    place: &ChunkPlace,
+    limits: &Limits,
+) -> Result<(u64, u64), DecodeError> {
+    let index = place.index as usize;
+    let (Some(&offset), Some(&stored)) = (level.offsets.get(index), level.byte_counts.get(index))
+    else {
+        return Err(FormatError::InvalidTag("TileOffsets").into());
+    };
+    if stored == 0 {
+        return Ok((offset, 0));
+    }
+    check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
+    if offset.checked_add(stored).is_none_or(|end| end > file.len) {
+        return Err(DecodeError::Truncated(format!(
+            "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
+            place.index, file.len
+        )));
+    }
+    Ok((offset, stored))
+}
+
 /// The stored bytes of the chunk at `place` behind a single-strip TIFF header; `None` when the
 /// chunk has no bytes.
 fn chunk_as_tiff<R: Read + Seek>(
@@ -63,20 +157,9 @@ fn chunk_as_tiff<R: Read + Seek>(
     place: &ChunkPlace,
     limits: &Limits,
 ) -> Result<Option<Vec<u8>>, DecodeError> {
-    let index = place.index as usize;
-    let (Some(&offset), Some(&stored)) = (level.offsets.get(index), level.byte_counts.get(index))
-    else {
-        return Err(FormatError::InvalidTag("TileOffsets").into());
-    };
+    let (offset, stored) = chunk_location(file, level, place, limits)?;
     if stored == 0 {
         return Ok(None);
-    }
-    check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
-    if offset.checked_add(stored).is_none_or(|end| end > file.len) {
-        return Err(DecodeError::Truncated(format!(
-            "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",
-            place.index, file.len
-        )));
     }
     let mut tiff = single_strip_tiff(
         level,

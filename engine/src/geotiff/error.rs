@@ -103,6 +103,23 @@ pub enum LimitExceeded {
     },
     #[error("the file has more than {limit} image file directories")]
     Ifds { limit: usize },
+    #[error(
+        "the image is {width} x {height} pixels: each side may be at most {max_side} pixels"
+    )]
+    Side { width: u32, height: u32, max_side: u32 },
+    #[error(
+        "the image is {width} x {height} = {pixels} pixels, more than the limit of {limit} pixels"
+    )]
+    Pixels {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error(
+        "the file's structure (directories, tag values and chunk tables of all its images) claims more than {budget} bytes of memory, the limit for a {file_len}-byte file"
+    )]
+    Structure { budget: u64, file_len: u64 },
     #[error("decoding {0} exceeds the decoder limits")]
     Decoder(String),
 }

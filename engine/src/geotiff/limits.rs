@@ -20,11 +20,30 @@ pub struct Limits {
     pub max_tag_bytes: usize,
     /// Decoded chunks kept for later windows, in bytes (default 32 MiB).
     pub chunk_cache_bytes: usize,
+    /// Most pixels along either side of an image (default 4,194,304 = 2²²).
+    pub max_side: u32,
+    /// Most pixels of the full-resolution image, width × height (default 2³⁶, about 68.7
+    /// billion).
+    pub max_pixels: u64,
+    /// Most memory the file's structure may claim, in bytes: every directory, every tag value
+    /// as held after widening (a BYTE offset array becomes 8-byte offsets) and the chunk tables
+    /// of every level, together (default 256 MiB). It is also held to
+    /// [`STRUCTURE_BYTES_PER_FILE_BYTE`] times the file's length plus 1 MiB, which no file
+    /// whose directories and arrays do not overlap ever needs.
+    pub max_structure_bytes: usize,
 }
 
+/// How many bytes of structure (see [`Limits::max_structure_bytes`]) each byte of a file may
+/// claim: 8 for widening the narrowest offset array to u64, doubled for slack.
+pub const STRUCTURE_BYTES_PER_FILE_BYTE: u64 = 16;
+
+/// Structure every file may claim whatever its length.
+const STRUCTURE_BYTES_BASE: u64 = MIB as u64;
+
 impl Limits {
-    /// No bounds on sizes, chunks, directories or tags: for trusted input on machines with
-    /// plenty of memory. The chunk cache, a budget rather than a bound, stays at 256 MiB.
+    /// No bounds on sizes, chunks, directories, tags, dimensions or the structure's memory:
+    /// for trusted input on machines with plenty of memory. The chunk cache, a budget rather
+    /// than a bound, stays at 256 MiB.
     pub fn unlimited() -> Self {
         Self {
             max_window_bytes: usize::MAX,
@@ -32,7 +51,22 @@ impl Limits {
             max_ifds: usize::MAX,
             max_tag_bytes: usize::MAX,
             chunk_cache_bytes: 256 * MIB,
+            max_side: u32::MAX,
+            max_pixels: u64::MAX,
+            max_structure_bytes: usize::MAX,
         }
+    }
+
+    /// The structure budget for a file of `file_len` bytes: the smaller of
+    /// [`Limits::max_structure_bytes`] and [`STRUCTURE_BYTES_PER_FILE_BYTE`] × `file_len` + 1 MiB.
+    pub(super) fn structure_budget(&self, file_len: u64) -> u64 {
+        if self.max_structure_bytes == usize::MAX {
+            return u64::MAX;
+        }
+        let relative = file_len
+            .saturating_mul(STRUCTURE_BYTES_PER_FILE_BYTE)
+            .saturating_add(STRUCTURE_BYTES_BASE);
+        relative.min(self.max_structure_bytes as u64)
     }
 
     /// The equivalent bounds for the `tiff` crate's own decoder.
@@ -53,6 +87,9 @@ impl Default for Limits {
             max_ifds: 1024,
             max_tag_bytes: 32 * MIB,
             chunk_cache_bytes: 32 * MIB,
+            max_side: 1 << 22,
+            max_pixels: 1 << 36,
+            max_structure_bytes: 256 * MIB,
         }
     }
 }

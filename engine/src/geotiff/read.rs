@@ -1,6 +1,7 @@
 //! Windowed decoding of GeoTIFF and BigTIFF files.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::io::{Read, Seek};
 
 use super::chunk::{Placement, check_bytes, decode_chunk};
@@ -38,7 +39,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
 
     /// Opens a file: reads its header and directories, but no pixels.
     pub fn with_limits(source: R, limits: Limits) -> Result<Self, DecodeError> {
-        let (mut file, first) = TiffFile::open(source, limits.max_tag_bytes)?;
+        let (mut file, first) = TiffFile::open(source, &limits)?;
         let directories = read_directories(&mut file, first, &limits)?;
         let (first, rest) = directories
             .split_first()
@@ -48,6 +49,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             dir: first,
         };
         let full = Level::parse(&mut tags)?;
+        check_dimensions(&full, &limits)?;
         let mut info = describe(&mut tags, &full)?;
         let mut levels = vec![full];
         for dir in rest {
@@ -55,7 +57,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
                 file: &mut file,
                 dir,
             };
-            if let Some(overview) = overview(&mut tags, &levels[0]) {
+            if let Some(overview) = overview(&mut tags, &levels[0])? {
                 info.overviews.push((overview.width, overview.height));
                 levels.push(overview);
             }
@@ -121,7 +123,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
                 let chunk = self.cache.get_or_insert_with((level, place.index), || {
                     decode_chunk(&mut self.file, image, &place, &self.limits)
                 })?;
-                placement.copy(chunk, &place, window, &mut samples)?;
+                placement.copy(&chunk, &place, window, &mut samples)?;
             }
         }
         Ok(PixelBlock {
@@ -158,17 +160,54 @@ fn read_directories<R: Read + Seek>(
     Ok(directories)
 }
 
-/// The reduced-resolution image of a directory, if it is one that can be decoded and has the
-/// bands of the full-resolution image `full` (GDAL ignores other directories too).
-fn overview<R: Read + Seek>(tags: &mut Tags<'_, R>, full: &Level) -> Option<Level> {
-    let kind = tags.uint(tag::NEW_SUBFILE_TYPE, "NewSubfileType").ok()??;
+/// Refuses images whose sides or pixel count exceed the limits, before anything sized by them
+/// is planned or allocated.
+fn check_dimensions(level: &Level, limits: &Limits) -> Result<(), LimitExceeded> {
+    let (width, height) = (level.width, level.height);
+    if width > limits.max_side || height > limits.max_side {
+        return Err(LimitExceeded::Side {
+            width,
+            height,
+            max_side: limits.max_side,
+        });
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(LimitExceeded::Pixels {
+            width,
+            height,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// The reduced-resolution image of a directory, if it is one that can be decoded, has the bands
+/// and sample type of the full-resolution image `full` and is no larger than it (GDAL ignores
+/// other directories too). A directory that would break the structure budget is an error, not
+/// a skipped overview: the budget bounds the whole file.
+fn overview<R: Read + Seek>(
+    tags: &mut Tags<'_, R>,
+    full: &Level,
+) -> Result<Option<Level>, DecodeError> {
+    let Ok(Some(kind)) = tags.uint(tag::NEW_SUBFILE_TYPE, "NewSubfileType") else {
+        return Ok(None);
+    };
     let is_overview = kind & REDUCED_RESOLUTION != 0 && kind & TRANSPARENCY_MASK == 0;
     if !is_overview {
-        return None;
+        return Ok(None);
     }
-    Level::parse(tags)
-        .ok()
-        .filter(|level| level.samples == full.samples && level.sample_type == full.sample_type)
+    match Level::parse(tags) {
+        Ok(level) => Ok(Some(level).filter(|level| {
+            level.samples == full.samples
+                && level.sample_type == full.sample_type
+                && level.width <= full.width
+                && level.height <= full.height
+        })),
+        Err(DecodeError::LimitsExceeded(e @ LimitExceeded::Structure { .. })) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The description of a file from its first directory.
@@ -180,14 +219,16 @@ fn describe<R: Read + Seek>(
     let extra = tags
         .shorts(tag::EXTRA_SAMPLES, "ExtraSamples")?
         .unwrap_or_default();
-    let first_extra = bands.saturating_sub(extra.len());
-    // A malformed ExtraSamples may list more entries than the file has bands: an alpha that
-    // would lie past the last band is ignored rather than trusted.
-    let alpha_band = extra
-        .iter()
-        .position(|&e| e == 1 || e == 2)
-        .map(|i| first_extra + i)
-        .filter(|&b| b < bands);
+    // ExtraSamples describes the last bands. One that lists more entries than the file has
+    // bands is malformed and ignored, as libtiff does, so no band index is ever taken from it
+    // past the last band.
+    let alpha_band = match extra.len() {
+        n if n > bands => None,
+        n => extra
+            .iter()
+            .position(|&e| e == 1 || e == 2)
+            .map(|i| bands - n + i),
+    };
     let nodata = tags
         .ascii(tag::GDAL_NODATA, "GDAL_NODATA")?
         .and_then(|s| parse_nodata(&s));
@@ -238,13 +279,20 @@ fn parse_nodata(text: &str) -> Option<f64> {
 /// Identifies a decoded chunk: level and chunk index.
 type ChunkKey = (usize, u32);
 
+/// What keeping one chunk costs beyond its samples (hash slot, order entry, allocations), so
+/// that millions of tiny chunks fill the budget as they fill memory.
+const CHUNK_OVERHEAD_BYTES: usize = 128;
+
 /// The most recently used decoded chunks, bounded in bytes: the newest is always kept, the
-/// older ones (least recently used first) only while they fit.
+/// older ones (least recently used first) only while they fit. Lookups are hashed, so a
+/// window over millions of tiny chunks costs time in proportion to its chunks.
 #[derive(Debug)]
 struct ChunkCache {
-    newest: Option<(ChunkKey, Samples)>,
-    older: VecDeque<(ChunkKey, Samples)>,
-    /// Bytes held by `newest` and `older` together.
+    chunks: HashMap<ChunkKey, (u64, Arc<Samples>)>,
+    /// Keys by the time of their last use, oldest first.
+    by_use: BTreeMap<u64, ChunkKey>,
+    clock: u64,
+    /// Bytes held by `chunks`, overhead included.
     bytes: usize,
     capacity: usize,
 }
@@ -252,8 +300,9 @@ struct ChunkCache {
 impl ChunkCache {
     fn new(capacity: usize) -> Self {
         Self {
-            newest: None,
-            older: VecDeque::new(),
+            chunks: HashMap::new(),
+            by_use: BTreeMap::new(),
+            clock: 0,
             bytes: 0,
             capacity,
         }
@@ -264,38 +313,34 @@ impl ChunkCache {
         &mut self,
         key: ChunkKey,
         decode: impl FnOnce() -> Result<Samples, DecodeError>,
-    ) -> Result<&Samples, DecodeError> {
-        let entry = match self.newest.take() {
-            Some(newest) if newest.0 == key => newest,
-            previous => {
-                self.older.extend(previous);
-                let cached = self
-                    .older
-                    .iter()
-                    .position(|(k, _)| *k == key)
-                    .and_then(|pos| self.older.remove(pos));
-                match cached {
-                    Some(entry) => entry,
-                    None => {
-                        let samples = decode()?;
-                        self.bytes += byte_len(&samples);
-                        (key, samples)
-                    }
-                }
-            }
-        };
-        while self.bytes > self.capacity {
-            let Some((_, evicted)) = self.older.pop_front() else {
+    ) -> Result<Arc<Samples>, DecodeError> {
+        self.clock += 1;
+        let now = self.clock;
+        if let Some((used, samples)) = self.chunks.get_mut(&key) {
+            self.by_use.remove(used);
+            *used = now;
+            self.by_use.insert(now, key);
+            return Ok(Arc::clone(samples));
+        }
+        let samples = Arc::new(decode()?);
+        let cost = chunk_cost(&samples);
+        while self.bytes + cost > self.capacity {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
                 break;
             };
-            self.bytes -= byte_len(&evicted);
+            if let Some((_, evicted)) = self.chunks.remove(&oldest) {
+                self.bytes -= chunk_cost(&evicted);
+            }
         }
-        Ok(&self.newest.insert(entry).1)
+        self.bytes += cost;
+        self.chunks.insert(key, (now, Arc::clone(&samples)));
+        self.by_use.insert(now, key);
+        Ok(samples)
     }
 }
 
-fn byte_len(samples: &Samples) -> usize {
-    samples.len() * samples.sample_type().bytes()
+fn chunk_cost(samples: &Samples) -> usize {
+    samples.len() * samples.sample_type().bytes() + CHUNK_OVERHEAD_BYTES
 }
 
 #[cfg(test)]
@@ -360,16 +405,17 @@ mod tests {
     fn the_chunk_cache_keeps_the_newest_chunk_and_the_most_recently_used() {
         let chunk = |v: u8| move || Ok(Samples::U8(vec![v; 4]));
         let cached = || -> Result<Samples, DecodeError> { panic!("a cached chunk was decoded") };
-        let mut cache = ChunkCache::new(8);
+        let one = 4 + CHUNK_OVERHEAD_BYTES;
+        let mut cache = ChunkCache::new(2 * one);
         cache.get_or_insert_with((0, 0), chunk(0)).unwrap();
         cache.get_or_insert_with((0, 1), chunk(1)).unwrap();
         assert_eq!(
-            cache.get_or_insert_with((0, 0), cached).unwrap(),
-            &Samples::U8(vec![0; 4])
+            *cache.get_or_insert_with((0, 0), cached).unwrap(),
+            Samples::U8(vec![0; 4])
         );
         // A third chunk evicts the least recently used one, (0, 1).
         cache.get_or_insert_with((0, 2), chunk(2)).unwrap();
-        assert_eq!(cache.bytes, 8);
+        assert_eq!(cache.bytes, 2 * one);
         cache.get_or_insert_with((0, 0), cached).unwrap();
         let mut decoded = false;
         cache
@@ -388,10 +434,28 @@ mod tests {
         let mut small = ChunkCache::new(2);
         small.get_or_insert_with((0, 0), chunk(7)).unwrap();
         assert_eq!(
-            small.get_or_insert_with((0, 0), cached).unwrap(),
-            &Samples::U8(vec![7; 4])
+            *small.get_or_insert_with((0, 0), cached).unwrap(),
+            Samples::U8(vec![7; 4])
         );
         small.get_or_insert_with((0, 1), chunk(8)).unwrap();
-        assert_eq!(small.bytes, 4);
+        assert_eq!(small.bytes, one);
+    }
+
+    #[test]
+    fn many_tiny_chunks_are_looked_up_in_constant_time() {
+        // 2^20 one-sample chunks, each looked up twice; a linear scan would take minutes.
+        let mut cache = ChunkCache::new(1 << 30);
+        for round in 0..2 {
+            for i in 0..1u32 << 20 {
+                let chunk = cache
+                    .get_or_insert_with((0, i), || {
+                        assert_eq!(round, 0, "chunk {i} was evicted");
+                        Ok(Samples::U8(vec![i as u8]))
+                    })
+                    .unwrap();
+                assert_eq!(*chunk, Samples::U8(vec![i as u8]));
+            }
+        }
+        assert_eq!(cache.bytes, (1 << 20) * (1 + CHUNK_OVERHEAD_BYTES));
     }
 }

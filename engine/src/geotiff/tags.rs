@@ -4,8 +4,9 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use super::chunk::check_bytes;
-use super::error::{DecodeError, FormatError};
+use super::error::{DecodeError, FormatError, LimitExceeded};
 use super::ifd::ByteOrder;
+use super::limits::Limits;
 
 /// A TIFF or BigTIFF file being read.
 #[derive(Debug)]
@@ -15,6 +16,9 @@ pub(super) struct TiffFile<R> {
     pub big_tiff: bool,
     pub len: u64,
     max_tag_bytes: usize,
+    /// What the structure read so far claims, in bytes (see [`Limits::max_structure_bytes`]).
+    claimed: u64,
+    budget: u64,
 }
 
 /// One directory entry: its tag, type, count and where its value lies.
@@ -36,7 +40,7 @@ pub(super) struct Directory {
 
 impl<R: Read + Seek> TiffFile<R> {
     /// Reads the header; returns the file and the offset of its first directory.
-    pub fn open(mut reader: R, max_tag_bytes: usize) -> Result<(Self, u64), DecodeError> {
+    pub fn open(mut reader: R, limits: &Limits) -> Result<(Self, u64), DecodeError> {
         let len = reader.seek(SeekFrom::End(0))?;
         reader.seek(SeekFrom::Start(0))?;
         let mut magic = Vec::with_capacity(4);
@@ -47,7 +51,9 @@ impl<R: Read + Seek> TiffFile<R> {
             order,
             big_tiff,
             len,
-            max_tag_bytes,
+            max_tag_bytes: limits.max_tag_bytes,
+            claimed: 0,
+            budget: limits.structure_budget(len),
         };
         let first = if big_tiff {
             let [size, zero] = [
@@ -73,6 +79,9 @@ impl<R: Read + Seek> TiffFile<R> {
             .saturating_mul(entry_len as u64)
             .saturating_add(self.word() as u64);
         check_bytes("image file directory", table_len, self.max_tag_bytes)?;
+        // The raw table and its parsed entries are both held while the directory is parsed.
+        let parsed = count.saturating_mul(std::mem::size_of::<Entry>() as u64);
+        self.claim(table_len.saturating_add(parsed))?;
         let table = self.read_bytes(offset.saturating_add(count_len as u64), table_len, context)?;
         let (entries, next) = table.split_at(table.len() - self.word());
         Ok(Directory {
@@ -95,6 +104,20 @@ impl<R: Read + Seek> TiffFile<R> {
             count: self.number(count),
             value: inline,
         }
+    }
+
+    /// Charges `bytes` of memory to the structure budget, failing once the file's structure as a
+    /// whole claims more than it: overlapping directories or arrays shared by many levels are
+    /// parsed many times, so the budget counts every parse.
+    pub fn claim(&mut self, bytes: u64) -> Result<(), LimitExceeded> {
+        self.claimed = self.claimed.saturating_add(bytes);
+        if self.claimed > self.budget {
+            return Err(LimitExceeded::Structure {
+                budget: self.budget,
+                file_len: self.len,
+            });
+        }
+        Ok(())
     }
 
     /// Size of offsets and counts: 4 bytes classic, 8 BigTIFF.
@@ -131,15 +154,19 @@ impl<R: Read + Seek> TiffFile<R> {
         Ok(bytes)
     }
 
-    /// The raw bytes of an entry's value and the size of one element.
+    /// The raw bytes of an entry's value and the size of one element. The caller holds each
+    /// element in `held` bytes (8 for a number widened to u64 or f64, 1 for text): the raw
+    /// bytes and the widened values are charged to the structure budget.
     fn value(
         &mut self,
         entry: &Entry,
         name: &'static str,
+        held: usize,
     ) -> Result<(Vec<u8>, usize), DecodeError> {
         let size = element_size(entry.field_type).ok_or(FormatError::InvalidTag(name))?;
         let len = entry.count.saturating_mul(size as u64);
         check_bytes("tag value", len, self.max_tag_bytes)?;
+        self.claim(len.saturating_add(entry.count.saturating_mul(held as u64)))?;
         let bytes = if len <= self.word() as u64 {
             entry.value[..len as usize].to_vec()
         } else {
@@ -203,7 +230,7 @@ impl<R: Read + Seek> Tags<'_, R> {
         if !matches!(entry.field_type, 1 | 3 | 4 | 13 | 16 | 18) {
             return Err(FormatError::InvalidTag(name).into());
         }
-        let (bytes, size) = self.file.value(&entry, name)?;
+        let (bytes, size) = self.file.value(&entry, name, 8)?;
         Ok(Some(
             bytes
                 .chunks_exact(size)
@@ -254,7 +281,7 @@ impl<R: Read + Seek> Tags<'_, R> {
         let Some(entry) = self.entry(code) else {
             return Ok(None);
         };
-        let (bytes, size) = self.file.value(&entry, name)?;
+        let (bytes, size) = self.file.value(&entry, name, 8)?;
         let number = |b: &[u8]| self.file.number(b);
         let values = match entry.field_type {
             12 => bytes
@@ -283,7 +310,7 @@ impl<R: Read + Seek> Tags<'_, R> {
         if !matches!(entry.field_type, 1 | 2 | 7) {
             return Err(FormatError::InvalidTag(name).into());
         }
-        Ok(Some(self.file.value(&entry, name)?.0))
+        Ok(Some(self.file.value(&entry, name, 0)?.0))
     }
 
     /// Text of an ASCII tag, up to its first NUL.
