@@ -31,8 +31,8 @@ impl Validity {
         }
     }
 
-    /// Whether pixel `p` (index into the block's pixels) carries data; NaN or ±infinity in any
-    /// data band makes it nodata too.
+    /// Whether pixel `p` (index into the block's pixels) carries data; NaN, ±infinity or a
+    /// magnitude beyond the f32 range (features are f32) in any data band makes it nodata too.
     #[inline]
     fn is_valid(&self, block: &PixelBlock, p: usize) -> bool {
         let base = p * block.bands;
@@ -44,7 +44,7 @@ impl Validity {
         let mut all_nodata = self.nodata.is_some();
         for &b in &self.data_bands {
             let v = block.samples.get_f64(base + b);
-            if !v.is_finite() {
+            if !(v.abs() <= F32_MAX) {
                 return false;
             }
             all_nodata &= Some(v) == self.nodata;
@@ -65,6 +65,9 @@ impl Validity {
             .collect()
     }
 }
+
+/// The largest magnitude a data sample may have: features are computed in f32.
+const F32_MAX: f64 = f32::MAX as f64;
 
 fn is_float(t: SampleType) -> bool {
     matches!(t, SampleType::F32 | SampleType::F64)

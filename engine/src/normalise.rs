@@ -162,10 +162,18 @@ impl Normaliser {
                     (lo, hi - lo, Some((lo, hi)))
                 }
             };
+            // A spread too small for f32 gets the largest finite scale instead of infinity.
             let s = if spread > 0.0 && spread.is_finite() {
-                1.0 / spread
+                (1.0 / spread).min(f64::from(f32::MAX))
             } else {
                 1.0
+            };
+            // Valid samples lie within the f32 range, and so does their centre; an empty band
+            // (no valid samples) gets 0.
+            let o = if o.is_finite() {
+                o.clamp(-f64::from(f32::MAX), f64::from(f32::MAX))
+            } else {
+                0.0
             };
             offset.push(o as f32);
             scale.push(s as f32);
@@ -189,16 +197,27 @@ impl Normaliser {
         self.clamp.is_some()
     }
 
-    /// The normalised value of raw sample `v` of (selected) band `band`.
+    /// The normalised value of raw sample `v` of (selected) band `band`, at most
+    /// [`MAX_FEATURE`] in magnitude. Computed in f32, or in f64 where f32 overflows.
     #[inline]
     pub fn apply(&self, band: usize, v: f64) -> f32 {
-        let n = (v as f32 - self.offset[band]) * self.scale[band];
-        match &self.clamp {
+        let (offset, scale) = (self.offset[band], self.scale[band]);
+        let mut n = (v as f32 - offset) * scale;
+        if n.is_infinite() {
+            n = ((v - f64::from(offset)) * f64::from(scale)) as f32;
+        }
+        let n = match &self.clamp {
             Some(bounds) => n.clamp(bounds[band][0], bounds[band][1]),
             None => n,
-        }
+        };
+        n.clamp(-MAX_FEATURE, MAX_FEATURE)
     }
 }
+
+/// The largest magnitude of a normalised value: squared distances between features of up to
+/// 255 bands stay finite in f32 (255 × (2 × 10¹⁷)² ≈ 10³⁷ < 3.4 × 10³⁸), so an outlier can never
+/// turn a fit's distances, centres or inertia into infinity or NaN.
+pub const MAX_FEATURE: f32 = 1e17;
 
 /// Median and robust standard deviation of `values` (reordered): 1.4826 × MAD, or where more
 /// than half the values are equal (MAD 0, common in quantised bands), the interquartile range

@@ -58,6 +58,14 @@ pub(super) fn decode_chunk<R: Read + Seek>(
     Ok(samples)
 }
 
+/// How many times its decoded size a chunk may take in the file: LZW's worst case is 1.5, JPEG
+/// of noise at the highest quality stays under 2.
+const MAX_EXPANSION: u64 = 4;
+
+/// Bytes a chunk may take beyond [`MAX_EXPANSION`] times its pixels: codec headers, JPEG tables
+/// in the stream.
+const CHUNK_HEADERS_BYTES: u64 = 4096;
+
 /// Whether the level's chunks are stored as plain samples (no compression, no predictor, no
 /// colour conversion), to be read without a codec: a codec per chunk would cost more than the
 /// data on files of millions of tiny chunks.
@@ -140,6 +148,26 @@ fn chunk_location<R: Read + Seek>(
         return Ok((offset, 0));
     }
     check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
+    // No codec stores a chunk in much more than its decoded size; a larger count (many chunks
+    // claiming the same long run of bytes) would read and copy that run once per chunk.
+    let decoded = chunk_len(
+        level.chunk_size().0,
+        place.stored_rows,
+        level.chunk_samples(),
+        level.sample_type,
+        limits,
+    )? as u64
+        * level.sample_type.bytes() as u64;
+    let most = decoded
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(CHUNK_HEADERS_BYTES);
+    if stored > most {
+        return Err(FormatError::Codec(format!(
+            "chunk {} stores {stored} bytes, more than {most} for {decoded} bytes of pixels",
+            place.index
+        ))
+        .into());
+    }
     if offset.checked_add(stored).is_none_or(|end| end > file.len) {
         return Err(DecodeError::Truncated(format!(
             "chunk {} (bytes {offset}..+{stored}) lies past the end of the {}-byte file",

@@ -140,6 +140,8 @@ pub struct GeoReference {
     pub geographic: bool,
     pub unit: LinearUnit,
     pub raw: RawGeoTags,
+    /// The ellipsoid of geographic areas, resolved once from the keys.
+    ellipsoid: Ellipsoid,
 }
 
 /// GeoKey ids used here.
@@ -193,6 +195,7 @@ impl GeoReference {
             unit: linear_unit(&keys, geographic, epsg),
             epsg,
             geographic,
+            ellipsoid: Ellipsoid::of(&keys),
             keys,
             raw,
         })
@@ -254,9 +257,8 @@ impl GeoReference {
         }
         let width_deg = self.transform.pixel_area() / e.abs();
         let lat_top = y0 + row * e;
-        let ellipsoid = Ellipsoid::of(self);
-        let band = ellipsoid.zone_area(lat_top + e) - ellipsoid.zone_area(lat_top);
-        Some((band * width_deg.to_radians()).abs())
+        let band = self.ellipsoid.zone_area(lat_top + e) - self.ellipsoid.zone_area(lat_top);
+        Some((band * width_deg.to_radians()).abs()).filter(|area| area.is_finite())
     }
 }
 
@@ -298,22 +300,36 @@ fn shift_tiepoint(tie: &mut [f64], scale: &[f64], col: f64, row: f64) {
 }
 
 /// Resolves every entry of the GeoKey directory; entries whose value cannot be found are
-/// skipped.
+/// skipped, and so is a second entry for the same key.
+///
+/// The values resolved together may hold at most as many elements as the two params tags: keys
+/// of a valid file never share values, and a directory whose thousands of keys all point at the
+/// same long array would otherwise copy it once per key.
 fn parse_keys(raw: &RawGeoTags) -> Vec<GeoKey> {
     let dir = &raw.geo_key_directory;
     let count = dir.get(3).map_or(0, |&n| usize::from(n));
-    dir.get(4..)
-        .unwrap_or_default()
-        .chunks_exact(4)
-        .take(count)
-        .filter_map(|entry| {
-            let &[id, location, count, offset] = entry else {
-                return None;
+    let mut budget = raw.geo_double_params.as_ref().map_or(0, Vec::len)
+        + raw.geo_ascii_params.as_ref().map_or(0, String::len);
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for entry in dir.get(4..).unwrap_or_default().chunks_exact(4).take(count) {
+        let &[id, location, count, offset] = entry else {
+            continue;
+        };
+        if location != 0 {
+            let Some(left) = budget.checked_sub(usize::from(count)) else {
+                continue;
             };
-            let value = key_value(raw, location, usize::from(count), usize::from(offset))?;
-            Some(GeoKey { id, value })
-        })
-        .collect()
+            budget = left;
+        }
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(value) = key_value(raw, location, usize::from(count), usize::from(offset)) {
+            keys.push(GeoKey { id, value });
+        }
+    }
+    keys
 }
 
 fn key_value(raw: &RawGeoTags, location: u16, count: usize, offset: usize) -> Option<GeoKeyValue> {
@@ -456,7 +472,7 @@ fn epsg_linear_unit(code: u16) -> Option<LinearUnit> {
 }
 
 /// An ellipsoid of revolution.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Ellipsoid {
     semi_major: f64,
     inverse_flattening: f64,
@@ -480,14 +496,18 @@ impl Ellipsoid {
         inverse_flattening: 297.0,
     };
 
-    /// The ellipsoid declared by the keys, else the one of a known datum, else WGS 84.
-    fn of(georef: &GeoReference) -> Ellipsoid {
-        let keys = &georef.keys;
-        if let Some(semi_major) = double_key(keys, key::GEOG_SEMI_MAJOR_AXIS).filter(|a| *a > 0.0) {
+    /// The ellipsoid declared by the keys, else the one of a known datum, else WGS 84. A
+    /// declared semi-major axis must be finite and between 1 km and 100,000 km (planets
+    /// included), an inverse flattening finite and at least 2; a sphere is assumed without one.
+    fn of(keys: &[GeoKey]) -> Ellipsoid {
+        let semi_major = double_key(keys, key::GEOG_SEMI_MAJOR_AXIS)
+            .filter(|a| a.is_finite() && (1e3..=1e8).contains(a));
+        if let Some(semi_major) = semi_major {
             let inverse_flattening = double_key(keys, key::GEOG_INV_FLATTENING)
+                .filter(|f| f.is_finite() && *f >= 2.0)
                 .or_else(|| {
                     double_key(keys, key::GEOG_SEMI_MINOR_AXIS)
-                        .filter(|b| *b > 0.0 && *b < semi_major)
+                        .filter(|b| *b >= semi_major / 2.0 && *b < semi_major)
                         .map(|b| semi_major / (semi_major - b))
                 })
                 .unwrap_or(0.0);
@@ -506,10 +526,11 @@ impl Ellipsoid {
         }
     }
 
-    /// Area in m² between the equator and latitude `lat_deg`, per radian of longitude.
+    /// Area in m² between the equator and latitude `lat_deg` (clamped to ±90°), per radian of
+    /// longitude.
     fn zone_area(self, lat_deg: f64) -> f64 {
         let a = self.semi_major;
-        let sin = lat_deg.to_radians().sin();
+        let sin = lat_deg.clamp(-90.0, 90.0).to_radians().sin();
         if self.inverse_flattening <= 0.0 || !self.inverse_flattening.is_finite() {
             return a * a * sin;
         }

@@ -9,6 +9,9 @@ use super::info::{Compression, Layout, Photometric};
 use super::tags::Tags;
 use crate::raster::{SampleType, Window};
 
+/// The largest JPEGTables value accepted, in bytes.
+const MAX_JPEG_TABLES_BYTES: usize = 64 * 1024;
+
 /// Everything needed to find and decode the chunks of one image.
 #[derive(Debug, Clone)]
 pub(super) struct Level {
@@ -86,6 +89,14 @@ impl Level {
             Compression::Jpeg => tags.bytes(tag::JPEG_TABLES, "JPEGTables")?,
             _ => None,
         };
+        // Real tables (quantisation and Huffman) take a few hundred bytes; they are copied into
+        // every chunk's decoder, so a large value would cost its size once per chunk.
+        if jpeg_tables
+            .as_ref()
+            .is_some_and(|t| t.len() > MAX_JPEG_TABLES_BYTES)
+        {
+            return Err(FormatError::InvalidTag("JPEGTables").into());
+        }
         let (layout, offsets, byte_counts) = chunk_locations(tags, height)?;
         let level = Level {
             width,

@@ -36,6 +36,9 @@ pub enum KMeansError {
     TooFewDistinctPoints { distinct: usize, k: usize },
     #[error("feature vectors must have at least one dimension")]
     NoDimensions,
+    /// A feature is NaN or infinite: it would give NaN centres.
+    #[error("point {point} has a NaN or infinite feature")]
+    NonFinite { point: usize },
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
 }
@@ -98,6 +101,9 @@ pub fn fit(
     let n = points.len() / dims;
     if n < k {
         return Err(KMeansError::TooFewPoints { points: n, k });
+    }
+    if let Some(bad) = points.iter().position(|v| !v.is_finite()) {
+        return Err(KMeansError::NonFinite { point: bad / dims });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut centres = kmeans_plus_plus(points, dims, k, &mut rng)?;
@@ -345,5 +351,18 @@ mod tests {
         let dist = [0.25f32, 0.5];
         update_centres(&pts, 2, &labels, &dist, &mut centres);
         assert_eq!(centres, [0.5, 0.5, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn non_finite_points_are_refused_rather_than_giving_nan_centres() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut points: Vec<f32> = (0..40).map(|i| i as f32).collect();
+            points[23] = bad;
+            let result = fit(&points, 2, 3, 0, FitOptions::default(), &NoProgress);
+            assert!(
+                matches!(result, Err(KMeansError::NonFinite { point: 11 })),
+                "{bad}: {result:?}"
+            );
+        }
     }
 }
