@@ -4,7 +4,7 @@
 //! single-strip TIFF that holds just this chunk's bytes, so every interpretation of the
 //! original file (layout, planes, photometric, extra samples) stays in this module.
 
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek};
 
 use tiff::TiffError;
 use tiff::decoder::{Decoder, DecodingResult};
@@ -33,8 +33,8 @@ pub(super) fn decode_chunk<R: Read + Seek>(
         level.sample_type,
         limits,
     )?;
-    if is_raw(level) {
-        return read_raw_chunk(file, level, place, len, limits);
+    if is_direct(level) {
+        return read_direct_chunk(file, level, place, len, limits);
     }
     let Some(tiff) = chunk_as_tiff(file, level, place, limits)? else {
         return Ok(Samples::zeroed(level.sample_type, len));
@@ -66,17 +66,19 @@ const MAX_EXPANSION: u64 = 4;
 /// in the stream.
 const CHUNK_HEADERS_BYTES: u64 = 4096;
 
-/// Whether the level's chunks are stored as plain samples (no compression, no predictor, no
-/// colour conversion), to be read without a codec: a codec per chunk would cost more than the
-/// data on files of millions of tiny chunks.
-fn is_raw(level: &Level) -> bool {
-    level.compression == Compression::None
-        && level.predictor == 1
+/// Whether the level's chunks hold plain samples, stored as they are or Deflate-compressed, with
+/// no predictor and no colour conversion: these are decoded here without building a TIFF for
+/// the `tiff` crate, which would cost more than the data on files of millions of tiny chunks.
+fn is_direct(level: &Level) -> bool {
+    matches!(
+        level.compression,
+        Compression::None | Compression::Deflate | Compression::AdobeDeflate
+    ) && level.predictor == 1
         && level.photometric != Photometric::YCbCr
 }
 
-/// Reads the `len` samples of an uncompressed chunk straight from the file.
-fn read_raw_chunk<R: Read + Seek>(
+/// Decodes the `len` samples of a chunk that [`is_direct`].
+fn read_direct_chunk<R: Read + Seek>(
     file: &mut TiffFile<R>,
     level: &Level,
     place: &ChunkPlace,
@@ -88,16 +90,34 @@ fn read_raw_chunk<R: Read + Seek>(
         return Ok(Samples::zeroed(level.sample_type, len));
     }
     let needed = len * level.sample_type.bytes();
-    if stored < needed as u64 {
-        return Err(FormatError::Codec(format!(
-            "the data of chunk {} ends early: {stored} of {needed} bytes",
+    let ends_early = |found: u64| {
+        FormatError::Codec(format!(
+            "the data of chunk {} ends early: {found} of {needed} bytes",
             place.index
         ))
-        .into());
-    }
-    let mut bytes = vec![0; needed];
-    file.reader.seek(SeekFrom::Start(offset))?;
-    file.reader.read_exact(&mut bytes)?;
+    };
+    let bytes = if level.compression == Compression::None {
+        if stored < needed as u64 {
+            return Err(ends_early(stored).into());
+        }
+        let mut bytes = vec![0; needed];
+        file.source.read_at(offset, &mut bytes)?;
+        bytes
+    } else {
+        // `chunk_location` bounded `stored` by the chunk limit.
+        let mut compressed = vec![0; stored as usize];
+        file.source.read_at(offset, &mut compressed)?;
+        let mut bytes = Vec::with_capacity(needed);
+        let inflater = &mut file.inflater;
+        inflater.reset(true);
+        inflater
+            .decompress_vec(&compressed, &mut bytes, flate2::FlushDecompress::Finish)
+            .map_err(|e| FormatError::Codec(format!("chunk {}: {e}", place.index)))?;
+        if bytes.len() < needed {
+            return Err(ends_early(bytes.len() as u64).into());
+        }
+        bytes
+    };
     Ok(samples_from_bytes(level.sample_type, &bytes, file.order))
 }
 
@@ -198,8 +218,7 @@ fn chunk_as_tiff<R: Read + Seek>(
     )?;
     let data_start = tiff.len();
     tiff.resize(data_start + stored as usize, 0);
-    file.reader.seek(SeekFrom::Start(offset))?;
-    file.reader.read_exact(&mut tiff[data_start..])?;
+    file.source.read_at(offset, &mut tiff[data_start..])?;
     if level.compression == Compression::Jpeg {
         check_jpeg_frame(&tiff[data_start..], limits)?;
     }

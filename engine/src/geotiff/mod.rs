@@ -16,6 +16,7 @@ mod info;
 mod level;
 mod limits;
 mod read;
+mod source;
 mod tags;
 mod write;
 

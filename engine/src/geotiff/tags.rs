@@ -1,21 +1,24 @@
 //! The TIFF container: header, image file directories and typed tag values, every size and
 //! offset checked against the file length and the limits before it is used.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 
 use super::chunk::check_bytes;
 use super::error::{DecodeError, FormatError, LimitExceeded};
 use super::ifd::ByteOrder;
 use super::limits::Limits;
+use super::source::Source;
 
 /// A TIFF or BigTIFF file being read.
 #[derive(Debug)]
 pub(super) struct TiffFile<R> {
-    pub reader: R,
+    pub source: Source<R>,
     pub order: ByteOrder,
     pub big_tiff: bool,
     pub len: u64,
     max_tag_bytes: usize,
+    /// Inflates Deflate chunks, reset for each one.
+    pub inflater: flate2::Decompress,
     /// What the structure read so far claims, in bytes (see [`Limits::max_structure_bytes`]).
     claimed: u64,
     budget: u64,
@@ -40,18 +43,19 @@ pub(super) struct Directory {
 
 impl<R: Read + Seek> TiffFile<R> {
     /// Reads the header; returns the file and the offset of its first directory.
-    pub fn open(mut reader: R, limits: &Limits) -> Result<(Self, u64), DecodeError> {
-        let len = reader.seek(SeekFrom::End(0))?;
-        reader.seek(SeekFrom::Start(0))?;
-        let mut magic = Vec::with_capacity(4);
-        (&mut reader).take(4).read_to_end(&mut magic)?;
+    pub fn open(reader: R, limits: &Limits) -> Result<(Self, u64), DecodeError> {
+        let mut source = Source::new(reader)?;
+        let len = source.len();
+        let mut magic = vec![0; len.min(4) as usize];
+        source.read_at(0, &mut magic)?;
         let (order, big_tiff) = parse_magic(&magic)?;
         let mut file = Self {
-            reader,
+            source,
             order,
             big_tiff,
             len,
             max_tag_bytes: limits.max_tag_bytes,
+            inflater: flate2::Decompress::new(true),
             claimed: 0,
             budget: limits.structure_budget(len),
         };
@@ -149,8 +153,7 @@ impl<R: Read + Seek> TiffFile<R> {
         }
         let mut bytes =
             vec![0; usize::try_from(len).map_err(|_| FormatError::InvalidTag("entry count"))?];
-        self.reader.seek(SeekFrom::Start(offset))?;
-        self.reader.read_exact(&mut bytes)?;
+        self.source.read_at(offset, &mut bytes)?;
         Ok(bytes)
     }
 

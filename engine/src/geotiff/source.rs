@@ -1,0 +1,86 @@
+//! Positioned reads through a buffer that survives seeks.
+//!
+//! Chunks and tag values are read at scattered offsets. A `BufReader` drops its buffer on every
+//! seek, so a file of millions of tiny chunks would cost one buffer refill (a system call and
+//! up to its whole capacity copied) per chunk; this buffer serves every read that falls inside
+//! the bytes it already holds.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// Bytes read ahead on a miss; reads at least this long bypass the buffer.
+const READ_AHEAD: usize = 64 * 1024;
+
+/// A `Read + Seek` source of `len` bytes, read at positions.
+#[derive(Debug)]
+pub(super) struct Source<R> {
+    inner: R,
+    len: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_start: u64,
+}
+
+impl<R: Read + Seek> Source<R> {
+    /// Wraps `inner`, whose length is measured by seeking to its end.
+    pub fn new(mut inner: R) -> io::Result<Self> {
+        let len = inner.seek(SeekFrom::End(0))?;
+        Ok(Self {
+            inner,
+            len,
+            buf: Vec::new(),
+            buf_start: 0,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Fills `out` with the bytes at `offset`; the caller has checked that they lie inside the
+    /// source.
+    pub fn read_at(&mut self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        let end = offset.saturating_add(out.len() as u64);
+        if out.len() >= READ_AHEAD {
+            self.inner.seek(SeekFrom::Start(offset))?;
+            return self.inner.read_exact(out);
+        }
+        let buf_end = self.buf_start + self.buf.len() as u64;
+        if offset < self.buf_start || end > buf_end {
+            let fill = (self.len.saturating_sub(offset)).min(READ_AHEAD as u64) as usize;
+            self.buf.resize(fill, 0);
+            self.inner.seek(SeekFrom::Start(offset))?;
+            if let Err(e) = self.inner.read_exact(&mut self.buf) {
+                self.buf.clear();
+                return Err(e);
+            }
+            self.buf_start = offset;
+        }
+        let start = (offset - self.buf_start) as usize;
+        let held = self.buf.get(start..start + out.len()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
+        })?;
+        out.copy_from_slice(held);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    #[test]
+    fn reads_inside_and_outside_the_buffer_return_the_files_bytes() {
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut source = Source::new(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(source.len(), 200_000);
+        for (offset, len) in [(5, 3), (6, 1), (0, 10), (70_000, 100), (65_000, 2_000), (199_990, 10), (10, 100_000)] {
+            let mut out = vec![0; len];
+            source.read_at(offset, &mut out).unwrap();
+            assert_eq!(out, bytes[offset as usize..offset as usize + len], "{offset}+{len}");
+        }
+        let mut past = [0; 4];
+        assert!(source.read_at(199_998, &mut past).is_err());
+    }
+}
