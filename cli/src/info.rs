@@ -28,6 +28,18 @@ pub fn open(path: &Path) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
         .with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Another reader of the file `reader` has opened, on a handle of its own, sharing its parsed
+/// structure (for another thread).
+pub fn reopen(
+    reader: &GeoTiffReader<BufReader<File>>,
+    path: &Path,
+) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    reader
+        .reopen(BufReader::with_capacity(1 << 16, file))
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
 fn crs_line(g: &GeoReference) -> String {
     match (&g.crs_name, g.epsg) {
         (Some(name), Some(code)) => format!("{name} (EPSG:{code})"),

@@ -19,7 +19,7 @@ use engine::raster::Window;
 use engine::stats::{ClassStats, to_csv};
 
 use crate::args::{SegmentArgs, threads};
-use crate::info::open;
+use crate::info::{open, reopen};
 use crate::output;
 use crate::parallel::in_order;
 use crate::progress::{Bar, Cancel};
@@ -58,12 +58,15 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let input = args.input.clone();
     let hashing = std::thread::spawn(move || File::open(&input).and_then(hash_input));
 
-    let info = open(&args.input)?.info().clone();
+    let first = open(&args.input)?;
+    let info = first.info().clone();
     params.validate(&info)?;
-    // One reader per worker, opened before any work starts and kept for every pass.
+    // One reader per worker, opened before any work starts and kept for every pass; they share
+    // the file's parsed structure.
     let mut readers = (0..threads(args.threads))
-        .map(|_| open(&args.input))
+        .map(|_| reopen(&first, &args.input))
         .collect::<anyhow::Result<Vec<Reader>>>()?;
+    drop(first);
     let segmenter = match &params.method {
         MethodParams::Kmeans(p) => {
             let fitted = fit_in_parallel(&mut readers, &info, p, params.seed, &bar)

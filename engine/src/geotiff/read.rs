@@ -26,7 +26,8 @@ const TRANSPARENCY_MASK: u64 = 4;
 pub struct GeoTiffReader<R: Read + Seek> {
     file: TiffFile<R>,
     info: RasterInfo,
-    levels: Vec<Level>,
+    /// The parsed images, shared by every reader of the same file ([`GeoTiffReader::reopen`]).
+    levels: Arc<[Level]>,
     limits: Limits,
     cache: ChunkCache,
 }
@@ -65,9 +66,25 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         Ok(Self {
             file,
             info,
-            levels,
+            levels: levels.into(),
             cache: ChunkCache::new(limits.chunk_cache_bytes),
             limits,
+        })
+    }
+
+    /// A second reader of the same file through `source` (another handle on it, for another
+    /// thread), sharing this one's parsed structure instead of parsing and holding it again.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::Truncated`] when `source` does not have the file's length.
+    pub fn reopen<S: Read + Seek>(&self, source: S) -> Result<GeoTiffReader<S>, DecodeError> {
+        Ok(GeoTiffReader {
+            file: self.file.with_source(source)?,
+            info: self.info.clone(),
+            levels: Arc::clone(&self.levels),
+            cache: ChunkCache::new(self.limits.chunk_cache_bytes),
+            limits: self.limits.clone(),
         })
     }
 

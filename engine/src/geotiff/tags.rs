@@ -74,6 +74,28 @@ impl<R: Read + Seek> TiffFile<R> {
         Ok((file, first))
     }
 
+    /// The same file read through another source of it, which must have the same length.
+    pub fn with_source<S: Read + Seek>(&self, source: S) -> Result<TiffFile<S>, DecodeError> {
+        let source = Source::new(source)?;
+        if source.len() != self.len {
+            return Err(DecodeError::Truncated(format!(
+                "the file now has {} bytes instead of {}: it changed while it was read",
+                source.len(),
+                self.len
+            )));
+        }
+        Ok(TiffFile {
+            source,
+            order: self.order,
+            big_tiff: self.big_tiff,
+            len: self.len,
+            max_tag_bytes: self.max_tag_bytes,
+            inflater: flate2::Decompress::new(true),
+            claimed: self.claimed,
+            budget: self.budget,
+        })
+    }
+
     /// Reads the directory at `offset`.
     pub fn read_directory(&mut self, offset: u64) -> Result<Directory, DecodeError> {
         let (count_len, entry_len) = if self.big_tiff { (8, 20) } else { (2, 12) };
