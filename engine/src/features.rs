@@ -387,6 +387,12 @@ mod tests {
             samples: Samples::F32(vec![1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]),
         };
         assert_eq!(validity.mask(&px), vec![true, false, false, false]);
+        let beyond_f32 = PixelBlock {
+            window: Window::new(0, 0, 3, 1),
+            bands: 1,
+            samples: Samples::F64(vec![3e38, 1e39, -1e300]),
+        };
+        assert_eq!(validity.mask(&beyond_f32), vec![true, false, false]);
     }
 
     #[test]
