@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions fail loudly on purpose
 
 // Beside this file rather than `tests/quality.rs`, which cargo would build as a second test binary.
+#[path = "cli/bad_inputs.rs"]
+mod bad_inputs;
 #[path = "cli/cancel.rs"]
 mod cancel;
 #[path = "cli/quality.rs"]
