@@ -57,6 +57,7 @@ async function runTest(test, env) {
     ...env,
     tmp,
     log,
+    profile: browser.profile,
     open: async (query = '') => {
       const page = await openApp(browser.context, env.url + query, log);
       pages.push(page);

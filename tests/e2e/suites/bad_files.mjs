@@ -2,6 +2,32 @@
 
 import { assert, assertMatch } from '../lib/assert.mjs';
 import { errorText, runToResult, tid, trySample } from '../lib/app.mjs';
+import { largestRenderer } from '../lib/procmem.mjs';
+
+/** What the worker may use on any hostile file: the engine's bound, like the CLI's. */
+const MEMORY_KIB = 1024 * 1024;
+/** How long a hostile file may take to open, and then to run, in the worker. */
+const SETTLE_MS = 15_000;
+
+/**
+ * Loads `file` and, if it opens, runs it; returns the error shown or null for a result. Fails when
+ * either step takes longer than SETTLE_MS or the worker dies (a panic).
+ */
+async function outcome(page, file) {
+  const name = file.split('/').pop();
+  await page.setInputFiles(tid('file-input'), file);
+  await page.waitForFunction(([panelName, error, n]) => document.querySelector(error)
+    || document.querySelector(panelName)?.textContent.includes(n),
+  [tid('file-name'), tid('error'), name], { timeout: SETTLE_MS });
+  if (!(await page.locator(tid('error')).count())) {
+    await page.click(tid('run'));
+    await page.waitForFunction(([ready, error]) => document.querySelector(error) || document.querySelector(ready),
+      [tid('result-ready'), tid('error')], { timeout: SETTLE_MS });
+  }
+  const kind = await page.locator(tid('error')).getAttribute('data-kind', { timeout: 1_000 }).catch(() => null);
+  assert(kind !== 'panic', `${name} killed the worker: ${await errorText(page)}`);
+  return errorText(page);
+}
 
 /** Loads `file`; if it opens without an error, runs it. Returns the error shown (or fails). */
 async function errorFor(page, file) {
@@ -36,6 +62,20 @@ function badFile(label, make, pattern) {
 }
 
 export default [
+  {
+    name: 'hostile files (tests/fixtures/bad-inputs): errors or results, never a dead worker',
+    async fn(t) {
+      const page = await t.open();
+      for (const file of t.fixtures.badInputs()) {
+        const message = await outcome(page, file);
+        console.log(`      ${file.split('/').pop()}: ${message === null ? 'segmented' : `"${message.replace(/\s+/g, ' ')}"`}`);
+        const peak = largestRenderer(t.profile).hwmKib;
+        assert(peak < MEMORY_KIB, `the renderer peaked at ${peak} KiB after ${file}`);
+      }
+      await trySample(page);
+      await runToResult(page);
+    },
+  },
   badFile('text file named .tif', (f) => f.notTiff(), /not a TIFF/i),
   badFile('TIFF without georeferencing', (f) => f.noGeoreference(), /georeferenc|coordinate reference|CRS|projection/i),
   badFile('LZMA compression', (f) => f.lzma(), /LZMA.*not supported|compression.*not supported/i),
