@@ -246,6 +246,15 @@ fn bad_parameters_are_named() {
         (kmeans!(bands: Some(vec![7])), "band 8 does not exist"),
         (kmeans!(bands: Some(vec![0, 0])), "band 1 is selected twice"),
         (kmeans!(resolution: 1, mmu: 100_000), "minimum mapping unit"),
+        (kmeans!(sample_size: 0), "sample size must be 1 to 5000000"),
+        (
+            kmeans!(fit: engine::kmeans::FitOptions { tolerance: f32::NAN, max_iterations: 10 }),
+            "tolerance must be a finite number",
+        ),
+        (
+            kmeans!(fit: engine::kmeans::FitOptions { tolerance: 0.0, max_iterations: 0 }),
+            "iteration limit must be 1 to 10000",
+        ),
     ];
     for (params, message) in cases {
         let err = pipeline::segmenter(&mut r, &params, &NoProgress)

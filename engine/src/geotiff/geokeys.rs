@@ -281,8 +281,12 @@ fn transform_from_raw(raw: &RawGeoTags) -> Option<GeoTransform> {
     Some(GeoTransform([x - i * sx, sx, 0.0, y + j * sy, 0.0, -sy])).filter(is_finite)
 }
 
+/// A usable transform: finite, and mapping a pixel to a non-empty area (a zero determinant
+/// would give 0 m² pixels and a 0 × 0 pixel size).
 fn is_finite(t: &GeoTransform) -> bool {
-    t.0.iter().all(|v| v.is_finite())
+    let [_, a, b, _, d, e] = t.0;
+    let det = a * e - b * d;
+    t.0.iter().all(|v| v.is_finite()) && det != 0.0 && det.is_finite()
 }
 
 fn shift_model_transformation(m: &mut [f64], col: f64, row: f64) {

@@ -70,6 +70,11 @@ impl Default for KMeansParams {
     }
 }
 
+/// The largest sample, in blocks: the sample is held in memory as f32 features.
+const MAX_SAMPLE_SIZE: usize = 5_000_000;
+/// The most Lloyd iterations a fit may be asked for.
+const MAX_ITERATIONS: usize = 10_000;
+
 impl KMeansParams {
     /// Checks the parameters against `info`; returns the bands to cluster on.
     pub fn validate(&self, info: &RasterInfo) -> Result<Vec<usize>, SegmentError> {
@@ -78,6 +83,23 @@ impl KMeansParams {
         }
         if !RESOLUTIONS.contains(&self.resolution) {
             return Err(SegmentError::BadResolution(self.resolution));
+        }
+        let out_of_range = |what, value: f64, allowed| SegmentError::OutOfRange {
+            what,
+            value,
+            allowed,
+        };
+        if !(1..=MAX_SAMPLE_SIZE).contains(&self.sample_size) {
+            let allowed = "1 to 5000000 blocks";
+            return Err(out_of_range("sample size", self.sample_size as f64, allowed));
+        }
+        if !(1..=MAX_ITERATIONS).contains(&self.fit.max_iterations) {
+            let value = self.fit.max_iterations as f64;
+            return Err(out_of_range("iteration limit", value, "1 to 10000"));
+        }
+        if !(self.fit.tolerance.is_finite() && self.fit.tolerance >= 0.0) {
+            let value = f64::from(self.fit.tolerance);
+            return Err(out_of_range("tolerance", value, "a finite number ≥ 0"));
         }
         if self.normalise == Normalisation::Unit && info.sample_type != SampleType::U8 {
             return Err(SegmentError::UnitNeedsU8 {

@@ -177,6 +177,12 @@ pub enum SegmentError {
     TooManyBands(usize),
     #[error("resolution must be one of 1, 2, 4, 8, 16 (got {0})")]
     BadResolution(u32),
+    #[error("the {what} must be {allowed} (got {value})")]
+    OutOfRange {
+        what: &'static str,
+        value: f64,
+        allowed: &'static str,
+    },
     #[error("smoothing kernel must be 0 (off) or an odd size from 3 to {MAX_SMOOTH} (got {0})")]
     BadSmoothing(usize),
     #[error(
