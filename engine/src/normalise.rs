@@ -343,13 +343,20 @@ mod tests {
         let cases: [(Normalisation, Vec<f64>, f64); 3] = [
             (Normalisation::Zscore, vec![0.0, 1e-300, 2e-300], 1.0),
             (Normalisation::Robust, vec![0.0, 1.0, 1.0, 2.0, 3e38], 3e38),
-            (Normalisation::Zscore, vec![-3e38, -3e38, -3e38, -2.9e38], 3e38),
+            (
+                Normalisation::Zscore,
+                vec![-3e38, -3e38, -3e38, -2.9e38],
+                3e38,
+            ),
         ];
         for (method, values, probe) in cases {
             let n = Normaliser::fit(method, &mut [values.clone()]);
             for v in values.iter().chain([&probe]) {
                 let x = n.apply(0, *v);
-                assert!(x.is_finite() && x.abs() <= MAX_FEATURE, "{method:?} {v}: {x}");
+                assert!(
+                    x.is_finite() && x.abs() <= MAX_FEATURE,
+                    "{method:?} {v}: {x}"
+                );
             }
         }
     }

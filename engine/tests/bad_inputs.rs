@@ -52,7 +52,9 @@ fn identity() -> InputIdentity {
 
 /// Everything a front end does with a file: open it, render the preview the web app shows,
 /// read a window of every level, segment it at the defaults. Returns the first error.
-fn use_like_a_front_end(bytes: Vec<u8>) -> Result<pipeline::Segmentation<Cursor<Vec<u8>>>, SegmentError> {
+fn use_like_a_front_end(
+    bytes: Vec<u8>,
+) -> Result<pipeline::Segmentation<Cursor<Vec<u8>>>, SegmentError> {
     let mut reader = GeoTiffReader::open(Cursor::new(bytes))?;
     let info = reader.info().clone();
     let grey = [0; 3];

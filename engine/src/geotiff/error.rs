@@ -103,10 +103,12 @@ pub enum LimitExceeded {
     },
     #[error("the file has more than {limit} image file directories")]
     Ifds { limit: usize },
-    #[error(
-        "the image is {width} x {height} pixels: each side may be at most {max_side} pixels"
-    )]
-    Side { width: u32, height: u32, max_side: u32 },
+    #[error("the image is {width} x {height} pixels: each side may be at most {max_side} pixels")]
+    Side {
+        width: u32,
+        height: u32,
+        max_side: u32,
+    },
     #[error(
         "the image is {width} x {height} = {pixels} pixels, more than the limit of {limit} pixels"
     )]

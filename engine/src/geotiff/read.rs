@@ -1,8 +1,8 @@
 //! Windowed decoding of GeoTIFF and BigTIFF files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 use super::chunk::{Placement, check_bytes, decode_chunk};
 pub use super::error::DecodeError;

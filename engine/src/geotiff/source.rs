@@ -57,7 +57,10 @@ impl<R: Read + Seek> Source<R> {
         }
         let start = (offset - self.buf_start) as usize;
         let held = self.buf.get(start..start + out.len()).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past the end of the file",
+            )
         })?;
         out.copy_from_slice(held);
         Ok(())
@@ -75,10 +78,22 @@ mod tests {
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut source = Source::new(Cursor::new(bytes.clone())).unwrap();
         assert_eq!(source.len(), 200_000);
-        for (offset, len) in [(5, 3), (6, 1), (0, 10), (70_000, 100), (65_000, 2_000), (199_990, 10), (10, 100_000)] {
+        for (offset, len) in [
+            (5, 3),
+            (6, 1),
+            (0, 10),
+            (70_000, 100),
+            (65_000, 2_000),
+            (199_990, 10),
+            (10, 100_000),
+        ] {
             let mut out = vec![0; len];
             source.read_at(offset, &mut out).unwrap();
-            assert_eq!(out, bytes[offset as usize..offset as usize + len], "{offset}+{len}");
+            assert_eq!(
+                out,
+                bytes[offset as usize..offset as usize + len],
+                "{offset}+{len}"
+            );
         }
         let mut past = [0; 4];
         assert!(source.read_at(199_998, &mut past).is_err());

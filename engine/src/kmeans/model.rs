@@ -91,7 +91,11 @@ impl KMeansParams {
         };
         if !(1..=MAX_SAMPLE_SIZE).contains(&self.sample_size) {
             let allowed = "1 to 5000000 blocks";
-            return Err(out_of_range("sample size", self.sample_size as f64, allowed));
+            return Err(out_of_range(
+                "sample size",
+                self.sample_size as f64,
+                allowed,
+            ));
         }
         if !(1..=MAX_ITERATIONS).contains(&self.fit.max_iterations) {
             let value = self.fit.max_iterations as f64;
