@@ -44,7 +44,7 @@ impl Validity {
         let mut all_nodata = self.nodata.is_some();
         for &b in &self.data_bands {
             let v = block.samples.get_f64(base + b);
-            if !(v.abs() <= F32_MAX) {
+            if v.is_nan() || v.abs() > F32_MAX {
                 return false;
             }
             all_nodata &= Some(v) == self.nodata;
