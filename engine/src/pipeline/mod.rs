@@ -128,18 +128,26 @@ impl SegmentParams {
         self.check_unit_memory(info)
     }
 
-    /// Refuses parameters whose largest unit, with its halo, would exceed the decoder's default
-    /// window limit, before any work starts (wide halos on many-band rasters).
+    /// Refuses parameters whose largest unit, with its halo, would hold more than the decoder's
+    /// default window limit, before any work starts (wide halos on many-band rasters): the
+    /// decoded pixels, their validity, and the f32 features of every pixel (twice with
+    /// pre-smoothing).
     fn check_unit_memory(&self, info: &RasterInfo) -> Result<(), SegmentError> {
         let r = self.method.resolution();
-        let presmooth = match &self.method {
-            MethodParams::Kmeans(p) => u32::from(p.presmooth),
+        let (presmooth, dims) = match &self.method {
+            MethodParams::Kmeans(p) => (
+                u32::from(p.presmooth),
+                p.bands.as_ref().map_or(info.data_bands().len(), Vec::len),
+            ),
         };
         let halo_px = u64::from(tiling::halo_blocks(self.post, r) * r + presmooth);
         let width = (u64::from(UNIT_WIDTH) + 2 * halo_px + u64::from(r)).min(u64::from(info.width));
         let height = (u64::from(crate::geotiff::TILE_SIZE) + 2 * halo_px + u64::from(r))
             .min(u64::from(info.height));
-        let bytes = width * height * info.bands as u64 * info.sample_type.bytes() as u64;
+        let per_pixel = info.bands as u64 * info.sample_type.bytes() as u64
+            + 1
+            + dims as u64 * 4 * (1 + u64::from(presmooth));
+        let bytes = width * height * per_pixel;
         let limit = crate::geotiff::Limits::default().max_window_bytes as u64;
         if bytes > limit {
             return Err(SegmentError::UnitTooLarge {
@@ -207,7 +215,7 @@ pub enum SegmentError {
         resolution: u32,
     },
     #[error(
-        "a unit of work with its smoothing halo would decode {mib} MiB of {bands} {sample_type} bands, more than the {limit_mib} MiB limit: lower the minimum mapping unit or the smoothing, or use a coarser resolution"
+        "a unit of work with its smoothing halo would hold {mib} MiB ({bands} {sample_type} bands and their features), more than the {limit_mib} MiB limit: lower the minimum mapping unit or the smoothing, use a coarser resolution or fewer bands"
     )]
     UnitTooLarge {
         mib: u64,
@@ -261,5 +269,53 @@ mod tests {
         assert_eq!(json["post"]["smooth"], 3);
         let back: SegmentParams = serde_json::from_value(json).unwrap();
         assert_eq!(back, SegmentParams::default());
+    }
+
+    /// A `bands`-band 8-bit raster of 8192 × 8192 pixels.
+    fn raster(bands: usize) -> RasterInfo {
+        use crate::geotiff::{Compression, Layout, Photometric};
+        RasterInfo {
+            width: 8192,
+            height: 8192,
+            bands,
+            sample_type: crate::raster::SampleType::U8,
+            compression: Compression::Deflate,
+            predictor: 1,
+            layout: Layout::Tiles {
+                width: 256,
+                height: 256,
+            },
+            planar: false,
+            photometric: Photometric::MinIsBlack,
+            alpha_band: None,
+            nodata: None,
+            georef: None,
+            overviews: Vec::new(),
+            big_tiff: false,
+            little_endian: true,
+            gdal_metadata: None,
+        }
+    }
+
+    #[test]
+    fn unit_memory_counts_the_features_as_well_as_the_pixels() {
+        // The widest halo at resolution 1: 3072 × 2304 px per unit.
+        let mut params = SegmentParams::default();
+        params.post.mmu = 100_000;
+        let MethodParams::Kmeans(k) = &mut params.method;
+        k.resolution = 1;
+        let max_mmu = match params.validate(&raster(3)) {
+            Err(SegmentError::MmuTooLarge { max, .. }) => max,
+            other => panic!("{other:?}"),
+        };
+        params.post.mmu = max_mmu;
+        // 3 bands: 1 + 1 + 12 bytes per pixel, about 95 MiB.
+        assert!(params.validate(&raster(3)).is_ok());
+        // 12 bands: 12 + 1 + 48 bytes per pixel, about 410 MiB, though the pixels alone fit.
+        let err = params.validate(&raster(12)).unwrap_err();
+        assert!(
+            matches!(err, SegmentError::UnitTooLarge { limit_mib: 256, .. }),
+            "{err}"
+        );
     }
 }
