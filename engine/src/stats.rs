@@ -1,6 +1,6 @@
 //! Per-class statistics of a label raster: pixel counts, areas and shares.
 
-use crate::geotiff::GeoReference;
+use crate::geotiff::{GeoReference, PixelArea};
 use crate::labels::{LegendEntry, NODATA};
 
 /// Counts and areas accumulated row strip by row strip.
@@ -10,7 +10,7 @@ pub struct ClassStats {
     /// Area per class in m²; `None` when the raster's units are unknown.
     pub area_m2: Option<Vec<f64>>,
     pub nodata_pixels: u64,
-    georef: Option<GeoReference>,
+    pixel_area: Option<PixelArea>,
 }
 
 /// One row of the statistics table.
@@ -35,7 +35,7 @@ impl ClassStats {
             counts: vec![0; k],
             area_m2,
             nodata_pixels: 0,
-            georef: georef.cloned(),
+            pixel_area: georef.map(GeoReference::pixel_area),
         }
     }
 
@@ -48,10 +48,7 @@ impl ClassStats {
                 hist[usize::from(l)] += 1;
             }
             self.nodata_pixels += hist[usize::from(NODATA)];
-            let pixel_area = self
-                .georef
-                .as_ref()
-                .and_then(|g| g.pixel_area_m2(f64::from(y0) + i as f64));
+            let pixel_area = self.pixel_area.and_then(|a| a.m2(f64::from(y0) + i as f64));
             for (class, count) in self.counts.iter_mut().enumerate() {
                 *count += hist[class];
             }

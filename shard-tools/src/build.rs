@@ -371,7 +371,7 @@ fn write_window(
         .input
         .read(w.window)
         .map_err(|e| WindowFailure::Source(e.to_string()))?;
-    let info = src.input.info().clone();
+    let info = src.input.info();
     let nodata_fraction = nodata_fraction(&block, &Validity::of(&info));
     if nodata_fraction > plan.h().sharding.max_nodata_fraction {
         return Ok(None);
@@ -417,7 +417,7 @@ fn write_window(
         let t = target
             .read(w.window)
             .map_err(|e| WindowFailure::Source(e.to_string()))?;
-        let tinfo = target.info().clone();
+        let tinfo = target.info();
         let (hist, nodata) = histogram(&t.samples, tinfo.nodata);
         let target_rel = format!("{TARGETS_DIR}/{}.tif", w.id);
         let options = WriterOptions {

@@ -244,13 +244,38 @@ impl GeoReference {
     /// unit for projected systems, the ellipsoidal area of the pixel's latitude band for
     /// geographic ones; `None` when the unit is unknown.
     pub fn pixel_area_m2(&self, row: f64) -> Option<f64> {
+        self.pixel_area().m2(row)
+    }
+
+    /// What pixel areas depend on, small and `Copy`, for code that needs areas row by row
+    /// without holding the whole georeferencing (its raw tags may be large).
+    pub fn pixel_area(&self) -> PixelArea {
+        PixelArea {
+            transform: self.transform,
+            unit: self.unit,
+            ellipsoid: self.ellipsoid,
+        }
+    }
+}
+
+/// The areas of a raster's pixels, row by row ([`GeoReference::pixel_area`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelArea {
+    transform: GeoTransform,
+    unit: LinearUnit,
+    ellipsoid: Ellipsoid,
+}
+
+impl PixelArea {
+    /// Area of one pixel of row `row` in m² (see [`GeoReference::pixel_area_m2`]).
+    pub fn m2(&self, row: f64) -> Option<f64> {
         match self.unit {
-            LinearUnit::Degree => self.geographic_pixel_area(row),
+            LinearUnit::Degree => self.geographic(row),
             unit => unit.metres().map(|m| self.transform.pixel_area() * m * m),
         }
     }
 
-    fn geographic_pixel_area(&self, row: f64) -> Option<f64> {
+    fn geographic(&self, row: f64) -> Option<f64> {
         let [_, _, _, y0, _, e] = self.transform.0;
         if e == 0.0 {
             return None;

@@ -22,7 +22,7 @@ mod write;
 
 pub use error::{FormatError, LimitExceeded, Unsupported};
 pub use geokeys::{
-    GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, RasterType, RawGeoTags,
+    GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, PixelArea, RasterType, RawGeoTags,
 };
 pub use info::{Compression, Layout, Photometric, RasterInfo};
 pub use limits::Limits;
