@@ -54,6 +54,18 @@ fn hungarian_matches_one_to_one() {
 }
 
 #[test]
+fn object_ids_instead_of_classes_are_refused_by_name() {
+    let ids: Vec<u32> = (0..2000).collect();
+    let err = evaluate(&ids, &ids, &EvalOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "2000 target classes and 2000 predicted labels: their confusion matrix would have more than 1048576 cells"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn hungarian_beats_greedy_matching() {
     // Greedy would give cluster 0 to class 0 (6 px) and leave cluster 1 with class 1 (0 px);
     // the optimum is 0 -> 1, 1 -> 0 (5 + 5 = 10 px).
@@ -121,7 +133,7 @@ fn ignore_labels_and_masks_count_nowhere() {
     let mut acc = Accumulator::new(&opts);
     acc.add_masked(&pred, &target, &[true, true, true, true, true, false])
         .unwrap();
-    let m = acc.finish();
+    let m = acc.finish().unwrap();
     assert_eq!(
         (m.valid_pixels, m.ignored_pixels, m.masked_pixels),
         (3, 2, 1)
@@ -134,7 +146,7 @@ fn ignore_labels_and_masks_count_nowhere() {
     let mut b = Accumulator::new(&opts);
     b.add(&pred[3..], &target[3..]).unwrap();
     a.merge(&b);
-    assert_eq!(a.finish(), r);
+    assert_eq!(a.finish().unwrap(), r);
 
     // Labels beyond u8 and negative labels take the same path.
     let big = evaluate(

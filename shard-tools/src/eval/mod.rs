@@ -102,10 +102,25 @@ pub enum EvalError {
         /// Array length.
         pixels: usize,
     },
+    /// More distinct labels than a confusion matrix is built for (object ids rather than
+    /// classes on both sides, say).
+    #[error(
+        "{classes} target classes and {clusters} predicted labels: their confusion matrix would have more than {MAX_CELLS} cells"
+    )]
+    TooManyLabels {
+        /// Distinct target classes.
+        classes: usize,
+        /// Distinct predicted labels.
+        clusters: usize,
+    },
     /// A raster problem.
     #[error(transparent)]
     Raster(#[from] raster::RasterEvalError),
 }
+
+/// The most cells of the confusion matrix (target classes × predicted labels): it is dense, and
+/// the one-to-one matching is cubic in its side (at most 1024 when both sides are equal).
+pub const MAX_CELLS: usize = 1 << 20;
 
 /// A value usable as a label: integers, widened to `i64`.
 pub trait Label: Copy {
@@ -251,7 +266,11 @@ impl Accumulator {
     }
 
     /// Matches clusters to classes and scores them.
-    pub fn finish(&self) -> EvalReport {
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::TooManyLabels`] when the confusion matrix would exceed [`MAX_CELLS`].
+    pub fn finish(&self) -> Result<EvalReport, EvalError> {
         let counts = self.counts();
         let classes: Vec<i64> = counts
             .keys()
@@ -265,6 +284,12 @@ impl Accumulator {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        if classes.len().saturating_mul(clusters.len()) > MAX_CELLS {
+            return Err(EvalError::TooManyLabels {
+                classes: classes.len(),
+                clusters: clusters.len(),
+            });
+        }
         let mut confusion = vec![vec![0u64; clusters.len()]; classes.len()];
         for (&(t, p), &c) in &counts {
             let (Ok(ti), Ok(pi)) = (classes.binary_search(&t), clusters.binary_search(&p)) else {
@@ -286,7 +311,7 @@ impl Accumulator {
                 .map(|c| classes.binary_search(c).ok())
                 .collect(),
         };
-        report::score(
+        Ok(report::score(
             matching,
             classes,
             clusters,
@@ -294,7 +319,7 @@ impl Accumulator {
             &assignment,
             self.ignored,
             self.masked,
-        )
+        ))
     }
 }
 
@@ -306,5 +331,5 @@ pub fn evaluate<P: Label, T: Label>(
 ) -> Result<EvalReport, EvalError> {
     let mut acc = Accumulator::new(options);
     acc.add(pred, target)?;
-    Ok(acc.finish())
+    acc.finish()
 }

@@ -99,7 +99,7 @@ pub fn evaluate_files(
         acc.add_masked(&pl, &tl, &valid)?;
         y += rows;
     }
-    Ok(acc.finish())
+    acc.finish()
 }
 
 /// Whether element `i` equals the nodata value or is NaN.

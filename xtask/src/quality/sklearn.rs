@@ -127,5 +127,5 @@ fn score(pred: &[u8], labels: &Path, (width, height): (u32, u32)) -> Result<Eval
         .collect();
     let mut acc = Accumulator::new(&eval_options());
     acc.add_masked(pred, truth, &valid)?;
-    Ok(acc.finish())
+    Ok(acc.finish()?)
 }
