@@ -81,9 +81,20 @@ impl Plan {
     }
 }
 
+/// The most windows one build may plan (each is an entry of the plan and a pair of files).
+pub const MAX_WINDOWS: u64 = 10_000_000;
+
 /// Failure to plan a build.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// The window grid of the items is larger than a build can hold.
+    #[error(
+        "the items would be cut into at least {windows} windows, more than the limit of {MAX_WINDOWS}: use a larger window or stride"
+    )]
+    TooManyWindows {
+        /// Windows the items would give.
+        windows: u64,
+    },
     /// Pairing failed.
     #[error(transparent)]
     Pairing(#[from] PairingError),
@@ -138,6 +149,10 @@ pub fn plan(header: LoadedHeader) -> Result<Plan, PlanError> {
                 ),
             });
             continue;
+        }
+        let planned = windows.len() as u64 + xs.len() as u64 * ys.len() as u64;
+        if planned > MAX_WINDOWS {
+            return Err(PlanError::TooManyWindows { windows: planned });
         }
         let idx = kept.len();
         for &y in &ys {
@@ -228,7 +243,7 @@ pub fn positions(len: u32, window: u32, stride: u32, edge: Edge) -> Vec<u32> {
         return out;
     }
     let mut p = 0u32;
-    while p + window <= len {
+    while p <= len - window {
         out.push(p);
         match p.checked_add(stride) {
             Some(next) => p = next,
