@@ -119,6 +119,15 @@ pub enum LimitExceeded {
         limit: u64,
     },
     #[error(
+        "the image claims {width} x {height} pixels but the file has only {file_len} bytes, more than {limit} pixels per byte: nearly all of its chunks are missing"
+    )]
+    Sparse {
+        width: u32,
+        height: u32,
+        file_len: u64,
+        limit: u64,
+    },
+    #[error(
         "the file's structure (directories, tag values and chunk tables of all its images) claims more than {budget} bytes of memory, the limit for a {file_len}-byte file"
     )]
     Structure { budget: u64, file_len: u64 },

@@ -25,6 +25,12 @@ pub struct Limits {
     /// Most pixels of the full-resolution image, width × height (default 2³⁶, about 68.7
     /// billion).
     pub max_pixels: u64,
+    /// Most pixels the full-resolution image may claim per byte of the file, once it has more
+    /// than [`DENSITY_FREE_PIXELS`] (default 65,536: above what Deflate, LZW, JPEG or ZSTD reach
+    /// on real imagery, constant tiles included). Only a file whose chunks are nearly all
+    /// missing (sparse) claims more, and segmenting it would take time for pixels the file does
+    /// not hold.
+    pub max_pixels_per_byte: u64,
     /// Most memory the file's structure may claim, in bytes: every directory, every tag value
     /// as held after widening (a BYTE offset array becomes 8-byte offsets) and the chunk tables
     /// of every level, together (default 256 MiB). It is also held to
@@ -36,6 +42,9 @@ pub struct Limits {
 /// How many bytes of structure (see [`Limits::max_structure_bytes`]) each byte of a file may
 /// claim: 8 for widening the narrowest offset array to u64, doubled for slack.
 pub const STRUCTURE_BYTES_PER_FILE_BYTE: u64 = 16;
+
+/// Pixels any image may have whatever its file's length (see [`Limits::max_pixels_per_byte`]).
+pub const DENSITY_FREE_PIXELS: u64 = 1 << 26;
 
 /// Structure every file may claim whatever its length.
 const STRUCTURE_BYTES_BASE: u64 = MIB as u64;
@@ -53,6 +62,7 @@ impl Limits {
             chunk_cache_bytes: 256 * MIB,
             max_side: u32::MAX,
             max_pixels: u64::MAX,
+            max_pixels_per_byte: u64::MAX,
             max_structure_bytes: usize::MAX,
         }
     }
@@ -89,6 +99,7 @@ impl Default for Limits {
             chunk_cache_bytes: 32 * MIB,
             max_side: 1 << 22,
             max_pixels: 1 << 36,
+            max_pixels_per_byte: 1 << 16,
             max_structure_bytes: 256 * MIB,
         }
     }

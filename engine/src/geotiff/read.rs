@@ -11,7 +11,7 @@ use super::geokeys::{GeoReference, RawGeoTags};
 use super::ifd::{ByteOrder, tag};
 use super::info::RasterInfo;
 use super::level::Level;
-use super::limits::Limits;
+use super::limits::{DENSITY_FREE_PIXELS, Limits};
 use super::tags::{Directory, Tags, TiffFile};
 use crate::raster::{PixelBlock, Samples, Window};
 
@@ -50,7 +50,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             dir: first,
         };
         let full = Level::parse(&mut tags)?;
-        check_dimensions(&full, &limits)?;
+        check_dimensions(&full, &limits, tags.file.len)?;
         let mut info = describe(&mut tags, &full)?;
         let mut levels = vec![full];
         for dir in rest {
@@ -177,9 +177,10 @@ fn read_directories<R: Read + Seek>(
     Ok(directories)
 }
 
-/// Refuses images whose sides or pixel count exceed the limits, before anything sized by them
-/// is planned or allocated.
-fn check_dimensions(level: &Level, limits: &Limits) -> Result<(), LimitExceeded> {
+/// Refuses images whose sides or pixel count exceed the limits, or that claim far more pixels
+/// than a file of `file_len` bytes can hold, before anything sized by them is planned or
+/// allocated.
+fn check_dimensions(level: &Level, limits: &Limits, file_len: u64) -> Result<(), LimitExceeded> {
     let (width, height) = (level.width, level.height);
     if width > limits.max_side || height > limits.max_side {
         return Err(LimitExceeded::Side {
@@ -195,6 +196,15 @@ fn check_dimensions(level: &Level, limits: &Limits) -> Result<(), LimitExceeded>
             height,
             pixels,
             limit: limits.max_pixels,
+        });
+    }
+    let density_limit = file_len.saturating_mul(limits.max_pixels_per_byte);
+    if pixels > DENSITY_FREE_PIXELS && pixels > density_limit {
+        return Err(LimitExceeded::Sparse {
+            width,
+            height,
+            file_len,
+            limit: limits.max_pixels_per_byte,
         });
     }
     Ok(())
@@ -406,6 +416,47 @@ mod tests {
         tiff.extend(second);
         tiff.extend((0..full_len + 4 * u64::from(overview_bands)).map(|i| i as u8));
         tiff
+    }
+
+    /// A little-endian TIFF of a `size` × `size` 8-bit image in `tile` × `tile` tiles that were
+    /// never written (every byte count 0).
+    fn sparse(size: u32, tile: u32) -> Vec<u8> {
+        let chunks = (size.div_ceil(tile) * size.div_ceil(tile)) as usize;
+        let mut entries = vec![
+            (tag::IMAGE_WIDTH, Value::Long(vec![size])),
+            (tag::IMAGE_LENGTH, Value::Long(vec![size])),
+            (tag::BITS_PER_SAMPLE, Value::Short(vec![8])),
+            (tag::TILE_WIDTH, Value::Long(vec![tile])),
+            (tag::TILE_LENGTH, Value::Long(vec![tile])),
+            (tag::TILE_OFFSETS, Value::Long(vec![0; chunks])),
+            (tag::TILE_BYTE_COUNTS, Value::Long(vec![0; chunks])),
+        ];
+        let at = ifd::header_len(false);
+        let mut tiff = ifd::encode_header(ByteOrder::Little, false, at).expect("encodes");
+        tiff.extend(ifd::encode_ifd(&mut entries, at, ByteOrder::Little, false).expect("encodes"));
+        tiff
+    }
+
+    #[test]
+    fn images_claiming_far_more_pixels_than_their_bytes_are_refused() {
+        // 4.3 billion pixels in a file of about 2 kB.
+        let tiny = sparse(65536, 4096);
+        let len = tiny.len() as u64;
+        let err = GeoTiffReader::open(Cursor::new(tiny)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::LimitsExceeded(LimitExceeded::Sparse { width: 65536, file_len, .. })
+                    if file_len == len
+            ),
+            "{err}"
+        );
+        // Under 2^26 pixels, any file may be sparse; past it, enough bytes make it acceptable.
+        assert!(GeoTiffReader::open(Cursor::new(sparse(8192, 256))).is_ok());
+        assert!(GeoTiffReader::open(Cursor::new(sparse(16384, 256))).is_ok());
+        let mut lifted = Limits::default();
+        lifted.max_pixels_per_byte = u64::MAX;
+        assert!(GeoTiffReader::with_limits(Cursor::new(sparse(65536, 4096)), lifted).is_ok());
     }
 
     #[test]
