@@ -3,7 +3,8 @@
 //! - `test`: installs what is missing (the `wasm32-unknown-unknown` target; Debian `gdal-bin`, `clang`, `chromium`,
 //!   `xvfb`, `python3-pyqt5.qtwebengine`; trunk and the wasm-bindgen CLI; `playwright-core` from npm), then runs
 //!   `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace`, the engine's wasm32 build, the web
-//!   build, the Playwright tests in headless Chromium and the QtWebEngine 5.15 test, stopping at the first failure.
+//!   build, the Playwright tests in headless Chromium, the QtWebEngine 5.15 test and the fuzz crate's checks with 20 s
+//!   of each fuzz target (see `fuzz`), stopping at the first failure.
 //! - `serve [--port N] [--dev] [--no-build]`: installs trunk and the wasm-bindgen CLI if missing (the versions
 //!   `Trunk.toml` and `Cargo.lock` name), builds the web app with `trunk build --release` into `dist/`, and serves it
 //!   on `http://127.0.0.1:8080/` with a small static server (correct MIME types, `application/wasm` included).
@@ -15,6 +16,10 @@
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
 //!   prints a Markdown table and writes `quality-results.json` to the bench directory. Fails on errors only.
 //! - `fixtures`: regenerates the GDAL-made test fixtures (`tests/fixtures/make_gdal_fixtures.sh`).
+//! - `fuzz [--seconds N] [TARGET…]`: installs the nightly toolchain (else uses the pinned one with
+//!   `RUSTC_BOOTSTRAP=1`) and cargo-fuzz if missing, builds the targets of `fuzz/` once and runs each for N seconds
+//!   (default 60) on its committed seed corpus plus a scratch corpus under `$CARGO_TARGET_DIR/fuzz/`, then reports
+//!   executions, coverage and crash artifacts per target; fails on a crash, an input over 1 GiB or over 15 s.
 //!
 //! Every command prints each step (`==> …`) before doing it. `CARGO_TARGET_DIR` defaults to
 //! `$HOME/.cache/mapseg-target` and is passed on to every child process.
@@ -23,6 +28,7 @@ mod bench;
 mod cmd;
 mod e2e;
 mod fixtures;
+mod fuzz;
 mod install;
 mod peak_rss;
 mod quality;
@@ -49,7 +55,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Install what is missing, then format check, clippy, tests, the wasm32 build and the browser tests.
+    /// Install what is missing, then format check, clippy, tests, the wasm32 build, the browser tests and a short fuzz run.
     Test,
     /// Build the web app (`trunk build --release`) and serve `dist/` on http://127.0.0.1:PORT.
     Serve {
@@ -83,6 +89,21 @@ enum Command {
     },
     /// Regenerate the GDAL-made test fixtures.
     Fixtures,
+    /// Build the fuzz targets of `fuzz/` and run each for a while; fails on a crash, OOM or timeout.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Which compiler builds the targets.
+        #[arg(long, value_enum, default_value_t = fuzz::Toolchain::Auto)]
+        toolchain: fuzz::Toolchain,
+        /// Sanitizer of the fuzz build.
+        #[arg(long, value_enum, default_value_t = fuzz::Sanitizer::Auto)]
+        sanitizer: fuzz::Sanitizer,
+        /// Targets to run (default: all of them: reader, pipeline, georef).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
     /// Run a command and write its peak resident memory (KiB) to a file.
     #[command(hide = true)]
     PeakRss {
@@ -121,6 +142,12 @@ fn run(command: Command) -> Result<ExitCode> {
             segment_args,
         } => quality::run(mapseg, &segment_args),
         Command::Fixtures => fixtures::run().map(|()| ExitCode::SUCCESS),
+        Command::Fuzz {
+            seconds,
+            toolchain,
+            sanitizer,
+            targets,
+        } => fuzz::run(seconds, &targets, toolchain, sanitizer),
         Command::PeakRss { report, command } => peak_rss::run_child(&report, &command),
     }
 }

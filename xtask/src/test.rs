@@ -4,6 +4,7 @@ use anyhow::{Context as _, Result};
 
 use crate::cmd::{Cmd, note};
 use crate::e2e;
+use crate::fuzz;
 use crate::install::{ensure_apt_packages, ensure_rust_target};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -52,6 +53,7 @@ fn steps() -> Result<Vec<Step>> {
         )?,
     ];
     steps.extend(e2e::steps());
+    steps.push(Step::new("fuzz", fuzz::ci));
     Ok(steps)
 }
 
