@@ -26,13 +26,7 @@ pub(super) fn decode_chunk<R: Read + Seek>(
     place: &ChunkPlace,
     limits: &Limits,
 ) -> Result<Samples, DecodeError> {
-    let len = chunk_len(
-        level.chunk_size().0,
-        place.stored_rows,
-        level.chunk_samples(),
-        level.sample_type,
-        limits,
-    )?;
+    let len = chunk_len(level, place, limits)?;
     if is_direct(level) {
         return read_direct_chunk(file, level, place, len, limits);
     }
@@ -170,14 +164,7 @@ fn chunk_location<R: Read + Seek>(
     check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
     // No codec stores a chunk in much more than its decoded size; a larger count (many chunks
     // claiming the same long run of bytes) would read and copy that run once per chunk.
-    let decoded = chunk_len(
-        level.chunk_size().0,
-        place.stored_rows,
-        level.chunk_samples(),
-        level.sample_type,
-        limits,
-    )? as u64
-        * level.sample_type.bytes() as u64;
+    let decoded = chunk_len(level, place, limits)? as u64 * level.sample_type.bytes() as u64;
     let most = decoded
         .saturating_mul(MAX_EXPANSION)
         .saturating_add(CHUNK_HEADERS_BYTES);
@@ -225,16 +212,12 @@ fn chunk_as_tiff<R: Read + Seek>(
     Ok(Some(tiff))
 }
 
-/// Number of samples of a chunk, checked against the chunk limit.
-fn chunk_len(
-    width: u32,
-    rows: u32,
-    samples: u16,
-    sample_type: SampleType,
-    limits: &Limits,
-) -> Result<usize, DecodeError> {
-    let len = u64::from(width) * u64::from(rows) * u64::from(samples);
-    let bytes = len.saturating_mul(sample_type.bytes() as u64);
+/// Number of samples of the chunk at `place` once decoded, checked against the chunk limit.
+fn chunk_len(level: &Level, place: &ChunkPlace, limits: &Limits) -> Result<usize, DecodeError> {
+    let len = u64::from(level.chunk_size().0)
+        * u64::from(place.stored_rows)
+        * u64::from(level.chunk_samples());
+    let bytes = len.saturating_mul(level.sample_type.bytes() as u64);
     check_bytes("decoded chunk", bytes, limits.max_chunk_bytes)?;
     usize::try_from(len).map_err(|_| {
         LimitExceeded::Bytes {
