@@ -454,8 +454,10 @@ mod tests {
         // Under 2^26 pixels, any file may be sparse; past it, enough bytes make it acceptable.
         assert!(GeoTiffReader::open(Cursor::new(sparse(8192, 256))).is_ok());
         assert!(GeoTiffReader::open(Cursor::new(sparse(16384, 256))).is_ok());
-        let mut lifted = Limits::default();
-        lifted.max_pixels_per_byte = u64::MAX;
+        let lifted = Limits {
+            max_pixels_per_byte: u64::MAX,
+            ..Limits::default()
+        };
         assert!(GeoTiffReader::with_limits(Cursor::new(sparse(65536, 4096)), lifted).is_ok());
     }
 
