@@ -372,7 +372,7 @@ fn write_window(
         .read(w.window)
         .map_err(|e| WindowFailure::Source(e.to_string()))?;
     let info = src.input.info();
-    let nodata_fraction = nodata_fraction(&block, &Validity::of(&info));
+    let nodata_fraction = nodata_fraction(&block, &Validity::of(info));
     if nodata_fraction > plan.h().sharding.max_nodata_fraction {
         return Ok(None);
     }
