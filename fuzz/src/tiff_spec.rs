@@ -24,7 +24,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 
 /// The largest file [`TiffSpec::encode`] produces.
-pub const MAX_FILE: usize = 8 << 20;
+pub const MAX_FILE: usize = 2 << 20;
 /// The most directories a spec expands to.
 pub const MAX_DIRECTORIES: usize = 4096;
 /// The most copies of one directory.
