@@ -78,6 +78,10 @@ struct Report {
     peak_rss_mb: Option<u64>,
     artifact: Option<String>,
     failure: Option<String>,
+    /// Where the first panic happened and its message.
+    panic: Option<String>,
+    /// Whether the previous line was the panic's location (its message follows).
+    after_panic: bool,
     log: PathBuf,
 }
 
@@ -360,8 +364,17 @@ fn run_target(
     }
     let status = child.wait().context("libFuzzer did not finish")?;
     report.seconds = Some(started.elapsed().as_secs());
-    if !status.success() || report.artifact.is_some() {
-        report.failure = Some(format!("libFuzzer failed ({status})"));
+    if !status.success() || report.artifact.is_some() || report.failure.is_some() {
+        let why = report
+            .failure
+            .take()
+            .unwrap_or_else(|| "libFuzzer failed".to_owned());
+        let panic = report
+            .panic
+            .take()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default();
+        report.failure = Some(format!("{why}{panic} ({status})"));
         eprintln!("--- last lines of {} ---", log.display());
         for line in &tail {
             eprintln!("{line}");
@@ -397,7 +410,21 @@ impl Report {
         if self.failure.is_none()
             && (line.contains("ERROR: libFuzzer:") || line.contains("ERROR: AddressSanitizer"))
         {
-            self.failure = Some(line.trim().to_owned());
+            let at = line.find("ERROR: ").unwrap_or(0);
+            self.failure = Some(line[at..].trim().to_owned());
+        }
+        if self.after_panic {
+            self.after_panic = false;
+            if let Some(panic) = &mut self.panic {
+                panic.push(' ');
+                panic.push_str(line.trim());
+            }
+        }
+        if self.panic.is_none()
+            && let Some(at) = line.find("panicked at ")
+        {
+            self.panic = Some(line[at..].trim().to_owned());
+            self.after_panic = true;
         }
     }
 }
