@@ -135,7 +135,7 @@ impl<R: Read + Seek> TiffFile<R> {
     /// Charges `bytes` of memory to the structure budget, failing once the file's structure as a
     /// whole claims more than it: overlapping directories or arrays shared by many levels are
     /// parsed many times, so the budget counts every parse.
-    pub fn claim(&mut self, bytes: u64) -> Result<(), LimitExceeded> {
+    fn claim(&mut self, bytes: u64) -> Result<(), LimitExceeded> {
         self.claimed = self.claimed.saturating_add(bytes);
         if self.claimed > self.budget {
             return Err(LimitExceeded::Structure {
