@@ -23,9 +23,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
 
 /// Opens a GeoTIFF for reading, naming the file in any error.
 pub fn open(path: &Path) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    GeoTiffReader::open(BufReader::with_capacity(1 << 16, file))
-        .with_context(|| format!("cannot read {}", path.display()))
+    GeoTiffReader::open(buffered(path)?).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Another reader of the file `reader` has opened, on a handle of its own, sharing its parsed
@@ -34,10 +32,15 @@ pub fn reopen(
     reader: &GeoTiffReader<BufReader<File>>,
     path: &Path,
 ) -> anyhow::Result<GeoTiffReader<BufReader<File>>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     reader
-        .reopen(BufReader::with_capacity(1 << 16, file))
+        .reopen(buffered(path)?)
         .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A buffered handle on the file at `path`, naming it in the error.
+fn buffered(path: &Path) -> anyhow::Result<BufReader<File>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 16, file))
 }
 
 fn crs_line(g: &GeoReference) -> String {

@@ -25,14 +25,7 @@ pub fn decode(bytes: &[u8]) -> (SegmentParams, bool) {
     };
     kmeans.presmooth = u.arbitrary().unwrap_or(false);
     kmeans.normalise = *u
-        .choose(&[
-            Normalisation::Auto,
-            Normalisation::Unit,
-            Normalisation::Stretch,
-            Normalisation::Zscore,
-            Normalisation::Robust,
-            Normalisation::RobustClip,
-        ])
+        .choose(&Normalisation::ALL)
         .unwrap_or(&Normalisation::Auto);
     kmeans.sample_size = pick(&mut u, 1..=4096, &[0, 1, 2, 50_000]);
     kmeans.fit.tolerance = *u

@@ -30,7 +30,7 @@ pub(super) fn decode_chunk<R: Read + Seek>(
     if is_direct(level) {
         return read_direct_chunk(file, level, place, len, limits);
     }
-    let Some(tiff) = chunk_as_tiff(file, level, place, limits)? else {
+    let Some(tiff) = chunk_as_tiff(file, level, place, len, limits)? else {
         return Ok(Samples::zeroed(level.sample_type, len));
     };
     let decoded = Decoder::new(Cursor::new(tiff))
@@ -79,7 +79,7 @@ fn read_direct_chunk<R: Read + Seek>(
     len: usize,
     limits: &Limits,
 ) -> Result<Samples, DecodeError> {
-    let (offset, stored) = chunk_location(file, level, place, limits)?;
+    let (offset, stored) = chunk_location(file, level, place, len, limits)?;
     if stored == 0 {
         return Ok(Samples::zeroed(level.sample_type, len));
     }
@@ -145,12 +145,14 @@ fn samples_from_bytes(sample_type: SampleType, bytes: &[u8], order: ByteOrder) -
     }
 }
 
-/// The file offset and stored length of the chunk at `place`, checked against the chunk limit
-/// and the file's length (a length of 0 is a chunk that was never written).
+/// The file offset and stored length of the chunk at `place`, which decodes to `len` samples,
+/// checked against the chunk limit and the file's length (a length of 0 is a chunk that was
+/// never written).
 fn chunk_location<R: Read + Seek>(
     file: &TiffFile<R>,
     level: &Level,
     place: &ChunkPlace,
+    len: usize,
     limits: &Limits,
 ) -> Result<(u64, u64), DecodeError> {
     let index = place.index as usize;
@@ -164,7 +166,7 @@ fn chunk_location<R: Read + Seek>(
     check_bytes("compressed chunk", stored, limits.max_chunk_bytes)?;
     // No codec stores a chunk in much more than its decoded size; a larger count (many chunks
     // claiming the same long run of bytes) would read and copy that run once per chunk.
-    let decoded = chunk_len(level, place, limits)? as u64 * level.sample_type.bytes() as u64;
+    let decoded = len as u64 * level.sample_type.bytes() as u64;
     let most = decoded
         .saturating_mul(MAX_EXPANSION)
         .saturating_add(CHUNK_HEADERS_BYTES);
@@ -184,15 +186,16 @@ fn chunk_location<R: Read + Seek>(
     Ok((offset, stored))
 }
 
-/// The stored bytes of the chunk at `place` behind a single-strip TIFF header; `None` when the
-/// chunk has no bytes.
+/// The stored bytes of the chunk at `place` (`len` samples decoded) behind a single-strip TIFF
+/// header; `None` when the chunk has no bytes.
 fn chunk_as_tiff<R: Read + Seek>(
     file: &mut TiffFile<R>,
     level: &Level,
     place: &ChunkPlace,
+    len: usize,
     limits: &Limits,
 ) -> Result<Option<Vec<u8>>, DecodeError> {
-    let (offset, stored) = chunk_location(file, level, place, limits)?;
+    let (offset, stored) = chunk_location(file, level, place, len, limits)?;
     if stored == 0 {
         return Ok(None);
     }

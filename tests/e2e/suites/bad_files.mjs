@@ -10,39 +10,38 @@ const MEMORY_KIB = 1024 * 1024;
 const SETTLE_MS = 15_000;
 
 /**
- * Loads `file` and, if it opens, runs it; returns the error shown or null for a result. Fails when
- * either step takes longer than SETTLE_MS or the worker dies (a panic).
+ * Loads `file` and, if it opens without an error, runs it, waiting at most `openMs` for the file
+ * panel or an error and `runMs` for the result or an error. Returns the error shown, or null.
  */
-async function outcome(page, file) {
+async function settle(page, file, openMs, runMs) {
   const name = file.split('/').pop();
   await page.setInputFiles(tid('file-input'), file);
   await page.waitForFunction(([panelName, error, n]) => document.querySelector(error)
     || document.querySelector(panelName)?.textContent.includes(n),
-  [tid('file-name'), tid('error'), name], { timeout: SETTLE_MS });
+  [tid('file-name'), tid('error'), name], { timeout: openMs });
   if (!(await page.locator(tid('error')).count())) {
     await page.click(tid('run'));
     await page.waitForFunction(([ready, error]) => document.querySelector(error) || document.querySelector(ready),
-      [tid('result-ready'), tid('error')], { timeout: SETTLE_MS });
+      [tid('result-ready'), tid('error')], { timeout: runMs });
   }
-  const kind = await page.locator(tid('error')).getAttribute('data-kind', { timeout: 1_000 }).catch(() => null);
-  assert(kind !== 'panic', `${name} killed the worker: ${await errorText(page)}`);
   return errorText(page);
+}
+
+/**
+ * The error a hostile `file` shows, or null for a result. Fails when opening or running takes
+ * longer than SETTLE_MS or the worker dies (a panic).
+ */
+async function outcome(page, file) {
+  const message = await settle(page, file, SETTLE_MS, SETTLE_MS);
+  const kind = await page.locator(tid('error')).getAttribute('data-kind', { timeout: 1_000 }).catch(() => null);
+  assert(kind !== 'panic', `${file.split('/').pop()} killed the worker: ${message}`);
+  return message;
 }
 
 /** Loads `file`; if it opens without an error, runs it. Returns the error shown (or fails). */
 async function errorFor(page, file) {
-  await page.setInputFiles(tid('file-input'), file);
-  const name = file.split('/').pop();
-  const settled = ([panelName, error, n]) => document.querySelector(error)
-    || document.querySelector(panelName)?.textContent.includes(n);
-  await page.waitForFunction(settled, [tid('file-name'), tid('error'), name], { timeout: 30_000 });
-  if (!(await page.locator(tid('error')).count())) {
-    await page.click(tid('run'));
-    await page.waitForFunction(([ready, error]) => document.querySelector(error) || document.querySelector(ready),
-      [tid('result-ready'), tid('error')], { timeout: 120_000 });
-  }
-  const message = await errorText(page);
-  assert(message !== null, `${name} gave no error (the file opened and ran)`);
+  const message = await settle(page, file, 30_000, 120_000);
+  assert(message !== null, `${file.split('/').pop()} gave no error (the file opened and ran)`);
   return message;
 }
 
