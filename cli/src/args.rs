@@ -42,6 +42,21 @@ pub struct SegmentArgs {
     /// Output label GeoTIFF (written atomically: a failed run leaves no partial file).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Segmentation method: kmeans (clusters of block colours) or cnn (clusters of a learned
+    /// network's embeddings, which see each pixel's neighbourhood).
+    #[arg(long, value_enum, default_value_t = Method::Kmeans)]
+    pub method: Method,
+    /// CNN only: a model folder (weights.bpk + meta.json) instead of the built-in model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// CNN only: where the network runs.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// CNN only: the spectral role of the bands, when the file does not say: one word per data
+    /// band in file order ("red,green,blue,nir"; "-" skips a band) or band=role pairs
+    /// ("4=nir,3=red,2=green"). Roles: blue, green, red, nir, swir1, swir2, pan.
+    #[arg(long)]
+    pub band_roles: Option<String>,
     /// Number of classes (2-64).
     #[arg(long, default_value_t = 8)]
     pub k: usize,
@@ -100,6 +115,27 @@ pub struct BenchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A segmentation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Kmeans,
+    Cnn,
+}
+
+/// Where the CNN runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The CPU (burn's flex backend): always available.
+    #[value(alias = "cpu")]
+    Flex,
+    /// Any GPU through wgpu (a build with the `wgpu` feature).
+    Wgpu,
+    /// A GPU through Vulkan (a build with the `vulkan` feature).
+    Vulkan,
+    /// An NVIDIA GPU through CUDA (a build with the `cuda` feature).
+    Cuda,
 }
 
 /// Worker threads to use.

@@ -9,6 +9,7 @@
 
 mod args;
 mod bench;
+mod cnn;
 mod info;
 mod output;
 mod parallel;

@@ -6,19 +6,20 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use engine::cnn::CnnParams;
 use engine::geotiff::{GeoTiffReader, GeoTiffWriter, RasterInfo};
 use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
 use engine::pipeline::{
-    CPU_BACKEND, EncodedTiles, MethodParams, PostProcess, SegmentError, SegmentParams, Segmenter,
+    EncodedTiles, MethodParams, PostProcess, Runtime, SegmentError, SegmentParams, Segmenter,
     writer_options,
 };
 use engine::progress::{Progress, Stage};
 use engine::raster::Window;
 use engine::stats::{ClassStats, to_csv};
 
-use crate::args::{SegmentArgs, threads};
+use crate::args::{Method, SegmentArgs, threads};
 use crate::info::{open, reopen};
 use crate::output;
 use crate::parallel::in_order;
@@ -53,7 +54,13 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     .filter_map(|(what, path)| path.map(|p| (what, p)))
     .collect();
     output::check_distinct(&args.input, &outputs)?;
-    let params = params(args)?;
+    let runtime = match args.method {
+        Method::Cnn => Runtime {
+            cnn: Some(crate::cnn::runtime(args.model.as_deref(), args.backend)?),
+        },
+        Method::Kmeans => Runtime::default(),
+    };
+    let params = params(args, &runtime)?;
     let bar = Bar::new(args.quiet, cancel.clone());
     let input = args.input.clone();
     let hashing = std::thread::spawn(move || File::open(&input).and_then(hash_input));
@@ -76,6 +83,13 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
             }
             Segmenter::kmeans(fitted.model, params.post)
         }
+        MethodParams::Cnn(_) => pollster::block_on(engine::pipeline::segmenter(
+            &mut readers[0],
+            &params,
+            &runtime,
+            &bar,
+        ))
+        .context("fitting failed")?,
         _ => anyhow::bail!("method {} is not available", params.method.name()),
     };
     let mut timings = Timings {
@@ -97,7 +111,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
             bytes,
             blake3,
         },
-        CPU_BACKEND,
+        &runtime.backend(&params),
     );
     let legend = segmenter.legend();
 
@@ -163,7 +177,63 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
+/// Refuses options of the other method.
+fn check_method_options(args: &SegmentArgs) -> anyhow::Result<()> {
+    use engine::normalise::Normalisation;
+    let options = [
+        ("--bands", args.bands.is_some(), Method::Kmeans),
+        ("--presmooth", args.presmooth, Method::Kmeans),
+        ("--k-curve", args.k_curve, Method::Kmeans),
+        (
+            "--normalise",
+            args.normalise != Normalisation::Auto,
+            Method::Kmeans,
+        ),
+        ("--model", args.model.is_some(), Method::Cnn),
+        ("--band-roles", args.band_roles.is_some(), Method::Cnn),
+        (
+            "--backend",
+            args.backend != crate::args::Backend::Flex,
+            Method::Cnn,
+        ),
+    ];
+    let name = |m: Method| match m {
+        Method::Kmeans => "kmeans",
+        Method::Cnn => "cnn",
+    };
+    match options.iter().find(|(_, set, m)| *set && *m != args.method) {
+        Some((flag, _, m)) => anyhow::bail!(
+            "{flag} applies to --method {} only, not to --method {}",
+            name(*m),
+            name(args.method)
+        ),
+        None => Ok(()),
+    }
+}
+
+fn params(args: &SegmentArgs, runtime: &Runtime) -> anyhow::Result<SegmentParams> {
+    check_method_options(args)?;
+    let post = PostProcess {
+        smooth: args.smooth,
+        mmu: args.mmu,
+    };
+    if args.method == Method::Cnn {
+        let model = runtime.cnn.as_ref().map_or_else(
+            || engine::cnn::BUILTIN_MODEL.to_owned(),
+            |c| c.artifact.meta.id.clone(),
+        );
+        return Ok(SegmentParams {
+            method: MethodParams::Cnn(CnnParams {
+                k: args.k,
+                resolution: args.resolution,
+                model,
+                band_roles: args.band_roles.clone(),
+                ..CnnParams::default()
+            }),
+            post,
+            seed: args.seed,
+        });
+    }
     let bands = match &args.bands {
         None => None,
         Some(list) => Some(
@@ -184,10 +254,7 @@ fn params(args: &SegmentArgs) -> anyhow::Result<SegmentParams> {
             normalise: args.normalise,
             ..KMeansParams::default()
         }),
-        post: PostProcess {
-            smooth: args.smooth,
-            mmu: args.mmu,
-        },
+        post,
         seed: args.seed,
     })
 }

@@ -8,10 +8,13 @@
 //! - [`pipeline`]: a segmentation run whatever the method: parameters, the
 //!   [`pipeline::Segmenter`] seam, the unit driver and its sinks, the label raster's options.
 //! - [`kmeans`]: the K-Means method ([`kmeans::model`]) and its clustering kernels.
+//! - [`cnn`]: the CNN method (network, model artifacts, band roles; burn behind the `cnn`
+//!   feature).
 //! - [`normalise`], [`features`], [`sample`], [`smoothing`]: the stages of a run.
 //! - [`stats`], [`labels`], [`manifest`]: what a run reports.
 //! - [`preview`]: display images (decimated or overview reads, label previews, colouring).
 
+pub mod cnn;
 pub mod features;
 pub mod geotiff;
 pub mod kmeans;

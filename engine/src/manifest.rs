@@ -3,6 +3,8 @@
 
 use std::io::Read;
 
+use crate::cnn::CnnParams;
+use crate::cnn::bands::BandRoles;
 use crate::kmeans::model::KMeansParams;
 use crate::normalise::Normaliser;
 use crate::pipeline::PostProcess;
@@ -44,6 +46,7 @@ pub struct RunManifest {
 #[non_exhaustive]
 pub enum MethodManifest {
     Kmeans(KMeansManifest),
+    Cnn(CnnManifest),
 }
 
 /// A K-Means run: parameters, normalisation and centres.
@@ -59,6 +62,24 @@ pub struct KMeansManifest {
     pub iterations: usize,
     pub inertia: f64,
     /// Centres in normalised feature units, darkest first (label 0 first).
+    pub centres: Vec<Vec<f32>>,
+}
+
+/// A CNN run: parameters, model, band roles, normalisation and the centres on the embeddings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CnnManifest {
+    pub params: CnnParams,
+    /// The model's id and the BLAKE3 of its weights.
+    pub model: String,
+    pub weights_blake3: String,
+    /// Which file band filled which input slot, and how that was decided.
+    pub band_roles: BandRoles,
+    /// The scene's normalisation of those bands (in `band_roles` order).
+    pub normaliser: Normaliser,
+    pub fitted_blocks: usize,
+    pub iterations: usize,
+    pub inertia: f64,
+    /// Centres in standardised embedding units, darkest first (label 0 first).
     pub centres: Vec<Vec<f32>>,
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use engine::geotiff::{DecodeError, GeoTiffReader, LimitExceeded};
 use engine::manifest::{InputIdentity, MethodManifest};
-use engine::pipeline::{self, SegmentError, SegmentParams};
+use engine::pipeline::{self, Runtime, SegmentError, SegmentParams};
 use engine::preview::render_preview;
 use engine::progress::NoProgress;
 use engine::raster::Window;
@@ -69,6 +69,7 @@ fn use_like_a_front_end(
         &mut reader,
         Cursor::new(Vec::new()),
         &SegmentParams::default(),
+        &Runtime::default(),
         identity(),
         &NoProgress,
     ))

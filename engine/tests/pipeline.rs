@@ -11,7 +11,7 @@ use engine::geotiff::GeoTiffReader;
 use engine::kmeans::model::{self, Fitted, KMeansParams};
 use engine::labels::NODATA;
 use engine::manifest::InputIdentity;
-use engine::pipeline::{self, MethodParams, PostProcess, SegmentParams};
+use engine::pipeline::{self, MethodParams, PostProcess, Runtime, SegmentParams};
 use pollster::block_on;
 
 /// K-Means parameters, e.g. `kmeans!(k: 6, smooth: 3, seed: 9)`: fields of `KMeansParams`, of
@@ -80,6 +80,7 @@ fn streamed(
         &mut r,
         Cursor::new(Vec::new()),
         params,
+        &Runtime::default(),
         identity(),
         &NoProgress,
     ))
@@ -96,7 +97,13 @@ fn streamed(
 /// Labels of the whole raster computed in one window (no tiling at all).
 fn whole(name: &str, params: &SegmentParams) -> Vec<u8> {
     let mut r = reader(name);
-    let segmenter = pipeline::segmenter(&mut r, params, &NoProgress).unwrap();
+    let segmenter = block_on(pipeline::segmenter(
+        &mut r,
+        params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .unwrap();
     let (w, h) = (r.info().width, r.info().height);
     block_on(segmenter.label(&mut r, Window::new(0, 0, w, h))).unwrap()
 }
@@ -125,7 +132,13 @@ fn any_aligned_window_matches_the_whole_image() {
     for params in param_sets() {
         let reference = whole(name, &params);
         let mut r = reader(name);
-        let segmenter = pipeline::segmenter(&mut r, &params, &NoProgress).unwrap();
+        let segmenter = block_on(pipeline::segmenter(
+            &mut r,
+            &params,
+            &Runtime::default(),
+            &NoProgress,
+        ))
+        .unwrap();
         let width = r.info().width;
         let res = params.method.resolution();
         for (x, y, w, h) in [
@@ -257,9 +270,14 @@ fn bad_parameters_are_named() {
         ),
     ];
     for (params, message) in cases {
-        let err = pipeline::segmenter(&mut r, &params, &NoProgress)
-            .unwrap_err()
-            .to_string();
+        let err = block_on(pipeline::segmenter(
+            &mut r,
+            &params,
+            &Runtime::default(),
+            &NoProgress,
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(err.contains(message), "{err:?} should contain {message:?}");
     }
 }
@@ -325,6 +343,7 @@ fn cancellation_stops_every_stage() {
             &mut r,
             Cursor::new(Vec::new()),
             &SegmentParams::default(),
+            &Runtime::default(),
             identity(),
             &cancel,
         ))
@@ -440,6 +459,7 @@ fn units_meet_without_seams_along_both_axes() {
             &mut r,
             Cursor::new(Vec::new()),
             &params,
+            &Runtime::default(),
             identity(),
             &NoProgress,
         ))
@@ -453,7 +473,13 @@ fn units_meet_without_seams_along_both_axes() {
             panic!("labels must be u8")
         };
         let mut r = GeoTiffReader::open(Cursor::new(bytes.clone())).unwrap();
-        let segmenter = pipeline::segmenter(&mut r, &params, &NoProgress).unwrap();
+        let segmenter = block_on(pipeline::segmenter(
+            &mut r,
+            &params,
+            &Runtime::default(),
+            &NoProgress,
+        ))
+        .unwrap();
         assert!(
             segmenter.units().len() > 6,
             "the raster must span several units"

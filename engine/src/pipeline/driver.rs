@@ -154,11 +154,36 @@ pub struct Segmentation<W> {
     pub legend: Vec<LegendEntry>,
 }
 
-/// The segmenter of `params` for `reader`'s raster (K-Means: fitted on the sample, on the
-/// calling thread).
-pub fn segmenter<R: Read + Seek>(
+/// What a run may need beyond its parameters: the CNN's model and device (the built-in model
+/// on the CPU when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Runtime {
+    #[cfg(feature = "cnn")]
+    pub cnn: Option<crate::cnn::CnnRuntime>,
+}
+
+impl Runtime {
+    /// The manifest's name of where the method runs.
+    pub fn backend(&self, params: &SegmentParams) -> String {
+        match &params.method {
+            #[cfg(feature = "cnn")]
+            MethodParams::Cnn(_) => self
+                .cnn
+                .as_ref()
+                .map_or(CPU_BACKEND, |c| c.backend.as_str())
+                .to_owned(),
+            _ => CPU_BACKEND.to_owned(),
+        }
+    }
+}
+
+/// The segmenter of `params` for `reader`'s raster, fitted on the sample on the calling thread
+/// (K-Means: centres on block features; CNN: centres on the network's embeddings, with
+/// `runtime`'s model and device).
+pub async fn segmenter<R: Read + Seek>(
     reader: &mut GeoTiffReader<R>,
     params: &SegmentParams,
+    runtime: &Runtime,
     progress: &impl Progress,
 ) -> Result<Segmenter, SegmentError> {
     params.validate(reader.info())?;
@@ -166,6 +191,25 @@ pub fn segmenter<R: Read + Seek>(
         MethodParams::Kmeans(p) => {
             let fitted = model::fit(reader, p, params.seed, progress)?;
             Ok(Segmenter::kmeans(fitted.model, params.post))
+        }
+        #[cfg(feature = "cnn")]
+        MethodParams::Cnn(p) => {
+            let builtin;
+            let cnn = match &runtime.cnn {
+                Some(cnn) => cnn,
+                None => {
+                    builtin = crate::cnn::CnnRuntime::builtin()
+                        .map_err(|e| SegmentError::Backend(e.to_string()))?;
+                    &builtin
+                }
+            };
+            let model = crate::cnn::method::fit(reader, p, params.seed, cnn, progress).await?;
+            Ok(Segmenter::cnn(model, params.post))
+        }
+        #[cfg(not(feature = "cnn"))]
+        MethodParams::Cnn(_) => {
+            let _ = runtime;
+            Err(SegmentError::NoCnn)
         }
     }
 }
@@ -175,13 +219,14 @@ pub async fn segment<R: Read + Seek, W: Write + Seek>(
     reader: &mut GeoTiffReader<R>,
     sink: W,
     params: &SegmentParams,
+    runtime: &Runtime,
     input: InputIdentity,
     progress: &impl Progress,
 ) -> Result<Segmentation<W>, SegmentError> {
-    let segmenter = segmenter(reader, params, progress)?;
+    let segmenter = segmenter(reader, params, runtime, progress).await?;
     let info = reader.info().clone();
     let legend = segmenter.legend();
-    let manifest = segmenter.manifest(input, CPU_BACKEND);
+    let manifest = segmenter.manifest(input, &runtime.backend(params));
     let writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
     let mut outputs = (
         ClassStats::new(segmenter.classes(), info.georef.as_ref()),

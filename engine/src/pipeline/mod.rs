@@ -15,11 +15,13 @@ mod output;
 mod segmenter;
 mod tiling;
 
-pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
+pub use driver::{EncodedTiles, Runtime, Segmentation, TileWriter, UnitSink, segment, segmenter};
 pub use output::{CPU_BACKEND, write_geotiff, writer_options};
 pub use segmenter::{MethodModel, PreparedUnit, Segmenter};
 pub use tiling::{MAX_HALO_PX, MAX_SMOOTH, UNIT_WIDTH, units};
 
+use crate::cnn::CnnParams;
+use crate::cnn::bands::BandRoleError;
 use crate::geotiff::{DecodeError, EncodeError, RasterInfo};
 use crate::kmeans::KMeansError;
 use crate::kmeans::model::KMeansParams;
@@ -54,6 +56,8 @@ impl Default for SegmentParams {
 pub enum MethodParams {
     /// K-Means on per-block features.
     Kmeans(KMeansParams),
+    /// K-Means on the embeddings of a learned network.
+    Cnn(CnnParams),
 }
 
 impl MethodParams {
@@ -61,6 +65,7 @@ impl MethodParams {
     pub fn name(&self) -> &'static str {
         match self {
             MethodParams::Kmeans(_) => "kmeans",
+            MethodParams::Cnn(_) => "cnn",
         }
     }
 
@@ -68,6 +73,7 @@ impl MethodParams {
     pub fn resolution(&self) -> u32 {
         match self {
             MethodParams::Kmeans(p) => p.resolution,
+            MethodParams::Cnn(p) => p.resolution,
         }
     }
 }
@@ -109,6 +115,13 @@ impl SegmentParams {
             MethodParams::Kmeans(p) => {
                 p.validate(info)?;
             }
+            MethodParams::Cnn(p) => {
+                p.validate()?;
+                match &p.band_roles {
+                    Some(text) => crate::cnn::bands::BandRoles::parse(text, info)?,
+                    None => crate::cnn::bands::BandRoles::from_info(info)?,
+                };
+            }
         }
         let max_blocks = MAX_HALO_PX / r;
         if tiling::halo_blocks(post, r) > max_blocks {
@@ -134,19 +147,19 @@ impl SegmentParams {
     /// pre-smoothing).
     fn check_unit_memory(&self, info: &RasterInfo) -> Result<(), SegmentError> {
         let r = self.method.resolution();
-        let (presmooth, dims) = match &self.method {
-            MethodParams::Kmeans(p) => (
-                u32::from(p.presmooth),
-                p.bands.as_ref().map_or(info.data_bands().len(), Vec::len),
-            ),
+        // Pixels read around the labelled blocks, and f32 values held per pixel.
+        let (margin, values) = match &self.method {
+            MethodParams::Kmeans(p) => {
+                let dims = p.bands.as_ref().map_or(info.data_bands().len(), Vec::len) as u64;
+                (u32::from(p.presmooth), dims * (1 + u64::from(p.presmooth)))
+            }
+            MethodParams::Cnn(_) => (CNN_MARGIN, CNN_VALUES_PER_PIXEL),
         };
-        let halo_px = u64::from(tiling::halo_blocks(self.post, r) * r + presmooth);
+        let halo_px = u64::from(tiling::halo_blocks(self.post, r) * r + margin);
         let width = (u64::from(UNIT_WIDTH) + 2 * halo_px + u64::from(r)).min(u64::from(info.width));
         let height = (u64::from(crate::geotiff::TILE_SIZE) + 2 * halo_px + u64::from(r))
             .min(u64::from(info.height));
-        let per_pixel = info.bands as u64 * info.sample_type.bytes() as u64
-            + 1
-            + dims as u64 * 4 * (1 + u64::from(presmooth));
+        let per_pixel = info.bands as u64 * info.sample_type.bytes() as u64 + 1 + values * 4;
         let bytes = width * height * per_pixel;
         let limit = crate::geotiff::Limits::default().max_window_bytes as u64;
         if bytes > limit {
@@ -161,6 +174,14 @@ impl SegmentParams {
     }
 }
 
+/// Pixels a CNN window reads beyond its labels' needs (more than the receptive field).
+const CNN_MARGIN: u32 = 32;
+#[cfg(feature = "cnn")]
+const _: () = assert!(CNN_MARGIN == crate::cnn::method::MARGIN);
+/// f32 values a CNN run holds per pixel of a window: 6 input slots, up to 10 band values and
+/// a 16-dimensional embedding (with room for the network's intermediate tensors).
+const CNN_VALUES_PER_PIXEL: u64 = 64;
+
 /// Why a segmentation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -171,6 +192,14 @@ pub enum SegmentError {
     Encode(#[from] EncodeError),
     #[error(transparent)]
     KMeans(KMeansError),
+    #[error(transparent)]
+    BandRoles(#[from] BandRoleError),
+    #[error(
+        "this build of Mapseg has no CNN method (it was built without the engine's `cnn` feature)"
+    )]
+    NoCnn,
+    #[error("the CNN backend failed: {0}")]
+    Backend(String),
     #[error(
         "band {band} does not exist: the raster has {bands} band(s) (bands are numbered from 1)"
     )]
@@ -302,7 +331,9 @@ mod tests {
         // The widest halo at resolution 1: 3072 × 2304 px per unit.
         let mut params = SegmentParams::default();
         params.post.mmu = 100_000;
-        let MethodParams::Kmeans(k) = &mut params.method;
+        let MethodParams::Kmeans(k) = &mut params.method else {
+            unreachable!("the default method is K-Means")
+        };
         k.resolution = 1;
         let max_mmu = match params.validate(&raster(3)) {
             Err(SegmentError::MmuTooLarge { max, .. }) => max,

@@ -29,6 +29,9 @@ use crate::raster::Window;
 pub enum MethodModel {
     /// Fitted K-Means centres and the feature spec.
     Kmeans(KMeansModel),
+    /// The network, the scene's input normalisation and the centres on its embeddings.
+    #[cfg(feature = "cnn")]
+    Cnn(Box<crate::cnn::CnnModel>),
 }
 
 /// A method ready to label every unit of one raster.
@@ -51,6 +54,8 @@ pub struct PreparedUnit {
 #[derive(Debug, Clone, PartialEq)]
 enum MethodInput {
     Kmeans(Features),
+    #[cfg(feature = "cnn")]
+    Cnn(crate::cnn::input::SpanInput),
 }
 
 impl PreparedUnit {
@@ -71,10 +76,24 @@ impl Segmenter {
         }
     }
 
+    /// The CNN, fitted, with `post` after it.
+    #[cfg(feature = "cnn")]
+    pub fn cnn(model: crate::cnn::CnnModel, post: PostProcess) -> Self {
+        let (width, height) = model.size();
+        Self {
+            width,
+            height,
+            model: MethodModel::Cnn(Box::new(model)),
+            post,
+        }
+    }
+
     /// Number of classes the labels take (0..classes, plus [`NODATA`]).
     pub fn classes(&self) -> usize {
         match &self.model {
             MethodModel::Kmeans(m) => m.params.k,
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => m.params.k,
         }
     }
 
@@ -82,6 +101,8 @@ impl Segmenter {
     pub fn resolution(&self) -> u32 {
         match &self.model {
             MethodModel::Kmeans(m) => m.spec.resolution,
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => m.params.resolution,
         }
     }
 
@@ -95,6 +116,12 @@ impl Segmenter {
         match &self.model {
             MethodModel::Kmeans(m) => SegmentParams {
                 method: MethodParams::Kmeans(m.params.clone()),
+                post: self.post,
+                seed: m.seed,
+            },
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => SegmentParams {
+                method: MethodParams::Cnn(m.params.clone()),
                 post: self.post,
                 seed: m.seed,
             },
@@ -142,6 +169,22 @@ impl Segmenter {
                     input: MethodInput::Kmeans(features),
                 })
             }
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => {
+                let input = m.prepare(reader, blocks)?;
+                let decoded = input.span.clip(self.width, self.height);
+                let valid_px = crop_validity(&input, decoded);
+                Ok(PreparedUnit {
+                    map: PixelMap {
+                        core,
+                        blocks,
+                        r,
+                        decoded,
+                        valid_px,
+                    },
+                    input: MethodInput::Cnn(input),
+                })
+            }
         }
     }
 
@@ -150,6 +193,14 @@ impl Segmenter {
     pub async fn classify(&self, unit: &PreparedUnit) -> Result<Vec<u8>, SegmentError> {
         match (&self.model, &unit.input) {
             (MethodModel::Kmeans(m), MethodInput::Kmeans(features)) => Ok(m.assign(features)),
+            #[cfg(feature = "cnn")]
+            (MethodModel::Cnn(m), MethodInput::Cnn(input)) => {
+                m.classify(input, unit.map.blocks).await
+            }
+            #[cfg(feature = "cnn")]
+            _ => Err(SegmentError::Backend(
+                "a unit prepared by another method".into(),
+            )),
         }
     }
 
@@ -185,6 +236,20 @@ impl Segmenter {
                     .map(|i| m.centres.centre(i).to_vec())
                     .collect(),
             }),
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => MethodManifest::Cnn(crate::manifest::CnnManifest {
+                params: m.params.clone(),
+                model: m.model_id.clone(),
+                weights_blake3: m.weights_hash.clone(),
+                band_roles: m.input.roles.clone(),
+                normaliser: m.input.pixels.normaliser.clone(),
+                fitted_blocks: m.fitted_blocks,
+                iterations: m.centres.iterations,
+                inertia: m.centres.inertia,
+                centres: (0..m.centres.k())
+                    .map(|i| m.centres.centre(i).to_vec())
+                    .collect(),
+            }),
         };
         let params = self.params();
         RunManifest {
@@ -200,4 +265,19 @@ impl Segmenter {
             method,
         }
     }
+}
+
+/// The validity of the pixels of `inside` (a part of the input's span).
+#[cfg(feature = "cnn")]
+fn crop_validity(input: &crate::cnn::input::SpanInput, inside: Window) -> Vec<bool> {
+    let span = input.span;
+    let ox = (i64::from(inside.x) - span.x) as usize;
+    let oy = (i64::from(inside.y) - span.y) as usize;
+    let sw = span.width as usize;
+    let mut out = Vec::with_capacity(inside.len());
+    for row in 0..inside.height as usize {
+        let start = (oy + row) * sw + ox;
+        out.extend_from_slice(&input.valid[start..start + inside.width as usize]);
+    }
+    out
 }

@@ -1,0 +1,177 @@
+//! `native-trainer eval`: the CNN and K-Means at the same k, with the same post-processing, on
+//! labelled scenes, scored with `shard-tools`' metric (clusters matched one to one to classes,
+//! label 0 ignored).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use engine::cnn::bands::BandRoles;
+use engine::cnn::{Artifact, CnnParams, CnnRuntime};
+use engine::geotiff::GeoTiffReader;
+use engine::kmeans::model::KMeansParams;
+use engine::manifest::InputIdentity;
+use engine::pipeline::{self, MethodParams, Runtime, SegmentParams};
+use engine::progress::NoProgress;
+use shard_tools::eval::{EvalOptions, MatchingMode};
+
+/// A labelled configuration (a row of `tests/fixtures/labelled/scenes.json`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LabelledScene {
+    pub id: String,
+    pub dir: String,
+    pub image: String,
+    pub labels: String,
+    /// 1-based bands to use; empty for all.
+    pub bands: Vec<usize>,
+    pub k: usize,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    pub scene: String,
+    pub bands: String,
+    pub k: usize,
+    pub cnn_miou: f64,
+    pub kmeans_miou: f64,
+    pub cnn_accuracy: f64,
+    pub kmeans_accuracy: f64,
+}
+
+/// Reads a `scenes.json`.
+pub fn scenes(path: &Path) -> Result<Vec<LabelledScene>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a list of scenes", path.display()))
+}
+
+/// The CNN's band roles for a configuration that picks bands: the file's roles of those bands.
+fn roles_of(bands: &[usize], image: &Path) -> Result<Option<String>> {
+    if bands.is_empty() {
+        return Ok(None);
+    }
+    let reader = open(image)?;
+    let roles = BandRoles::from_info(reader.info())?;
+    let text: Vec<String> = roles
+        .bands
+        .iter()
+        .filter(|(b, _)| bands.contains(&(b + 1)))
+        .map(|(b, r)| format!("{}={}", b + 1, r.name()))
+        .collect();
+    Ok(Some(text.join(",")))
+}
+
+fn open(path: &Path) -> Result<GeoTiffReader<BufReader<File>>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    GeoTiffReader::open(BufReader::new(file))
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Segments `image` with `params` into `out`.
+fn segment(image: &Path, params: &SegmentParams, runtime: &Runtime, out: &Path) -> Result<()> {
+    let mut reader = open(image)?;
+    let sink = BufWriter::new(File::create(out)?);
+    let identity = InputIdentity {
+        name: image.display().to_string(),
+        bytes: 0,
+        blake3: String::new(),
+    };
+    pollster::block_on(pipeline::segment(
+        &mut reader,
+        sink,
+        params,
+        runtime,
+        identity,
+        &NoProgress,
+    ))
+    .with_context(|| format!("cannot segment {}", image.display()))?;
+    Ok(())
+}
+
+/// Scores the CNN of `artifact` and K-Means on every scene of `scenes_json`.
+pub fn run(artifact: Artifact, scenes_json: &Path, work: &Path, seed: u64) -> Result<Vec<Row>> {
+    let root = scenes_json
+        .parent()
+        .map_or_else(PathBuf::new, Path::to_path_buf);
+    let runtime = Runtime {
+        cnn: Some(CnnRuntime::cpu(artifact.clone())),
+    };
+    let model = artifact.meta.id.clone();
+    let options = EvalOptions {
+        ignore: vec![0],
+        matching: MatchingMode::Hungarian,
+    };
+    std::fs::create_dir_all(work)?;
+    let mut rows = Vec::new();
+    for scene in scenes(scenes_json)? {
+        let image = root.join(&scene.dir).join(&scene.image);
+        let labels = root.join(&scene.dir).join(&scene.labels);
+        let kmeans = SegmentParams {
+            method: MethodParams::Kmeans(KMeansParams {
+                k: scene.k,
+                bands: (!scene.bands.is_empty())
+                    .then(|| scene.bands.iter().map(|b| b - 1).collect()),
+                ..KMeansParams::default()
+            }),
+            seed,
+            ..SegmentParams::default()
+        };
+        let cnn = SegmentParams {
+            method: MethodParams::Cnn(CnnParams {
+                k: scene.k,
+                model: model.clone(),
+                band_roles: roles_of(&scene.bands, &image)?,
+                ..CnnParams::default()
+            }),
+            seed,
+            ..SegmentParams::default()
+        };
+        let score = |params: &SegmentParams, name: &str| -> Result<(f64, f64)> {
+            let out = work.join(format!("{}-{name}.tif", scene.id));
+            segment(&image, params, &runtime, &out)?;
+            let report = shard_tools::eval::raster::evaluate_files(&out, &labels, &options)
+                .with_context(|| format!("cannot score {}", out.display()))?;
+            Ok((
+                report.mean_iou.unwrap_or(0.0),
+                report.pixel_accuracy.unwrap_or(0.0),
+            ))
+        };
+        let (cnn_miou, cnn_accuracy) = score(&cnn, "cnn")?;
+        let (kmeans_miou, kmeans_accuracy) = score(&kmeans, "kmeans")?;
+        rows.push(Row {
+            scene: scene.id.clone(),
+            bands: if scene.bands.is_empty() {
+                "all".into()
+            } else {
+                scene
+                    .bands
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            k: scene.k,
+            cnn_miou,
+            kmeans_miou,
+            cnn_accuracy,
+            kmeans_accuracy,
+        });
+    }
+    Ok(rows)
+}
+
+/// The rows as a Markdown table.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| scene | bands | k | CNN mIoU | K-Means mIoU | CNN accuracy | K-Means accuracy |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            r.scene, r.bands, r.k, r.cnn_miou, r.kmeans_miou, r.cnn_accuracy, r.kmeans_accuracy
+        );
+    }
+    s
+}
