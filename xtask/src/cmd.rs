@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -112,6 +112,15 @@ impl Cmd {
         }
         String::from_utf8(output.stdout)
             .with_context(|| format!("`{}` printed invalid UTF-8", self.shown))
+    }
+
+    /// Prints and runs the command, returning its status and both outputs, whatever the status:
+    /// judging a failure is left to the caller.
+    pub fn output_unchecked(mut self) -> Result<Output> {
+        note(&self.shown);
+        self.inner
+            .output()
+            .with_context(|| format!("could not start `{}`", self.shown))
     }
 
     /// Runs a silent query (not printed) and returns its standard output, or `None` if it fails.

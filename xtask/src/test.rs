@@ -1,6 +1,6 @@
 //! `cargo xtask test`: installs what is missing, then runs the checks in order and stops at the first failure.
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::{Cmd, note};
 use crate::e2e;
@@ -35,6 +35,7 @@ fn steps() -> Result<Vec<Step>> {
     let cargo = |name, args: &[&str]| -> Result<Step> { Ok(Step::cmd(name, Cmd::cargo(args)?)) };
     let mut steps = vec![
         cargo("format", &["fmt", "--all", "--", "--check"])?,
+        Step::new("cuda build guard", cuda_build_guard),
         cargo(
             "clippy",
             &[
@@ -55,6 +56,47 @@ fn steps() -> Result<Vec<Step>> {
     steps.extend(e2e::steps());
     steps.push(Step::new("fuzz", fuzz::ci));
     Ok(steps)
+}
+
+/// The build dependency of the registry's `cubecl-llvm` that downloads LLVM from GitHub.
+const LLVM_DOWNLOADER: &str = "tracel-llvm-bundler";
+
+/// Fails if native-trainer's `cuda` feature would build [`LLVM_DOWNLOADER`].
+///
+/// The root manifest patches `cubecl-llvm` with an LLVM-free stand-in
+/// (`native-trainer/cubecl-llvm-stub`), but `[patch]` only applies while its version is the one
+/// `cubecl-cuda` asks for: after a cubecl update cargo would quietly go back to the registry
+/// crate and its download. `cargo tree` only resolves the graph, so this costs no compilation;
+/// the CUDA build itself never runs in CI.
+fn cuda_build_guard() -> Result<()> {
+    let output = Cmd::cargo([
+        "tree",
+        "-p",
+        "native-trainer",
+        "--features",
+        "cuda",
+        "-i",
+        LLVM_DOWNLOADER,
+    ])?
+    .output_unchecked()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Not in Cargo.lock at all: cargo rejects the `-i` package.
+    let absent = format!("package ID specification `{LLVM_DOWNLOADER}` did not match any packages");
+    if output.status.success() {
+        // In Cargo.lock, but not in this graph: cargo prints nothing (and warns about it).
+        if stdout.trim().is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "native-trainer's `cuda` feature builds {LLVM_DOWNLOADER}, which downloads LLVM; keep \
+             native-trainer/cubecl-llvm-stub at the version of the pinned cubecl-cuda:\n{stdout}"
+        );
+    }
+    if stderr.contains(&absent) {
+        return Ok(());
+    }
+    bail!("`cargo tree` failed ({}):\n{stderr}", output.status)
 }
 
 pub fn run() -> Result<()> {
