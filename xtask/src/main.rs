@@ -11,6 +11,10 @@
 //! - `bench [--strict] [--mapseg PATH]`: prepares a real 4096² and a 16384² GeoTIFF and a Python venv with
 //!   scikit-learn and faiss under `$CARGO_TARGET_DIR/../mapseg-bench/`, times `mapseg` against MiniBatchKMeans and
 //!   faiss k-means on the same pixels, measures peak memory on the large raster, and prints PASS/FAIL per target.
+//! - `bench cnn [--strict] [--mapseg PATH]`: tiles the labelled Sentinel-2 scene of `tests/fixtures/labelled/` 3×3
+//!   into the bench directory, times `mapseg segment --method cnn` and `--method kmeans` on one thread and on all
+//!   cores (and the CNN on the GPU backends where there is a GPU), prints megapixels per second as a Markdown table
+//!   with PASS/MISS for CNN inference ≥ 1 MP/s on one CPU core, and writes `bench-cnn-results.json`.
 //! - `quality [--mapseg PATH] [-- SEGMENT ARGS…]`: segments the labelled scenes of `tests/fixtures/labelled/` with
 //!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
@@ -69,13 +73,15 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
-    /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery.
+    /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery (`bench cnn`: the CNN method's speed).
     Bench {
+        #[command(subcommand)]
+        suite: Option<BenchSuite>,
         /// Exit with a non-zero status when a target is missed.
-        #[arg(long)]
+        #[arg(long, global = true)]
         strict: bool,
         /// Benchmark this `mapseg` executable instead of building the release one.
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", global = true)]
         mapseg: Option<std::path::PathBuf>,
     },
     /// Score `mapseg segment` and scikit-learn K-Means against the labelled scenes' reference land cover.
@@ -116,6 +122,13 @@ enum Command {
     },
 }
 
+/// What `cargo xtask bench` times besides its default comparison with MiniBatchKMeans and faiss.
+#[derive(Debug, Subcommand)]
+enum BenchSuite {
+    /// Time the CNN method's inference beside K-Means on a tiled Sentinel-2 scene, on the CPU (and GPU if any).
+    Cnn,
+}
+
 // `main` maps the outcome to an exit code itself (rather than returning `anyhow::Result`) so that the error is
 // printed exactly once, with its whole chain, and commands can choose their own exit status.
 fn main() -> ExitCode {
@@ -136,7 +149,16 @@ fn run(command: Command) -> Result<ExitCode> {
             dev,
             no_build,
         } => serve::run(port, dev, no_build).map(|()| ExitCode::SUCCESS),
-        Command::Bench { strict, mapseg } => bench::run(strict, mapseg),
+        Command::Bench {
+            suite: None,
+            strict,
+            mapseg,
+        } => bench::run(strict, mapseg),
+        Command::Bench {
+            suite: Some(BenchSuite::Cnn),
+            strict,
+            mapseg,
+        } => bench::cnn::run(strict, mapseg),
         Command::Quality {
             mapseg,
             segment_args,
