@@ -63,7 +63,8 @@ pub struct SegmentArgs {
     /// Block size in pixels: 1, 2, 4, 8 or 16.
     #[arg(long, default_value_t = 2)]
     pub resolution: u32,
-    /// Bands to cluster on, 1-based, comma-separated (default: every band but alpha).
+    /// Bands to use, 1-based, comma-separated (default: every band but alpha). With --method
+    /// cnn, those with a spectral role feed the network and all of them join the clustering.
     #[arg(long, value_delimiter = ',')]
     pub bands: Option<Vec<usize>>,
     /// Majority filter kernel size (odd, 3-15; 0 turns it off).

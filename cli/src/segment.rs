@@ -181,7 +181,6 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
 fn check_method_options(args: &SegmentArgs) -> anyhow::Result<()> {
     use engine::normalise::Normalisation;
     let options = [
-        ("--bands", args.bands.is_some(), Method::Kmeans),
         ("--presmooth", args.presmooth, Method::Kmeans),
         ("--k-curve", args.k_curve, Method::Kmeans),
         (
@@ -213,6 +212,17 @@ fn check_method_options(args: &SegmentArgs) -> anyhow::Result<()> {
 
 fn params(args: &SegmentArgs, runtime: &Runtime) -> anyhow::Result<SegmentParams> {
     check_method_options(args)?;
+    let bands = match &args.bands {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|&b| {
+                    b.checked_sub(1)
+                        .context("--bands: bands are numbered from 1")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+    };
     let post = PostProcess {
         smooth: args.smooth,
         mmu: args.mmu,
@@ -227,6 +237,7 @@ fn params(args: &SegmentArgs, runtime: &Runtime) -> anyhow::Result<SegmentParams
                 k: args.k,
                 resolution: args.resolution,
                 model,
+                bands,
                 band_roles: args.band_roles.clone(),
                 ..CnnParams::default()
             }),
@@ -234,17 +245,6 @@ fn params(args: &SegmentArgs, runtime: &Runtime) -> anyhow::Result<SegmentParams
             seed: args.seed,
         });
     }
-    let bands = match &args.bands {
-        None => None,
-        Some(list) => Some(
-            list.iter()
-                .map(|&b| {
-                    b.checked_sub(1)
-                        .context("--bands: bands are numbered from 1")
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?,
-        ),
-    };
     Ok(SegmentParams {
         method: MethodParams::Kmeans(KMeansParams {
             k: args.k,

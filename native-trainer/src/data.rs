@@ -84,6 +84,7 @@ pub fn load(path: &Path, seed: u64) -> Result<Scene> {
     let described = roles.describe();
     let spec = InputSpec::fit(
         &mut reader,
+        roles.file_bands(),
         roles,
         Normalisation::RobustClip,
         seed,

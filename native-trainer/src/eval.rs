@@ -7,7 +7,6 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use engine::cnn::bands::BandRoles;
 use engine::cnn::{Artifact, CnnParams, CnnRuntime};
 use engine::geotiff::GeoTiffReader;
 use engine::kmeans::model::KMeansParams;
@@ -47,22 +46,6 @@ pub fn scenes(path: &Path) -> Result<Vec<LabelledScene>> {
     serde_json::from_str(&text).with_context(|| format!("{}: not a list of scenes", path.display()))
 }
 
-/// The CNN's band roles for a configuration that picks bands: the file's roles of those bands.
-fn roles_of(bands: &[usize], image: &Path) -> Result<Option<String>> {
-    if bands.is_empty() {
-        return Ok(None);
-    }
-    let reader = open(image)?;
-    let roles = BandRoles::from_info(reader.info())?;
-    let text: Vec<String> = roles
-        .bands
-        .iter()
-        .filter(|(b, _)| bands.contains(&(b + 1)))
-        .map(|(b, r)| format!("{}={}", b + 1, r.name()))
-        .collect();
-    Ok(Some(text.join(",")))
-}
-
 fn open(path: &Path) -> Result<GeoTiffReader<BufReader<File>>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     GeoTiffReader::open(BufReader::new(file))
@@ -91,7 +74,13 @@ fn segment(image: &Path, params: &SegmentParams, runtime: &Runtime, out: &Path) 
 }
 
 /// Scores the CNN of `artifact` and K-Means on every scene of `scenes_json`.
-pub fn run(artifact: Artifact, scenes_json: &Path, work: &Path, seed: u64) -> Result<Vec<Row>> {
+pub fn run(
+    artifact: Artifact,
+    scenes_json: &Path,
+    work: &Path,
+    seed: u64,
+    spectra: Option<f32>,
+) -> Result<Vec<Row>> {
     let root = scenes_json
         .parent()
         .map_or_else(PathBuf::new, Path::to_path_buf);
@@ -122,7 +111,9 @@ pub fn run(artifact: Artifact, scenes_json: &Path, work: &Path, seed: u64) -> Re
             method: MethodParams::Cnn(CnnParams {
                 k: scene.k,
                 model: model.clone(),
-                band_roles: roles_of(&scene.bands, &image)?,
+                bands: (!scene.bands.is_empty())
+                    .then(|| scene.bands.iter().map(|b| b - 1).collect()),
+                spectra: spectra.unwrap_or(engine::cnn::DEFAULT_SPECTRA),
                 ..CnnParams::default()
             }),
             seed,

@@ -146,3 +146,58 @@ mod tests {
         assert!((l + 2f32.ln()).abs() < 1e-5, "{l}");
     }
 }
+
+/// VICReg (Bardes, Ponce and LeCun, 2022) on aligned embeddings: invariance (the two views'
+/// embeddings of the same ground agree), variance (every dimension keeps a standard deviation
+/// of at least 1 over the batch, so nothing collapses) and covariance (dimensions decorrelate,
+/// so the embedding spreads its information). Weights 25, 25, 1 as in the paper.
+///
+/// # Shapes
+/// - `z1`, `z2`: `[batch, dims, h, w]`, aligned.
+/// - output: `[1]`.
+pub fn vicreg(z1: Tensor<4>, z2: Tensor<4>) -> Tensor<1> {
+    let d = z1.dims()[1];
+    let a: Tensor<2> = z1.swap_dims(0, 1).reshape([d as i64, -1]).transpose();
+    let b: Tensor<2> = z2.swap_dims(0, 1).reshape([d as i64, -1]).transpose();
+    let invariance = (a.clone() - b.clone()).powf_scalar(2.0).mean();
+    let spread = |x: Tensor<2>| -> (Tensor<1>, Tensor<1>) {
+        let n = x.dims()[0] as f32;
+        let centred = x.clone() - x.mean_dim(0);
+        let var = centred.clone().powf_scalar(2.0).sum_dim(0) / (n - 1.0).max(1.0);
+        let std = (var.clone() + 1e-4).sqrt();
+        let variance = (-(std - 1.0)).clamp_min(0.0).mean();
+        let cov = centred.clone().transpose().matmul(centred) / (n - 1.0).max(1.0);
+        let off = (cov.powf_scalar(2.0).sum() - var.powf_scalar(2.0).sum()) / d as f32;
+        (variance, off)
+    };
+    let (va, ca) = spread(a);
+    let (vb, cb) = spread(b);
+    invariance * 25.0 + (va + vb) * 25.0 + (ca + cb)
+}
+
+#[cfg(test)]
+mod vicreg_tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    /// Identical views of decorrelated unit-variance dimensions cost (almost) nothing; a
+    /// collapsed embedding pays the variance term in full.
+    #[test]
+    fn collapse_costs_and_spread_is_free() {
+        let device = Device::flex();
+        // Two dimensions: ±1 patterns that are uncorrelated over 4 × 4 cells.
+        let mut v = vec![0f32; 2 * 16];
+        for p in 0..16 {
+            v[p] = if p % 2 == 0 { 1.0 } else { -1.0 };
+            v[16 + p] = if (p / 2) % 2 == 0 { 1.0 } else { -1.0 };
+        }
+        // Unbiased variance of ±1 over 16 cells is 16/15: std just over 1.
+        let z = Tensor::<4>::from_data(TensorData::new(v, [1, 2, 4, 4]), &device);
+        let free = vicreg(z.clone(), z).into_scalar::<f32>();
+        assert!(free.abs() < 1e-3, "{free}");
+        let flat = Tensor::<4>::zeros([1, 2, 4, 4], &device);
+        let collapsed = vicreg(flat.clone(), flat).into_scalar::<f32>();
+        // std = sqrt(1e-4) = 0.01 in both dimensions of both views: 25 · 2 · 0.99.
+        assert!((collapsed - 49.5).abs() < 1e-3, "{collapsed}");
+    }
+}

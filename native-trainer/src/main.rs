@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Parser, Subcommand};
-use engine::cnn::{Artifact, CnnConfig};
+use engine::cnn::CnnConfig;
 
 use crate::views::ViewOptions;
 
@@ -54,6 +54,9 @@ struct TrainArgs {
     warmup: usize,
     #[arg(long, default_value_t = 1.0)]
     lambda: f32,
+    /// The self-supervised objective.
+    #[arg(long, value_enum, default_value_t = train::Objective::Iic)]
+    objective: train::Objective,
     /// Context channels of the network.
     #[arg(long, default_value_t = 24)]
     width: usize,
@@ -63,9 +66,16 @@ struct TrainArgs {
     log_every: usize,
     #[arg(long, default_value_t = 250)]
     checkpoint_every: usize,
+    /// Start from these weights (a model folder or a .bpk file) instead of random ones.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Go on from the run folder's last checkpoint with its saved settings.
     #[arg(long)]
     resume: bool,
+    /// Stop (after a checkpoint) once this many steps ran in this session, e.g. to fit a
+    /// scheduler's time limit; `--resume` goes on from there.
+    #[arg(long)]
+    stop_after: Option<usize>,
     /// Where to train.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
@@ -86,6 +96,9 @@ struct EvalArgs {
     work: PathBuf,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Weight of the band values beside the embedding (default: the engine's).
+    #[arg(long)]
+    spectra: Option<f32>,
     /// Also write the table as the model's metrics.json.
     #[arg(long)]
     write_metrics: bool,
@@ -135,7 +148,7 @@ fn main() -> Result<()> {
         Command::Train(a) => train(a),
         Command::Eval(a) => {
             let artifact = export::read(&a.model)?;
-            let rows = eval::run(artifact, &a.scenes, &a.work, a.seed)?;
+            let rows = eval::run(artifact, &a.scenes, &a.work, a.seed, a.spectra)?;
             print!("{}", eval::markdown(&rows));
             if a.write_metrics {
                 let path = a.model.join("metrics.json");
@@ -186,13 +199,29 @@ fn train(a: TrainArgs) -> Result<()> {
         weight_decay: 1e-4,
         clip: 1.0,
         lambda: a.lambda,
+        objective: a.objective,
         margin: 8,
         seed: a.seed,
         log_every: a.log_every.max(1),
         checkpoint_every: a.checkpoint_every.max(1),
         data: a.data.clone(),
+        init: a.init.clone(),
     };
-    let trained = train::run(config, &scenes, &a.out, a.resume, &device, a.quiet)?;
+    let Some(trained) = train::run(
+        config,
+        &scenes,
+        &a.out,
+        a.resume,
+        a.stop_after,
+        &device,
+        a.quiet,
+    )?
+    else {
+        if !a.quiet {
+            eprintln!("stopped at a checkpoint; go on with --resume");
+        }
+        return Ok(());
+    };
     export::write_run_summary(&a.out, &trained, &files)?;
     if !a.quiet {
         eprintln!(
@@ -202,6 +231,5 @@ fn train(a: TrainArgs) -> Result<()> {
             a.out.join("model.bpk").display()
         );
     }
-    let _ = Artifact::from_net;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! and gradient-norm clipping. Seeded; checkpoints every `checkpoint_every` steps and resumes
 //! from the last one; one JSON line per logged step with the unsupervised diagnostics.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -38,6 +38,9 @@ pub struct TrainConfig {
     pub clip: f32,
     /// λ of the marginal entropies.
     pub lambda: f32,
+    /// What the views are compared with.
+    #[serde(default)]
+    pub objective: Objective,
     /// Cells (half resolution) left out at every crop edge.
     pub margin: usize,
     pub seed: u64,
@@ -45,6 +48,30 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     /// Data arguments, as given.
     pub data: Vec<PathBuf>,
+    /// Weights the run started from (a model folder or a burnpack file), if any.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+}
+
+/// The self-supervised objective.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Dense IIC on the heads' cluster probabilities.
+    #[default]
+    Iic,
+    /// VICReg on the embeddings themselves (2×2-pooled).
+    Vicreg,
 }
 
 /// The learning rate of `step`: linear warm-up, then cosine decay to `min_lr`.
@@ -89,8 +116,6 @@ struct CheckpointState {
 /// What a finished run hands to `export`.
 #[derive(Debug)]
 pub struct Trained {
-    pub net: Cnn,
-    pub config: TrainConfig,
     pub steps: usize,
     pub wall_s: f64,
     pub scenes: Vec<String>,
@@ -101,15 +126,17 @@ fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// Trains into `out`, resuming from its checkpoint when `resume` holds.
+/// Trains into `out`, resuming from its checkpoint when `resume` holds; `None` when it stopped
+/// at a checkpoint after `stop_after` steps of this session.
 pub fn run(
     config: TrainConfig,
     scenes: &[Scene],
     out: &Path,
     resume: bool,
+    stop_after: Option<usize>,
     device: &Device,
     quiet: bool,
-) -> Result<Trained> {
+) -> Result<Option<Trained>> {
     config.views.validate()?;
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let dir = RunDir(out.to_path_buf());
@@ -133,6 +160,18 @@ pub fn run(
         .with_weight_decay(config.weight_decay)
         .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip)))
         .init();
+    if let (0, Some(init)) = (start, &config.init) {
+        let file = if init.is_dir() {
+            init.join("weights.bpk")
+        } else {
+            init.clone()
+        };
+        let record =
+            ModuleRecord::load(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        net = net
+            .try_load_record(record)
+            .with_context(|| format!("{} does not fit the network", file.display()))?;
+    }
     if start > 0 {
         let record = ModuleRecord::load(dir.model()).context("cannot read the checkpoint")?;
         net = net
@@ -193,7 +232,8 @@ pub fn run(
             writeln!(log, "{line}")?;
             log.flush()?;
         }
-        if (step + 1) % config.checkpoint_every == 0 || step + 1 == config.steps {
+        let stop = stop_after.is_some_and(|n| step + 1 - start >= n);
+        if (step + 1) % config.checkpoint_every == 0 || step + 1 == config.steps || stop {
             net.clone()
                 .into_record()
                 .save(dir.model())
@@ -209,17 +249,19 @@ pub fn run(
                 })?,
             )?;
         }
+        if stop && step + 1 < config.steps {
+            bar.finish_and_clear();
+            return Ok(None);
+        }
     }
     bar.finish_and_clear();
     let net = net.valid();
     net.clone().into_record().save(dir.last())?;
-    Ok(Trained {
-        net,
+    Ok(Some(Trained {
         steps: config.steps,
         wall_s,
         scenes: scenes.iter().map(|s| s.name.clone()).collect(),
-        config,
-    })
+    }))
 }
 
 /// Per-head diagnostics of a step.
@@ -242,13 +284,37 @@ fn step_loss(net: &Cnn, b: &Batch, c: &TrainConfig, device: &Device) -> (Tensor<
     let x2 = b.g.apply(tensor4(&b.second, [n, SLOTS, s, s], device));
     let v1 = tensor4(&b.first_valid, [n, 1, h, h], device);
     let v2 = tensor4(&b.second_valid, [n, 1, h, h], device);
-    let p1 = net.heads(net.embed(x1, mask.clone()));
-    let p2 = net.heads(net.embed(x2, mask));
+    let z1 = net.embed(x1, mask.clone());
+    let z2 = net.embed(x2, mask);
     let shift = [b.shift[0] / 2, b.shift[1] / 2];
     let overlap = Overlap::new(h, shift, c.margin).unwrap_or(Overlap {
         first: [(0, h), (0, h)],
         second: [0, 0],
     });
+    if c.objective == Objective::Vicreg {
+        let pool = |z: Tensor<4>| {
+            burn::tensor::module::avg_pool2d(
+                z,
+                burn::tensor::ops::AvgPoolOptions {
+                    kernel_size: [2, 2],
+                    stride: [2, 2],
+                    padding: [(0, 0), (0, 0)],
+                    count_include_pad: true,
+                    ceil_mode: false,
+                },
+            )
+        };
+        let a = overlap.cut_first(pool(z1));
+        let bb = overlap.cut_second(b.g.undo(pool(z2)));
+        let loss = crate::loss::vicreg(a, bb);
+        let stats = StepStats {
+            entropy: Vec::new(),
+            live: Vec::new(),
+        };
+        return (loss, stats);
+    }
+    let p1 = net.heads(z1);
+    let p2 = net.heads(z2);
     let mut total: Option<Tensor<1>> = None;
     let mut stats = StepStats {
         entropy: Vec::new(),
@@ -342,12 +408,4 @@ fn histograms(net: &Cnn, scenes: &[Scene], device: &Device, c: &TrainConfig) -> 
         out.insert(scene.name.clone(), hist.into());
     }
     out.into()
-}
-
-/// Writes the trained network's weights.
-pub fn save_weights(net: &Cnn, path: &Path) -> Result<()> {
-    let bytes = net.clone().into_record().into_bytes()?;
-    let mut f = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(&bytes)?;
-    Ok(())
 }

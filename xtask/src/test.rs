@@ -61,7 +61,7 @@ fn steps() -> Result<Vec<Step>> {
 /// The build dependency of the registry's `cubecl-llvm` that downloads LLVM from GitHub.
 const LLVM_DOWNLOADER: &str = "tracel-llvm-bundler";
 
-/// Fails if native-trainer's `cuda` feature would build [`LLVM_DOWNLOADER`].
+/// Fails if the `cuda` feature of native-trainer or mapseg-cli would build [`LLVM_DOWNLOADER`].
 ///
 /// The root manifest patches `cubecl-llvm` with an LLVM-free stand-in
 /// (`native-trainer/cubecl-llvm-stub`), but `[patch]` only applies while its version is the one
@@ -69,10 +69,18 @@ const LLVM_DOWNLOADER: &str = "tracel-llvm-bundler";
 /// crate and its download. `cargo tree` only resolves the graph, so this costs no compilation;
 /// the CUDA build itself never runs in CI.
 fn cuda_build_guard() -> Result<()> {
+    for package in ["native-trainer", "mapseg-cli"] {
+        cuda_guard(package)?;
+    }
+    Ok(())
+}
+
+/// [`cuda_build_guard`] for one package with a `cuda` feature.
+fn cuda_guard(package: &str) -> Result<()> {
     let output = Cmd::cargo([
         "tree",
         "-p",
-        "native-trainer",
+        package,
         "--features",
         "cuda",
         "-i",
@@ -89,7 +97,7 @@ fn cuda_build_guard() -> Result<()> {
             return Ok(());
         }
         bail!(
-            "native-trainer's `cuda` feature builds {LLVM_DOWNLOADER}, which downloads LLVM; keep \
+            "{package}'s `cuda` feature builds {LLVM_DOWNLOADER}, which downloads LLVM; keep \
              native-trainer/cubecl-llvm-stub at the version of the pinned cubecl-cuda:\n{stdout}"
         );
     }

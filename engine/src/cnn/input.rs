@@ -19,8 +19,10 @@ use crate::raster::Window;
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSpec {
     pub roles: BandRoles,
-    /// The role bands at resolution 1, with the scene's normaliser.
+    /// Every data band at resolution 1, with the scene's normaliser.
     pub pixels: FeatureSpec,
+    /// For each canonical slot, the index into `pixels.bands` that fills it.
+    pub slots: [Option<usize>; SLOTS],
 }
 
 /// A window of pixels that may reach past the raster (its origin may be negative).
@@ -70,11 +72,14 @@ impl Span {
 }
 
 /// The input of one span: slot values (planar, `[slot][row][col]`, 0 where a slot is empty, a
-/// pixel has no data or lies outside the raster) and each pixel's validity.
+/// pixel has no data or lies outside the raster), the normalised values of every data band
+/// (planar, `[band][row][col]`) and each pixel's validity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanInput {
     pub span: Span,
     pub values: Vec<f32>,
+    pub spectra: Vec<f32>,
+    pub bands: usize,
     pub valid: Vec<bool>,
     pub mask: [f32; SLOTS],
 }
@@ -96,18 +101,29 @@ impl SpanInput {
 const NORMALISER_SAMPLE: usize = 50_000;
 
 impl InputSpec {
-    /// Fits the scene's normalisation of `roles`' bands on a seeded stratified sample of
-    /// `reader`'s raster.
+    /// Fits the scene's normalisation of `bands` (file bands, 0-based) on a seeded stratified
+    /// sample of `reader`'s raster; `roles` says which of them fill the network's slots.
     pub fn fit<R: Read + Seek>(
         reader: &mut GeoTiffReader<R>,
+        bands: Vec<usize>,
         roles: BandRoles,
         normalisation: Normalisation,
         seed: u64,
         progress: &impl Progress,
     ) -> Result<Self, SegmentError> {
+        let data_bands = bands;
+        let file_bands = roles.file_bands();
+        let sources = roles.slot_sources();
+        let mut slots = [None; SLOTS];
+        for (slot, source) in slots.iter_mut().zip(sources) {
+            *slot = source.and_then(|i| {
+                let band = file_bands[i];
+                data_bands.iter().position(|&b| b == band)
+            });
+        }
         let params = KMeansParams {
             resolution: 1,
-            bands: Some(roles.file_bands()),
+            bands: Some(data_bands),
             normalise: normalisation,
             sample_size: NORMALISER_SAMPLE,
             ..KMeansParams::default()
@@ -116,6 +132,7 @@ impl InputSpec {
         Ok(Self {
             roles,
             pixels: sampler.spec().clone(),
+            slots,
         })
     }
 
@@ -133,13 +150,15 @@ impl InputSpec {
         let (w, h) = self.size();
         let inside = span.clip(w, h);
         let n = span.len();
+        let bands = self.pixels.dims();
         let mut values = vec![0f32; SLOTS * n];
+        let mut spectra = vec![0f32; bands * n];
         let mut valid = vec![false; n];
         if !inside.is_empty() {
             let pixels = reader.read_window(inside)?;
             let (features, _) = self.pixels.features(&pixels, inside);
             let dims = features.dims;
-            let sources = self.roles.slot_sources();
+            let sources = self.slots;
             let ox = (i64::from(inside.x) - span.x) as usize;
             let oy = (i64::from(inside.y) - span.y) as usize;
             let sw = span.width as usize;
@@ -157,12 +176,17 @@ impl InputSpec {
                             values[slot * n + q] = v[d];
                         }
                     }
+                    for (d, &x) in v.iter().enumerate() {
+                        spectra[d * n + q] = x;
+                    }
                 }
             }
         }
         Ok(SpanInput {
             span,
             values,
+            spectra,
+            bands,
             valid,
             mask: self.roles.mask(),
         })

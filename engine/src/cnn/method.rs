@@ -18,13 +18,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::artifact::{Artifact, ArtifactError};
-use super::bands::BandRoles;
 use super::input::{InputSpec, Span, SpanInput};
 use super::net::{Cnn, STRIDE};
 use super::params::CnnParams;
-use crate::features::RESOLUTIONS;
 use crate::geotiff::GeoTiffReader;
-use crate::kmeans::{self, Centres, MAX_K};
+use crate::kmeans::{self, Centres};
 use crate::labels::NODATA;
 use crate::pipeline::SegmentError;
 use crate::progress::{self, Progress, Stage};
@@ -46,9 +44,6 @@ fn seed_for(seed: u64, salt: u64) -> u64 {
 /// Pixels read around every window beyond what its labels need: more than the network's
 /// receptive radius, a multiple of the stride.
 pub const MARGIN: u32 = 32;
-
-/// The largest sample, in blocks.
-const MAX_SAMPLE_SIZE: usize = 5_000_000;
 
 /// The model and the device a CNN run uses.
 #[derive(Debug, Clone)]
@@ -82,7 +77,11 @@ pub struct CnnModel {
     pub params: CnnParams,
     pub seed: u64,
     pub input: InputSpec,
-    /// Per-dimension mean and inverse standard deviation of the sample's embeddings.
+    /// Dimensions of the network's embedding (the first of the clustering features; the band
+    /// values follow when `params.spectra` > 0).
+    pub embedding_dims: usize,
+    /// Per-feature mean and inverse standard deviation (times the part's weight) over the
+    /// sample.
     pub mean: Vec<f32>,
     pub inv_sd: Vec<f32>,
     pub centres: Centres,
@@ -110,32 +109,14 @@ impl PartialEq for CnnModel {
     }
 }
 
-impl CnnParams {
-    /// Checks the parameters that do not depend on the raster.
-    pub fn validate(&self) -> Result<(), SegmentError> {
-        if !(2..=MAX_K).contains(&self.k) {
-            return Err(kmeans::KMeansError::BadK(self.k).into());
-        }
-        if !RESOLUTIONS.contains(&self.resolution) {
-            return Err(SegmentError::BadResolution(self.resolution));
-        }
-        if !(1..=MAX_SAMPLE_SIZE).contains(&self.sample_size) {
-            return Err(SegmentError::OutOfRange {
-                what: "sample size",
-                value: self.sample_size as f64,
-                allowed: "1 to 5000000 blocks",
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The embeddings of a span's blocks: `blocks` (block coordinates at resolution `r`), each the
-/// mean over its valid pixels; `None` for blocks without one.
-fn block_embeddings(
+/// The clustering features of a span's blocks (`blocks`, block coordinates at resolution
+/// `r`): the mean embedding over the block's valid pixels, followed, when `spectra` holds, by
+/// the mean normalised band values; `None` for blocks without a valid pixel.
+fn block_features(
     z: &[f32],
     dims: usize,
     input: &SpanInput,
+    spectra: bool,
     blocks: Window,
     r: u32,
     size: (u32, u32),
@@ -143,10 +124,11 @@ fn block_embeddings(
     let span = input.span;
     let n = span.len();
     let sw = span.width as usize;
+    let bands = if spectra { input.bands } else { 0 };
     let mut out = Vec::with_capacity(blocks.len());
     for by in blocks.y..blocks.bottom() {
         for bx in blocks.x..blocks.right() {
-            let mut acc = vec![0f64; dims];
+            let mut acc = vec![0f64; dims + bands];
             let mut count = 0u32;
             let (x0, y0) = (bx * r, by * r);
             let (x1, y1) = ((x0 + r).min(size.0), (y0 + r).min(size.1));
@@ -158,8 +140,11 @@ fn block_embeddings(
                         continue;
                     }
                     count += 1;
-                    for (d, a) in acc.iter_mut().enumerate() {
+                    for (d, a) in acc[..dims].iter_mut().enumerate() {
                         *a += f64::from(z[d * n + p]);
+                    }
+                    for (d, a) in acc[dims..].iter_mut().enumerate() {
+                        *a += f64::from(input.spectra[d * n + p]);
                     }
                 }
             }
@@ -193,14 +178,11 @@ pub async fn fit<R: Read + Seek>(
     progress: &impl Progress,
 ) -> Result<CnnModel, SegmentError> {
     params.validate()?;
-    let info = reader.info().clone();
-    let roles = match &params.band_roles {
-        Some(text) => BandRoles::parse(text, &info)?,
-        None => BandRoles::from_info(&info)?,
-    };
+    let (bands, roles) = params.resolve(reader.info())?;
     let meta = &runtime.artifact.meta;
     let input = InputSpec::fit(
         reader,
+        bands,
         roles,
         meta.normalisation,
         seed_for(seed, salt::NORMALISER),
@@ -213,6 +195,7 @@ pub async fn fit<R: Read + Seek>(
     let windows = sample::plan(gw, gh, params.sample_size, seed_for(seed, salt::PLAN));
     let mut rng = ChaCha8Rng::seed_from_u64(seed_for(seed, salt::PICK));
     let dims = meta.architecture.embedding;
+    let spectra = params.spectra > 0.0;
     let mut points = Vec::new();
     for (i, w) in windows.iter().enumerate() {
         progress::check(progress)?;
@@ -220,7 +203,7 @@ pub async fn fit<R: Read + Seek>(
         let pixels = block_pixels(w.blocks, r, size);
         let span_input = input.read(reader, Span::around(pixels, MARGIN))?;
         let z = embed(&net, &runtime.device, &span_input).await?;
-        let blocks = block_embeddings(&z, dims, &span_input, w.blocks, r, size);
+        let blocks = block_features(&z, dims, &span_input, spectra, w.blocks, r, size);
         let valid: Vec<bool> = blocks.iter().map(Option::is_some).collect();
         for b in sample::pick(&valid, w.quota, &mut rng) {
             if let Some(e) = &blocks[b] {
@@ -232,11 +215,29 @@ pub async fn fit<R: Read + Seek>(
     if points.is_empty() {
         return Err(SegmentError::NoValidData);
     }
-    let (mean, inv_sd) = standardisation(&points, dims);
+    let features = dims + if spectra { input.pixels.dims() } else { 0 };
+    let (mean, mut inv_sd) = standardisation(&points, features);
+    if std::env::var_os("XBLOCK").is_some() {
+        for range in [0..dims, dims..features] {
+            if range.is_empty() {
+                continue;
+            }
+            let v: f32 = inv_sd[range.clone()]
+                .iter()
+                .map(|s| 1.0 / (s * s))
+                .sum::<f32>()
+                / range.len() as f32;
+            let b = 1.0 / v.sqrt();
+            inv_sd[range].iter_mut().for_each(|s| *s = b);
+        }
+    }
+    // Equal total variance for the two parts at weight 1.
+    let weight = params.spectra * (dims as f32 / (features - dims).max(1) as f32).sqrt();
+    inv_sd[dims..].iter_mut().for_each(|s| *s *= weight);
     standardise(&mut points, &mean, &inv_sd);
     let centres = kmeans::fit(
         &points,
-        dims,
+        features,
         params.k,
         seed_for(seed, salt::FIT),
         params.fit,
@@ -246,10 +247,11 @@ pub async fn fit<R: Read + Seek>(
         params: params.clone(),
         seed,
         input,
+        embedding_dims: dims,
         mean,
         inv_sd,
         centres,
-        fitted_blocks: points.len() / dims,
+        fitted_blocks: points.len() / features,
         model_id: meta.id.clone(),
         weights_hash: runtime.artifact.weights_hash.clone(),
         backend: runtime.backend.clone(),
@@ -329,20 +331,28 @@ impl CnnModel {
         input: &SpanInput,
         blocks: Window,
     ) -> Result<Vec<u8>, SegmentError> {
-        let dims = self.mean.len();
+        let features = self.mean.len();
+        let dims = self.embedding_dims;
         let z = embed(&self.net, &self.device, input).await?;
-        let embeddings =
-            block_embeddings(&z, dims, input, blocks, self.params.resolution, self.size());
-        let mut points = Vec::with_capacity(embeddings.len() * dims);
+        let embeddings = block_features(
+            &z,
+            dims,
+            input,
+            features > dims,
+            blocks,
+            self.params.resolution,
+            self.size(),
+        );
+        let mut points = Vec::with_capacity(embeddings.len() * features);
         for e in &embeddings {
             match e {
                 Some(e) => points.extend_from_slice(e),
-                None => points.extend(std::iter::repeat_n(0.0, dims)),
+                None => points.extend(std::iter::repeat_n(0.0, features)),
             }
         }
         standardise(&mut points, &self.mean, &self.inv_sd);
         let mut labels = vec![0u8; embeddings.len()];
-        kmeans::assign(&points, dims, &self.centres.values, &mut labels, None);
+        kmeans::assign(&points, features, &self.centres.values, &mut labels, None);
         for (l, e) in labels.iter_mut().zip(&embeddings) {
             if e.is_none() {
                 *l = NODATA;

@@ -29,7 +29,7 @@ pub mod method;
 #[cfg(feature = "cnn")]
 pub mod net;
 
-pub use params::{BUILTIN_MODEL, CnnParams};
+pub use params::{BUILTIN_MODEL, CnnParams, DEFAULT_SPECTRA};
 
 #[cfg(feature = "cnn")]
 pub use artifact::{Artifact, ArtifactError, ModelMeta};

@@ -117,10 +117,7 @@ impl SegmentParams {
             }
             MethodParams::Cnn(p) => {
                 p.validate()?;
-                match &p.band_roles {
-                    Some(text) => crate::cnn::bands::BandRoles::parse(text, info)?,
-                    None => crate::cnn::bands::BandRoles::from_info(info)?,
-                };
+                p.resolve(info)?;
             }
         }
         let max_blocks = MAX_HALO_PX / r;
@@ -153,7 +150,11 @@ impl SegmentParams {
                 let dims = p.bands.as_ref().map_or(info.data_bands().len(), Vec::len) as u64;
                 (u32::from(p.presmooth), dims * (1 + u64::from(p.presmooth)))
             }
-            MethodParams::Cnn(_) => (CNN_MARGIN, CNN_VALUES_PER_PIXEL),
+            MethodParams::Cnn(p) => (
+                CNN_MARGIN,
+                CNN_VALUES_PER_PIXEL
+                    + p.bands.as_ref().map_or(info.data_bands().len(), Vec::len) as u64,
+            ),
         };
         let halo_px = u64::from(tiling::halo_blocks(self.post, r) * r + margin);
         let width = (u64::from(UNIT_WIDTH) + 2 * halo_px + u64::from(r)).min(u64::from(info.width));
@@ -178,8 +179,8 @@ impl SegmentParams {
 const CNN_MARGIN: u32 = 32;
 #[cfg(feature = "cnn")]
 const _: () = assert!(CNN_MARGIN == crate::cnn::method::MARGIN);
-/// f32 values a CNN run holds per pixel of a window: 6 input slots, up to 10 band values and
-/// a 16-dimensional embedding (with room for the network's intermediate tensors).
+/// f32 values a CNN run holds per pixel of a window besides the band values: 6 input slots, a
+/// 16-dimensional embedding and the network's intermediate tensors.
 const CNN_VALUES_PER_PIXEL: u64 = 64;
 
 /// Why a segmentation failed.
@@ -194,6 +195,12 @@ pub enum SegmentError {
     KMeans(KMeansError),
     #[error(transparent)]
     BandRoles(#[from] BandRoleError),
+    #[error("band {0} has a spectral role but is not among the bands to use")]
+    RoleOutsideBands(usize),
+    #[error(
+        "none of the bands to use has a spectral role the CNN reads (blue, green, red, NIR, SWIR1, SWIR2 or panchromatic): state them with --band-roles"
+    )]
+    NoRoleInBands,
     #[error(
         "this build of Mapseg has no CNN method (it was built without the engine's `cnn` feature)"
     )]
