@@ -8,6 +8,8 @@
 mod bad_inputs;
 #[path = "cli/cancel.rs"]
 mod cancel;
+#[path = "cli/cnn.rs"]
+mod cnn;
 #[path = "cli/quality.rs"]
 mod quality;
 #[path = "cli/snapshots.rs"]

@@ -228,7 +228,7 @@ pub fn run(
             });
             let valid = net.valid();
             line["equivariance_error"] = equivariance_error(&valid, &batch, device).into();
-            line["clusters_by_scene"] = histograms(&valid, scenes, device, &config).into();
+            line["clusters_by_scene"] = histograms(&valid, scenes, device, &config);
             writeln!(log, "{line}")?;
             log.flush()?;
         }

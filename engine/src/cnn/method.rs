@@ -91,7 +91,7 @@ pub struct CnnModel {
     pub model_id: String,
     pub weights_hash: String,
     pub backend: String,
-    net: Cnn,
+    net: Arc<Cnn>,
     device: Device,
 }
 
@@ -217,20 +217,6 @@ pub async fn fit<R: Read + Seek>(
     }
     let features = dims + if spectra { input.pixels.dims() } else { 0 };
     let (mean, mut inv_sd) = standardisation(&points, features);
-    if std::env::var_os("XBLOCK").is_some() {
-        for range in [0..dims, dims..features] {
-            if range.is_empty() {
-                continue;
-            }
-            let v: f32 = inv_sd[range.clone()]
-                .iter()
-                .map(|s| 1.0 / (s * s))
-                .sum::<f32>()
-                / range.len() as f32;
-            let b = 1.0 / v.sqrt();
-            inv_sd[range].iter_mut().for_each(|s| *s = b);
-        }
-    }
     // Equal total variance for the two parts at weight 1.
     let weight = params.spectra * (dims as f32 / (features - dims).max(1) as f32).sqrt();
     inv_sd[dims..].iter_mut().for_each(|s| *s *= weight);
@@ -255,7 +241,7 @@ pub async fn fit<R: Read + Seek>(
         model_id: meta.id.clone(),
         weights_hash: runtime.artifact.weights_hash.clone(),
         backend: runtime.backend.clone(),
-        net,
+        net: Arc::new(net),
         device: runtime.device.clone(),
     })
 }

@@ -24,6 +24,8 @@ use crate::manifest::{
 use crate::raster::Window;
 
 /// A prepared method: what it needs to classify any unit of the raster.
+// One per run, never held in bulk: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum MethodModel {
@@ -31,7 +33,7 @@ pub enum MethodModel {
     Kmeans(KMeansModel),
     /// The network, the scene's input normalisation and the centres on its embeddings.
     #[cfg(feature = "cnn")]
-    Cnn(Box<crate::cnn::CnnModel>),
+    Cnn(crate::cnn::CnnModel),
 }
 
 /// A method ready to label every unit of one raster.
@@ -83,7 +85,7 @@ impl Segmenter {
         Self {
             width,
             height,
-            model: MethodModel::Cnn(Box::new(model)),
+            model: MethodModel::Cnn(model),
             post,
         }
     }
