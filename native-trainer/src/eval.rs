@@ -31,6 +31,7 @@ pub struct LabelledScene {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub scene: String,
+    pub seed: u64,
     pub bands: String,
     pub k: usize,
     pub cnn_miou: f64,
@@ -133,6 +134,7 @@ pub fn run(
         let (kmeans_miou, kmeans_accuracy) = score(&kmeans, "kmeans")?;
         rows.push(Row {
             scene: scene.id.clone(),
+            seed,
             bands: if scene.bands.is_empty() {
                 "all".into()
             } else {
@@ -153,15 +155,38 @@ pub fn run(
     Ok(rows)
 }
 
-/// The rows as a Markdown table.
+/// The rows as a Markdown table: one line per scene, means over the seeds, each seed's mIoU
+/// in brackets.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| scene | bands | k | CNN mIoU | K-Means mIoU | CNN accuracy | K-Means accuracy |\n|---|---|---|---|---|---|---|\n",
+        "| scene | bands | k | CNN mIoU | K-Means mIoU | CNN accuracy | K-Means accuracy | CNN mIoU by seed | K-Means mIoU by seed |\n|---|---|---|---|---|---|---|---|---|\n",
     );
+    let mut scenes: Vec<&str> = Vec::new();
     for r in rows {
+        if !scenes.contains(&r.scene.as_str()) {
+            scenes.push(&r.scene);
+        }
+    }
+    for scene in scenes {
+        let of: Vec<&Row> = rows.iter().filter(|r| r.scene == scene).collect();
+        let mean = |f: fn(&Row) -> f64| of.iter().map(|r| f(r)).sum::<f64>() / of.len() as f64;
+        let each = |f: fn(&Row) -> f64| {
+            of.iter()
+                .map(|r| format!("{:.3}", f(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         s += &format!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
-            r.scene, r.bands, r.k, r.cnn_miou, r.kmeans_miou, r.cnn_accuracy, r.kmeans_accuracy
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |\n",
+            scene,
+            of[0].bands,
+            of[0].k,
+            mean(|r| r.cnn_miou),
+            mean(|r| r.kmeans_miou),
+            mean(|r| r.cnn_accuracy),
+            mean(|r| r.kmeans_accuracy),
+            each(|r| r.cnn_miou),
+            each(|r| r.kmeans_miou),
         );
     }
     s

@@ -109,7 +109,7 @@ pub fn run(run: &Path, id: &str, models: &Path, sources: Option<&Path>) -> Resul
 /// The `metrics.json` of an evaluation.
 pub fn metrics(rows: &[Row]) -> serde_json::Value {
     serde_json::json!({
-        "metric": "shard-tools eval: Hungarian-matched mean IoU and pixel accuracy over labelled pixels (label 0 ignored); CNN and K-Means at the same k, default resolution, smoothing and minimum mapping unit, seed 0",
+        "metric": "shard-tools eval: Hungarian-matched mean IoU and pixel accuracy over labelled pixels (label 0 ignored); CNN and K-Means at the same k, default resolution, smoothing and minimum mapping unit, one row per scene and seed",
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "rows": rows,
     })

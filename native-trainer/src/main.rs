@@ -94,8 +94,9 @@ struct EvalArgs {
     /// Where the label rasters go.
     #[arg(long, default_value = "target/cnn-eval")]
     work: PathBuf,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seeds of the runs (each scene is segmented once per seed by each method).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    seeds: Vec<u64>,
     /// Weight of the band values beside the embedding (default: the engine's).
     #[arg(long)]
     spectra: Option<f32>,
@@ -148,7 +149,16 @@ fn main() -> Result<()> {
         Command::Train(a) => train(a),
         Command::Eval(a) => {
             let artifact = export::read(&a.model)?;
-            let rows = eval::run(artifact, &a.scenes, &a.work, a.seed, a.spectra)?;
+            let mut rows = Vec::new();
+            for &seed in &a.seeds {
+                rows.extend(eval::run(
+                    artifact.clone(),
+                    &a.scenes,
+                    &a.work,
+                    seed,
+                    a.spectra,
+                )?);
+            }
             print!("{}", eval::markdown(&rows));
             if a.write_metrics {
                 let path = a.model.join("metrics.json");

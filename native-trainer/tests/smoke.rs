@@ -143,7 +143,43 @@ fn a_resumed_run_ends_with_the_same_weights() {
     let mut again = train_args(scene, "resumed");
     again.push("--resume");
     trainer(&again, dir);
-    let a = std::fs::read(dir.join("straight/model.bpk")).unwrap();
-    let b = std::fs::read(dir.join("resumed/model.bpk")).unwrap();
-    assert_eq!(a, b, "the resumed run's weights differ");
+    // Every step's loss, before and after the interruption, is the same...
+    let losses = |run: &str| -> Vec<f64> {
+        std::fs::read_to_string(dir.join(run).join("train.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(losses("straight"), losses("resumed"));
+    assert_eq!(losses("resumed").len(), 4);
+    // ... and so are the final networks (the files differ only in their parameter ids).
+    assert_eq!(
+        embedding(&dir.join("straight/model.bpk")),
+        embedding(&dir.join("resumed/model.bpk"))
+    );
+}
+
+/// The embedding of a fixed input by the network saved at `path`.
+fn embedding(path: &Path) -> Vec<f32> {
+    use burn::module::Module;
+    use burn::tensor::{Device, Tensor, TensorData};
+    let device = Device::flex();
+    let record = burn::store::ModuleRecord::load(path).unwrap();
+    let net = engine::cnn::CnnConfig::new()
+        .init(&device)
+        .load_record(record);
+    let x: Vec<f32> = (0..6 * 16 * 16)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x, [1, 6, 16, 16]), &device);
+    let mask = Tensor::<2>::from_data(TensorData::new(vec![1.0f32; 6], [1, 6]), &device);
+    net.embed(x, mask)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap()
 }

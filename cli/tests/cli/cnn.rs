@@ -9,11 +9,21 @@ fn the_cnn_writes_a_georeferenced_label_raster_and_its_manifest() {
     let manifest = dir.path().join("run.json");
     let (_out_dir, out) = segment(
         "L7_ETMs.tif",
-        &["--method", "cnn", "--k", "5", "--manifest", manifest.to_str().unwrap()],
+        &[
+            "--method",
+            "cnn",
+            "--k",
+            "5",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
     );
     let input = gdalinfo(&fixture("L7_ETMs.tif"));
     let output = gdalinfo(&out);
-    assert_eq!(output["coordinateSystem"]["wkt"], input["coordinateSystem"]["wkt"]);
+    assert_eq!(
+        output["coordinateSystem"]["wkt"],
+        input["coordinateSystem"]["wkt"]
+    );
     assert_eq!(output["geoTransform"], input["geoTransform"]);
     assert_eq!(output["bands"][0]["colorTable"]["count"], 256);
     let m: serde_json::Value =
@@ -38,7 +48,14 @@ fn a_model_folder_replaces_the_built_in_model() {
     let model = models.join("mapseg-cnn-s1");
     let (_dir, out) = segment(
         "OSBS_029.tif",
-        &["--method", "cnn", "--model", model.to_str().unwrap(), "--k", "4"],
+        &[
+            "--method",
+            "cnn",
+            "--model",
+            model.to_str().unwrap(),
+            "--k",
+            "4",
+        ],
     );
     assert!(out.is_file());
     let missing = mapseg(&[
@@ -53,7 +70,10 @@ fn a_model_folder_replaces_the_built_in_model() {
     ]);
     assert!(!missing.status.success());
     let err = String::from_utf8_lossy(&missing.stderr);
-    assert!(err.contains("--model") && err.contains("meta.json"), "{err}");
+    assert!(
+        err.contains("--model") && err.contains("meta.json"),
+        "{err}"
+    );
 }
 
 /// Runs `mapseg segment L7_ETMs.tif` with `extra` and returns its error line.
@@ -61,7 +81,12 @@ fn failure(extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("labels.tif");
     let input = fixture("L7_ETMs.tif");
-    let mut args = vec!["segment", input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let mut args = vec![
+        "segment",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let run = mapseg(&args);
     assert!(!run.status.success(), "{extra:?} should fail");
@@ -72,15 +97,29 @@ fn failure(extra: &[&str]) -> String {
 #[test]
 fn options_of_the_other_method_and_bad_roles_are_named() {
     let e = failure(&["--method", "cnn", "--normalise", "zscore"]);
-    assert!(e.contains("--normalise applies to --method kmeans only"), "{e}");
+    assert!(
+        e.contains("--normalise applies to --method kmeans only"),
+        "{e}"
+    );
     let e = failure(&["--band-roles", "red,green,blue,nir,swir1,swir2"]);
-    assert!(e.contains("--band-roles applies to --method cnn only"), "{e}");
-    let e = failure(&["--method", "cnn", "--band-roles", "red,green,blue,nir,swir1,bogus"]);
+    assert!(
+        e.contains("--band-roles applies to --method cnn only"),
+        "{e}"
+    );
+    let e = failure(&[
+        "--method",
+        "cnn",
+        "--band-roles",
+        "red,green,blue,nir,swir1,bogus",
+    ]);
     assert!(e.contains("bogus"), "{e}");
     let e = failure(&["--method", "cnn", "--bands", "1,2", "--band-roles", "3=red"]);
     assert!(e.contains("band 3"), "{e}");
     let e = failure(&["--method", "cnn", "--backend", "cuda"]);
-    assert!(e.contains("--backend cuda") && e.contains("--backend flex"), "{e}");
+    assert!(
+        e.contains("--backend cuda") && e.contains("--backend flex"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -104,5 +143,11 @@ fn user_roles_and_bands_choose_what_the_network_reads() {
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     assert_eq!(m["method"]["band_roles"]["source"], "user");
     assert_eq!(m["method"]["params"]["bands"], serde_json::json!([2, 1, 0]));
-    assert_eq!(m["method"]["normaliser"]["offset"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        m["method"]["normaliser"]["offset"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
