@@ -207,6 +207,8 @@ mod tests {
         assert!(s.x + i64::from(s.width) >= 1024 + 100 + 32);
         assert_eq!(s.width % 4, 0);
         assert_eq!(s.height % 4, 0);
-        assert_eq!(s.clip(2000, 50), Window::new(992, 0, 1008, 50));
+        assert_eq!(s.width, 164);
+        assert_eq!(s.clip(2000, 50), Window::new(992, 0, 164, 50));
+        assert_eq!(s.clip(1100, 50), Window::new(992, 0, 108, 50));
     }
 }
