@@ -22,8 +22,8 @@ use engine::kmeans::model::{self, KMeansModel};
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, MethodManifest};
 use engine::pipeline::{
-    self, EncodedTiles, MethodModel, MethodParams, SegmentError, SegmentParams, Segmenter,
-    Runtime, UnitSink, write_geotiff, writer_options,
+    self, EncodedTiles, MethodModel, MethodParams, Runtime, SegmentError, SegmentParams, Segmenter,
+    UnitSink, write_geotiff, writer_options,
 };
 use engine::preview::{LabelPreview, render_preview};
 use engine::progress::NoProgress;
@@ -409,7 +409,14 @@ fn run_like_cli(
         return;
     }
     let sink = Cursor::new(Vec::new());
-    let run = pipeline::segment(reader, sink, params, &Runtime::default(), identity(0), &NoProgress);
+    let run = pipeline::segment(
+        reader,
+        sink,
+        params,
+        &Runtime::default(),
+        identity(0),
+        &NoProgress,
+    );
     let Ok(segmentation) = pollster::block_on(run) else {
         return;
     };
