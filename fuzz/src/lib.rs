@@ -400,7 +400,12 @@ fn run_like_cli(
     labelled: bool,
 ) {
     if !labelled {
-        if let Ok(segmenter) = pipeline::segmenter(reader, params, &NoProgress) {
+        if let Ok(segmenter) = pollster::block_on(pipeline::segmenter(
+            reader,
+            params,
+            &Runtime::default(),
+            &NoProgress,
+        )) {
             let MethodModel::Kmeans(model) = &segmenter.model else {
                 return;
             };
@@ -409,14 +414,8 @@ fn run_like_cli(
         return;
     }
     let sink = Cursor::new(Vec::new());
-    let run = pipeline::segment(
-        reader,
-        sink,
-        params,
-        &Runtime::default(),
-        identity(0),
-        &NoProgress,
-    );
+    let runtime = Runtime::default();
+    let run = pipeline::segment(reader, sink, params, &runtime, identity(0), &NoProgress);
     let Ok(segmentation) = pollster::block_on(run) else {
         return;
     };
