@@ -762,29 +762,12 @@ mod tests {
     use std::io::BufReader;
 
     use super::*;
-    use crate::geotiff::{Compression, GeoTiffReader, Layout};
+    use crate::geotiff::GeoTiffReader;
     use crate::raster::SampleType;
     use BandRole::{Blue, Green, Nir, Pan, Red, Swir1, Swir2};
 
     fn info(bands: usize) -> RasterInfo {
-        RasterInfo {
-            width: 4,
-            height: 4,
-            bands,
-            sample_type: SampleType::U16,
-            compression: Compression::None,
-            predictor: 1,
-            layout: Layout::Strips { rows_per_strip: 4 },
-            planar: false,
-            photometric: Photometric::MinIsBlack,
-            alpha_band: None,
-            nodata: None,
-            georef: None,
-            overviews: Vec::new(),
-            big_tiff: false,
-            little_endian: true,
-            gdal_metadata: None,
-        }
+        RasterInfo::for_tests(4, 4, bands)
     }
 
     fn rgb(bands: usize) -> RasterInfo {

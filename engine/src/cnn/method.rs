@@ -19,8 +19,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::artifact::{Artifact, ArtifactError};
 use super::input::{InputSpec, Span, SpanInput};
-use super::net::{Cnn, STRIDE};
-use super::params::CnnParams;
+use super::net::Cnn;
+use super::params::{CnnParams, MARGIN};
 use crate::geotiff::GeoTiffReader;
 use crate::kmeans::{self, Centres};
 use crate::labels::NODATA;
@@ -40,10 +40,6 @@ mod salt {
 fn seed_for(seed: u64, salt: u64) -> u64 {
     seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
-
-/// Pixels read around every window beyond what its labels need: more than the network's
-/// receptive radius, a multiple of the stride.
-pub const MARGIN: u32 = 32;
 
 /// The model and the device a CNN run uses.
 #[derive(Debug, Clone)]
@@ -347,5 +343,3 @@ impl CnnModel {
         Ok(labels)
     }
 }
-
-const _: () = assert!(MARGIN.is_multiple_of(STRIDE));

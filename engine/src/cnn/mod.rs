@@ -29,7 +29,7 @@ pub mod method;
 #[cfg(feature = "cnn")]
 pub mod net;
 
-pub use params::{BUILTIN_MODEL, CnnParams, DEFAULT_SPECTRA};
+pub use params::{BUILTIN_MODEL, CnnParams, DEFAULT_SPECTRA, MARGIN};
 
 #[cfg(feature = "cnn")]
 pub use artifact::{Artifact, ArtifactError, ModelMeta};

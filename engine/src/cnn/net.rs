@@ -40,6 +40,10 @@ pub struct CnnConfig {
     pub heads: Vec<usize>,
 }
 
+// The windows' margin covers the receptive field and keeps the stride phase.
+const _: () =
+    assert!(super::MARGIN >= CnnConfig::receptive_radius() && super::MARGIN.is_multiple_of(STRIDE));
+
 impl CnnConfig {
     /// The receptive field of the embedding, in pixels (from the centre of a pixel to the
     /// farthest pixel it depends on, each side): stem 4, two 3×3 convolutions at stride 4

@@ -10,6 +10,10 @@ use crate::pipeline::SegmentError;
 /// The id of the model built into the engine (`models/<id>/` in the source tree).
 pub const BUILTIN_MODEL: &str = "mapseg-cnn-s1";
 
+/// Pixels read around every window beyond what its labels need: more than the network's
+/// receptive radius (`CnnConfig::receptive_radius`), a multiple of its stride.
+pub const MARGIN: u32 = 32;
+
 /// The default weight of the band values beside the embedding.
 pub const DEFAULT_SPECTRA: f32 = 1.0;
 

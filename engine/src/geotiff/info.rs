@@ -399,6 +399,34 @@ impl fmt::Display for Photometric {
 }
 
 #[cfg(test)]
+impl RasterInfo {
+    /// A plain raster description for unit tests: u16, uncompressed, one strip, no
+    /// georeferencing, metadata or overviews.
+    pub(crate) fn for_tests(width: u32, height: u32, bands: usize) -> Self {
+        RasterInfo {
+            width,
+            height,
+            bands,
+            sample_type: crate::raster::SampleType::U16,
+            compression: Compression::None,
+            predictor: 1,
+            layout: Layout::Strips {
+                rows_per_strip: height,
+            },
+            planar: false,
+            photometric: Photometric::MinIsBlack,
+            alpha_band: None,
+            nodata: None,
+            georef: None,
+            overviews: Vec::new(),
+            big_tiff: false,
+            little_endian: true,
+            gdal_metadata: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::io::Cursor;
 
@@ -408,22 +436,8 @@ mod tests {
 
     fn info_with(bands: usize, gdal_metadata: Option<&str>) -> RasterInfo {
         RasterInfo {
-            width: 2,
-            height: 2,
-            bands,
-            sample_type: SampleType::U16,
-            compression: Compression::None,
-            predictor: 1,
-            layout: Layout::Strips { rows_per_strip: 2 },
-            planar: false,
-            photometric: Photometric::MinIsBlack,
-            alpha_band: None,
-            nodata: None,
-            georef: None,
-            overviews: Vec::new(),
-            big_tiff: false,
-            little_endian: true,
             gdal_metadata: gdal_metadata.map(str::to_owned),
+            ..RasterInfo::for_tests(2, 2, bands)
         }
     }
 

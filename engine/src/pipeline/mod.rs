@@ -151,7 +151,7 @@ impl SegmentParams {
                 (u32::from(p.presmooth), dims * (1 + u64::from(p.presmooth)))
             }
             MethodParams::Cnn(p) => (
-                CNN_MARGIN,
+                crate::cnn::MARGIN,
                 CNN_VALUES_PER_PIXEL
                     + p.bands.as_ref().map_or(info.data_bands().len(), Vec::len) as u64,
             ),
@@ -175,10 +175,6 @@ impl SegmentParams {
     }
 }
 
-/// Pixels a CNN window reads beyond its labels' needs (more than the receptive field).
-const CNN_MARGIN: u32 = 32;
-#[cfg(feature = "cnn")]
-const _: () = assert!(CNN_MARGIN == crate::cnn::method::MARGIN);
 /// f32 values a CNN run holds per pixel of a window besides the band values: 6 input slots, a
 /// 16-dimensional embedding and the network's intermediate tensors.
 const CNN_VALUES_PER_PIXEL: u64 = 64;
@@ -309,27 +305,15 @@ mod tests {
 
     /// A `bands`-band 8-bit raster of 8192 × 8192 pixels.
     fn raster(bands: usize) -> RasterInfo {
-        use crate::geotiff::{Compression, Layout, Photometric};
+        use crate::geotiff::{Compression, Layout};
         RasterInfo {
-            width: 8192,
-            height: 8192,
-            bands,
             sample_type: crate::raster::SampleType::U8,
             compression: Compression::Deflate,
-            predictor: 1,
             layout: Layout::Tiles {
                 width: 256,
                 height: 256,
             },
-            planar: false,
-            photometric: Photometric::MinIsBlack,
-            alpha_band: None,
-            nodata: None,
-            georef: None,
-            overviews: Vec::new(),
-            big_tiff: false,
-            little_endian: true,
-            gdal_metadata: None,
+            ..RasterInfo::for_tests(8192, 8192, bands)
         }
     }
 
