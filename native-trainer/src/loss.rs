@@ -156,6 +156,14 @@ mod tests {
 /// - `z1`, `z2`: `[batch, dims, h, w]`, aligned.
 /// - output: `[1]`.
 pub fn vicreg(z1: Tensor<4>, z2: Tensor<4>) -> Tensor<1> {
+    let [invariance, variance, covariance] = vicreg_terms(z1, z2);
+    invariance * 25.0 + variance * 25.0 + covariance
+}
+
+/// The three VICReg terms, unweighted: invariance (mean squared difference), variance (hinge on
+/// each dimension's standard deviation, summed over the views) and covariance (squared
+/// off-diagonal covariances over the dimension count, summed over the views).
+pub fn vicreg_terms(z1: Tensor<4>, z2: Tensor<4>) -> [Tensor<1>; 3] {
     let d = z1.dims()[1];
     let a: Tensor<2> = z1.swap_dims(0, 1).reshape([d as i64, -1]).transpose();
     let b: Tensor<2> = z2.swap_dims(0, 1).reshape([d as i64, -1]).transpose();
@@ -172,7 +180,7 @@ pub fn vicreg(z1: Tensor<4>, z2: Tensor<4>) -> Tensor<1> {
     };
     let (va, ca) = spread(a);
     let (vb, cb) = spread(b);
-    invariance * 25.0 + (va + vb) * 25.0 + (ca + cb)
+    [invariance, va + vb, ca + cb]
 }
 
 #[cfg(test)]

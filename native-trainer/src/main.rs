@@ -42,7 +42,7 @@ struct TrainArgs {
     /// The run's folder: config, JSON-lines log, checkpoints, final weights.
     #[arg(short, long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 300)]
     steps: usize,
     #[arg(long, default_value_t = 8)]
     batch: usize,
@@ -50,12 +50,13 @@ struct TrainArgs {
     crop: usize,
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 200)]
-    warmup: usize,
+    /// Warm-up steps (default: a tenth of the steps, plus one).
+    #[arg(long)]
+    warmup: Option<usize>,
     #[arg(long, default_value_t = 1.0)]
     lambda: f32,
     /// The self-supervised objective.
-    #[arg(long, value_enum, default_value_t = train::Objective::Iic)]
+    #[arg(long, value_enum, default_value_t = train::Objective::Vicreg)]
     objective: train::Objective,
     /// Context channels of the network.
     #[arg(long, default_value_t = 24)]
@@ -205,7 +206,7 @@ fn train(a: TrainArgs) -> Result<()> {
         batch: a.batch,
         lr: a.lr,
         min_lr: a.lr / 100.0,
-        warmup: a.warmup.min(a.steps),
+        warmup: a.warmup.unwrap_or(a.steps / 10 + 1).min(a.steps),
         weight_decay: 1e-4,
         clip: 1.0,
         lambda: a.lambda,

@@ -75,7 +75,7 @@ fn train_export_reload_and_segment() {
     assert_eq!(lines.len(), 4);
     for line in &lines {
         assert!(line["loss"].as_f64().unwrap().is_finite());
-        assert_eq!(line["head_entropy"].as_array().unwrap().len(), 2);
+        assert!(line["vicreg"]["variance"].as_f64().unwrap() >= 0.0);
         assert!(line["equivariance_error"].as_f64().unwrap() >= 0.0);
         assert!(line["clusters_by_scene"]["L7_ETMs.tif"].is_array());
     }
@@ -124,6 +124,22 @@ fn train_export_reload_and_segment() {
     .unwrap();
     let total: u64 = out.stats.rows(&out.legend).iter().map(|r| r.pixels).sum();
     assert_eq!(total, 349 * 352);
+}
+
+#[test]
+fn the_iic_objective_logs_its_heads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scene = scene();
+    let mut args = train_args(scene.to_str().unwrap(), "iic");
+    args.extend(["--objective", "iic"]);
+    trainer(&args, tmp.path());
+    let log = std::fs::read_to_string(tmp.path().join("iic/train.jsonl")).unwrap();
+    for l in log.lines() {
+        let line: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(line["head_entropy"].as_array().unwrap().len(), 2);
+        let live = line["head_live_clusters"][0].as_u64().unwrap();
+        assert!((1..=32).contains(&live), "{live}");
+    }
 }
 
 #[test]
