@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use engine::cnn::{Artifact, ModelMeta};
 
 use crate::eval::Row;
-use crate::train::{TrainConfig, Trained};
+use crate::train::{Objective, TrainConfig, Trained};
 
 /// Reads a model folder.
 pub fn read(dir: &Path) -> Result<Artifact> {
@@ -85,7 +85,10 @@ pub fn run(run: &Path, id: &str, models: &Path, sources: Option<&Path>) -> Resul
         None => serde_json::Value::Null,
     };
     let training = serde_json::json!({
-        "objective": "dense IIC (mutual information of paired views under D4, shifts, photometric jitter, band dropout)",
+        "objective": match config.objective {
+            Objective::Vicreg => "VICReg on 2x2-pooled embeddings of paired views (D4, shifts, photometric jitter, band dropout)",
+            Objective::Iic => "dense IIC: mutual information of the cluster assignments of paired views (D4, shifts, photometric jitter, band dropout)",
+        },
         "config": config,
         "run": summary,
         "sources": sources,
