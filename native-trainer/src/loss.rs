@@ -1,4 +1,7 @@
-//! The dense IIC loss (Ji, Henriques and Vedaldi, "Invariant Information Clustering", 2019):
+//! The two self-supervised objectives: VICReg on the embeddings ([`vicreg`], the default) and
+//! the dense IIC loss on the heads ([`head_loss`]).
+//!
+//! IIC (Ji, Henriques and Vedaldi, "Invariant Information Clustering", 2019):
 //! minus the mutual information between the cluster assignments of aligned positions of two
 //! views, over small displacements, with the "uncollapsed" weighting of the marginals.
 //!
@@ -152,17 +155,19 @@ mod tests {
 /// of at least 1 over the batch, so nothing collapses) and covariance (dimensions decorrelate,
 /// so the embedding spreads its information). Weights 25, 25, 1 as in the paper.
 ///
-/// # Shapes
-/// - `z1`, `z2`: `[batch, dims, h, w]`, aligned.
-/// - output: `[1]`.
-pub fn vicreg(z1: Tensor<4>, z2: Tensor<4>) -> Tensor<1> {
-    let [invariance, variance, covariance] = vicreg_terms(z1, z2);
+/// Takes [`vicreg_terms`].
+pub fn vicreg(terms: [Tensor<1>; 3]) -> Tensor<1> {
+    let [invariance, variance, covariance] = terms;
     invariance * 25.0 + variance * 25.0 + covariance
 }
 
 /// The three VICReg terms, unweighted: invariance (mean squared difference), variance (hinge on
 /// each dimension's standard deviation, summed over the views) and covariance (squared
 /// off-diagonal covariances over the dimension count, summed over the views).
+///
+/// # Shapes
+/// - `z1`, `z2`: `[batch, dims, h, w]`, aligned.
+/// - output: three `[1]` tensors.
 pub fn vicreg_terms(z1: Tensor<4>, z2: Tensor<4>) -> [Tensor<1>; 3] {
     let d = z1.dims()[1];
     let a: Tensor<2> = z1.swap_dims(0, 1).reshape([d as i64, -1]).transpose();
@@ -201,10 +206,10 @@ mod vicreg_tests {
         }
         // Unbiased variance of ±1 over 16 cells is 16/15: std just over 1.
         let z = Tensor::<4>::from_data(TensorData::new(v, [1, 2, 4, 4]), &device);
-        let free = vicreg(z.clone(), z).into_scalar::<f32>();
+        let free = vicreg(vicreg_terms(z.clone(), z)).into_scalar::<f32>();
         assert!(free.abs() < 1e-3, "{free}");
         let flat = Tensor::<4>::zeros([1, 2, 4, 4], &device);
-        let collapsed = vicreg(flat.clone(), flat).into_scalar::<f32>();
+        let collapsed = vicreg(vicreg_terms(flat.clone(), flat)).into_scalar::<f32>();
         // std = sqrt(1e-4) = 0.01 in both dimensions of both views: 25 · 2 · 0.99.
         assert!((collapsed - 49.5).abs() < 1e-3, "{collapsed}");
     }

@@ -327,8 +327,7 @@ fn step_loss(net: &Cnn, b: &Batch, c: &TrainConfig, device: &Device) -> (Tensor<
             live: Vec::new(),
             vicreg: Some([value(&terms[0]), value(&terms[1]), value(&terms[2])]),
         };
-        let [invariance, variance, covariance] = terms;
-        return (invariance * 25.0 + variance * 25.0 + covariance, stats);
+        return (crate::loss::vicreg(terms), stats);
     }
     let p1 = net.heads(z1);
     let p2 = net.heads(z2);

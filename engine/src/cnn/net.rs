@@ -9,8 +9,9 @@
 //!
 //! All context work happens at a sixteenth of the pixels; the only full-resolution work is the
 //! spectral projection and the upsampling, so the embedding `z` always holds the pixel's own
-//! spectrum plus its neighbourhood. The heads (training only) turn a 2×2-pooled `z` into
-//! cluster probabilities for the mutual-information loss.
+//! spectrum plus its neighbourhood. The heads turn a 2×2-pooled `z` into cluster probabilities
+//! for the trainer's IIC objective; inference never uses them (and models trained with VICReg,
+//! which shapes `z` itself, leave them at their initial weights).
 
 use burn::config::Config;
 use burn::module::Module;
