@@ -1,10 +1,11 @@
 //! The CNN as a segmentation method.
 //!
-//! Fitting: band roles → the scene's normalisation on a stratified sample → the embeddings of
-//! the stratified sample's windows (each read with a margin wider than the receptive field) →
-//! block means of the embeddings → per-dimension standardisation → seeded k-means with the run's
-//! k. Labelling a window: its span (the window plus that margin, in the stem's stride phase) →
-//! embeddings → block means → nearest centre.
+//! Fitting: bands and their roles → the scene's normalisation on a stratified sample → the
+//! embeddings of the stratified sample's windows (each read with a margin wider than the
+//! receptive field) → each block's mean embedding joined by its mean normalised band values →
+//! per-dimension standardisation, the band values weighted by `CnnParams::spectra` → seeded
+//! k-means with the run's k. Labelling a window: its span (the window plus that margin, in the
+//! stem's stride phase) → embeddings → the same block features → nearest centre.
 //!
 //! An embedding depends only on the input within its receptive field, and the input outside
 //! the raster or without data is 0, so a block's embedding is the same whichever window it was
@@ -22,6 +23,7 @@ use super::input::{InputSpec, Span, SpanInput};
 use super::net::Cnn;
 use super::params::{CnnParams, MARGIN};
 use crate::geotiff::GeoTiffReader;
+use crate::kmeans::model::seed_for;
 use crate::kmeans::{self, Centres};
 use crate::labels::NODATA;
 use crate::pipeline::SegmentError;
@@ -29,16 +31,12 @@ use crate::progress::{self, Progress, Stage};
 use crate::raster::Window;
 use crate::sample;
 
-/// Seeds of the run's random choices, one salt per purpose.
+/// Seeds of the run's random choices, one salt per purpose (K-Means uses 0–2).
 mod salt {
     pub const NORMALISER: u64 = 10;
     pub const PLAN: u64 = 11;
     pub const PICK: u64 = 12;
     pub const FIT: u64 = 13;
-}
-
-fn seed_for(seed: u64, salt: u64) -> u64 {
-    seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// The model and the device a CNN run uses.

@@ -29,8 +29,9 @@ mod salt {
     pub const FIT: u64 = 2;
 }
 
-/// The seed of one purpose of a run seeded with `seed`.
-fn seed_for(seed: u64, salt: u64) -> u64 {
+/// The seed of one purpose of a run seeded with `seed` (every method salts its purposes
+/// differently, so no two draw the same stream).
+pub(crate) fn seed_for(seed: u64, salt: u64) -> u64 {
     seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
