@@ -22,6 +22,7 @@ use super::artifact::{Artifact, ArtifactError};
 use super::input::{InputSpec, Span, SpanInput};
 use super::net::Cnn;
 use super::params::{CnnParams, MARGIN};
+use crate::features::Features;
 use crate::geotiff::GeoTiffReader;
 use crate::kmeans::model::seed_for;
 use crate::kmeans::{self, Centres};
@@ -105,7 +106,7 @@ impl PartialEq for CnnModel {
 
 /// The clustering features of a span's blocks (`blocks`, block coordinates at resolution
 /// `r`): the mean embedding over the block's valid pixels, followed, when `spectra` holds, by
-/// the mean normalised band values; `None` for blocks without a valid pixel.
+/// the mean normalised band values; all 0 and invalid for blocks without a valid pixel.
 fn block_features(
     z: &[f32],
     dims: usize,
@@ -114,40 +115,50 @@ fn block_features(
     blocks: Window,
     r: u32,
     size: (u32, u32),
-) -> Vec<Option<Vec<f32>>> {
+) -> Features {
     let span = input.span;
     let n = span.len();
     let sw = span.width as usize;
-    let bands = if spectra { input.bands } else { 0 };
-    let mut out = Vec::with_capacity(blocks.len());
-    for by in blocks.y..blocks.bottom() {
-        for bx in blocks.x..blocks.right() {
-            let mut acc = vec![0f64; dims + bands];
-            let mut count = 0u32;
-            let (x0, y0) = (bx * r, by * r);
-            let (x1, y1) = ((x0 + r).min(size.0), (y0 + r).min(size.1));
-            for y in y0..y1 {
-                let row = (i64::from(y) - span.y) as usize * sw;
-                for x in x0..x1 {
-                    let p = row + (i64::from(x) - span.x) as usize;
-                    if !input.valid[p] {
-                        continue;
-                    }
-                    count += 1;
-                    for (d, a) in acc[..dims].iter_mut().enumerate() {
-                        *a += f64::from(z[d * n + p]);
-                    }
-                    for (d, a) in acc[dims..].iter_mut().enumerate() {
-                        *a += f64::from(input.spectra[d * n + p]);
-                    }
+    let features = dims + if spectra { input.bands } else { 0 };
+    let mut values = vec![0f32; blocks.len() * features];
+    let mut valid = vec![false; blocks.len()];
+    let mut acc = vec![0f64; features];
+    let cells = values.chunks_exact_mut(features).zip(valid.iter_mut());
+    let origins = (blocks.y..blocks.bottom())
+        .flat_map(|by| (blocks.x..blocks.right()).map(move |bx| (bx * r, by * r)));
+    for ((out, ok), (x0, y0)) in cells.zip(origins) {
+        acc.fill(0.0);
+        let mut count = 0u32;
+        let (x1, y1) = ((x0 + r).min(size.0), (y0 + r).min(size.1));
+        for y in y0..y1 {
+            let row = (i64::from(y) - span.y) as usize * sw;
+            for x in x0..x1 {
+                let p = row + (i64::from(x) - span.x) as usize;
+                if !input.valid[p] {
+                    continue;
+                }
+                count += 1;
+                for (d, a) in acc[..dims].iter_mut().enumerate() {
+                    *a += f64::from(z[d * n + p]);
+                }
+                for (d, a) in acc[dims..].iter_mut().enumerate() {
+                    *a += f64::from(input.spectra[d * n + p]);
                 }
             }
-            out.push(
-                (count > 0).then(|| acc.iter().map(|a| (a / f64::from(count)) as f32).collect()),
-            );
+        }
+        if count > 0 {
+            *ok = true;
+            for (o, a) in out.iter_mut().zip(&acc) {
+                *o = (a / f64::from(count)) as f32;
+            }
         }
     }
-    out
+    Features {
+        blocks,
+        dims: features,
+        values,
+        valid,
+    }
 }
 
 /// Runs the network on `input` and returns its embeddings (planar, `[dim][row][col]`).
@@ -197,12 +208,9 @@ pub async fn fit<R: Read + Seek>(
         let pixels = block_pixels(w.blocks, r, size);
         let span_input = input.read(reader, Span::around(pixels, MARGIN))?;
         let z = embed(&net, &runtime.device, &span_input).await?;
-        let blocks = block_features(&z, dims, &span_input, spectra, w.blocks, r, size);
-        let valid: Vec<bool> = blocks.iter().map(Option::is_some).collect();
-        for b in sample::pick(&valid, w.quota, &mut rng) {
-            if let Some(e) = &blocks[b] {
-                points.extend_from_slice(e);
-            }
+        let f = block_features(&z, dims, &span_input, spectra, w.blocks, r, size);
+        for b in sample::pick(&f.valid, w.quota, &mut rng) {
+            points.extend_from_slice(&f.values[b * f.dims..(b + 1) * f.dims]);
         }
     }
     progress.report(Stage::Sampling, 1.0);
@@ -314,7 +322,7 @@ impl CnnModel {
         let features = self.mean.len();
         let dims = self.embedding_dims;
         let z = embed(&self.net, &self.device, input).await?;
-        let embeddings = block_features(
+        let mut f = block_features(
             &z,
             dims,
             input,
@@ -323,18 +331,11 @@ impl CnnModel {
             self.params.resolution,
             self.size(),
         );
-        let mut points = Vec::with_capacity(embeddings.len() * features);
-        for e in &embeddings {
-            match e {
-                Some(e) => points.extend_from_slice(e),
-                None => points.extend(std::iter::repeat_n(0.0, features)),
-            }
-        }
-        standardise(&mut points, &self.mean, &self.inv_sd);
-        let mut labels = vec![0u8; embeddings.len()];
-        kmeans::assign(&points, features, &self.centres.values, &mut labels, None);
-        for (l, e) in labels.iter_mut().zip(&embeddings) {
-            if e.is_none() {
+        standardise(&mut f.values, &self.mean, &self.inv_sd);
+        let mut labels = vec![0u8; f.valid.len()];
+        kmeans::assign(&f.values, features, &self.centres.values, &mut labels, None);
+        for (l, &ok) in labels.iter_mut().zip(&f.valid) {
+            if !ok {
                 *l = NODATA;
             }
         }

@@ -78,6 +78,14 @@ impl Centres {
         self.values.len() / self.dims
     }
 
+    /// Every centre as its own vector, label 0 first (what manifests record).
+    pub fn rows(&self) -> Vec<Vec<f32>> {
+        self.values
+            .chunks_exact(self.dims)
+            .map(<[f32]>::to_vec)
+            .collect()
+    }
+
     pub fn centre(&self, i: usize) -> &[f32] {
         &self.values[i * self.dims..(i + 1) * self.dims]
     }

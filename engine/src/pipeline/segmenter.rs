@@ -234,9 +234,7 @@ impl Segmenter {
                 fitted_blocks: m.fitted_blocks,
                 iterations: m.centres.iterations,
                 inertia: m.centres.inertia,
-                centres: (0..m.centres.k())
-                    .map(|i| m.centres.centre(i).to_vec())
-                    .collect(),
+                centres: m.centres.rows(),
             }),
             #[cfg(feature = "cnn")]
             MethodModel::Cnn(m) => MethodManifest::Cnn(crate::manifest::CnnManifest {
@@ -248,9 +246,7 @@ impl Segmenter {
                 fitted_blocks: m.fitted_blocks,
                 iterations: m.centres.iterations,
                 inertia: m.centres.inertia,
-                centres: (0..m.centres.k())
-                    .map(|i| m.centres.centre(i).to_vec())
-                    .collect(),
+                centres: m.centres.rows(),
             }),
         };
         let params = self.params();
