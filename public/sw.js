@@ -3,7 +3,7 @@
 // cache; everything is same-origin, nothing else is ever requested.
 'use strict';
 
-var CACHE = 'mapseg-v1';
+var CACHE = 'mapseg-v2';
 var FILES = [
   './',
   'index.html',
@@ -15,6 +15,8 @@ var FILES = [
   'worker.js',
   'worker_bg.wasm',
   'sample/OSBS_029.tif',
+  'models/mapseg-cnn-s1/meta.json',
+  'models/mapseg-cnn-s1/weights.bpk',
 ];
 
 self.addEventListener('install', function (event) {

@@ -57,6 +57,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let runtime = match args.method {
         Method::Cnn => Runtime {
             cnn: Some(crate::cnn::runtime(args.model.as_deref(), args.backend)?),
+            ..Runtime::default()
         },
         Method::Kmeans => Runtime::default(),
     };

@@ -87,6 +87,7 @@ pub fn run(
         .map_or_else(PathBuf::new, Path::to_path_buf);
     let runtime = Runtime {
         cnn: Some(CnnRuntime::cpu(artifact.clone())),
+        ..Runtime::default()
     };
     let model = artifact.meta.id.clone();
     let options = EvalOptions {

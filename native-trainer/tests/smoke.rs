@@ -107,6 +107,7 @@ fn train_export_reload_and_segment() {
     };
     let runtime = Runtime {
         cnn: Some(CnnRuntime::cpu(artifact)),
+        ..Runtime::default()
     };
     let identity = InputIdentity {
         name: "L7_ETMs.tif".into(),

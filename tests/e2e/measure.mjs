@@ -1,23 +1,82 @@
 // Timing and memory of the built app on large rasters (a measurement, not a test):
-//   node measure.mjs DIST [FILE…]      (default files: the bench rasters under ~/.cache/mapseg-bench)
+//   node measure.mjs DIST [FILE…] [--runs LIST] [--sample | --no-sample] [--out FILE]
 //
-// For the sample and each file: wall time from handing the file to the page until `result-ready`, the app's own
-// `data-elapsed-ms` (Run to result), the renderer's peak resident memory (VmHWM of the process that hosts the page
-// and its worker; the baseline after start-up is printed next to it) and, when the app reports it,
-// `data-wasm-memory-bytes` of the worker. Otherwise the worker's WebAssembly memory is read through a getter
-// installed on `WebAssembly.Memory.prototype.buffer` (the wasm-bindgen glue reads `memory.buffer` after every
-// growth); wasm memory never shrinks, so its final size is its peak.
+//   FILE…         rasters to measure (default: the bench rasters yell_4096.tif and yell_16384.tif in $MAPSEG_BENCH,
+//                 else ~/.cache/mapseg-bench, that exist)
+//   --runs LIST   method:backend pairs, comma-separated, each FILE measured once per pair (default: all four):
+//                 kmeans:cpu (?backend=cpu), kmeans:webgpu (?backend=webgpu), cnn:cpu (?method=cnn&backend=cpu),
+//                 cnn:webgpu (?method=cnn&backend=webgpu)
+//   --sample      also measure the built-in sample at the app's default settings (the default without --runs)
+//   --no-sample   do not (the default with --runs)
+//   --out FILE    also append each result line to FILE
+//
+// One JSON object per measurement on standard output. For each: wall time from handing the file to the page until
+// `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
+// shows it, else from gdalinfo), the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
+// (`[data-testid=backend]`, with `gpu` from its `data-gpu`), the renderer's peak resident memory (VmHWM of the process
+// that hosts the page and its worker; the baseline after start-up is printed next to it; the GPU process is not
+// counted) and, when the app reports it, `data-wasm-memory-bytes` of the worker. Otherwise the worker's WebAssembly
+// memory is read through a getter installed on `WebAssembly.Memory.prototype.buffer` (the wasm-bindgen glue reads
+// `memory.buffer` after every growth); wasm memory never shrinks, so its final size is its peak. Every measurement
+// runs in a fresh browser. Exit status 1 when a measurement failed (its line has `error`).
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launch } from './lib/browser.mjs';
 import { loadFile, openApp, runToResult, tid, trySample } from './lib/app.mjs';
+import { gdalinfo } from './lib/gdal.mjs';
 import { largestRenderer } from './lib/procmem.mjs';
 import { serveDir } from './lib/server.mjs';
 
-const BENCH = path.join(os.homedir(), '.cache', 'mapseg-bench');
+const BENCH = process.env.MAPSEG_BENCH || path.join(os.homedir(), '.cache', 'mapseg-bench');
 const MIB = 1024;
+const USAGE = 'usage: node measure.mjs DIST [FILE…] [--runs kmeans:cpu,kmeans:webgpu,cnn:cpu,cnn:webgpu] '
+  + '[--sample | --no-sample] [--out FILE]';
+
+/** The URL query of each method:backend run. */
+const RUNS = {
+  'kmeans:cpu': '?backend=cpu',
+  'kmeans:webgpu': '?backend=webgpu',
+  'cnn:cpu': '?method=cnn&backend=cpu',
+  'cnn:webgpu': '?method=cnn&backend=webgpu',
+};
+
+/** An error that is reported by its message alone (a wrong command line). */
+function usage(message) {
+  return Object.assign(new Error(message), { usage: true });
+}
+
+/** `{ dist, files, runs, sample, out }` from the command line. */
+function parseArgs(argv) {
+  const options = { dist: process.env.MAPSEG_DIST, files: [], runs: null, sample: null, out: null };
+  const positional = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[(i += 1)];
+      if (v === undefined || v === '') throw usage(`${name} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (name === '--runs') options.runs = value().split(',').map((r) => r.trim()).filter(Boolean);
+    else if (name === '--out') options.out = value();
+    else if (name === '--sample') options.sample = true;
+    else if (name === '--no-sample') options.sample = false;
+    else if (name === '--help' || name === '-h') throw usage(USAGE);
+    else if (name.startsWith('--')) throw usage(`unknown option ${name}\n${USAGE}`);
+    else positional.push(arg);
+  }
+  const unknown = (options.runs ?? []).filter((r) => !Object.hasOwn(RUNS, r));
+  if (unknown.length) throw usage(`unknown run(s) ${unknown.join(', ')}: choose from ${Object.keys(RUNS).join(', ')}`);
+  if (options.runs?.length === 0) throw usage(`--runs is empty\n${USAGE}`);
+  options.sample ??= options.runs === null;
+  options.runs ??= Object.keys(RUNS);
+  if (positional.length) options.dist = positional.shift();
+  if (!options.dist) throw usage(USAGE);
+  options.files = positional;
+  return options;
+}
 
 /** Makes the worker remember the WebAssembly.Memory its glue code touches. */
 async function watchWasmMemory(page) {
@@ -40,7 +99,35 @@ async function wasmMemoryBytes(page) {
   return Math.max(0, ...sizes) || null;
 }
 
-async function measure(url, label, load) {
+/** `[width, height]` of the loaded raster from the file panel ("W × H"), else from gdalinfo of `file`. */
+async function rasterSize(page, file) {
+  const dims = page.locator(tid('file-dimensions'));
+  const text = (await dims.count()) ? await dims.first().innerText({ timeout: 5_000 }) : '';
+  const match = text.replaceAll(/[\s,]/g, '').match(/^(\d+)[×x](\d+)/);
+  if (match) return [Number(match[1]), Number(match[2])];
+  try {
+    if (file) return gdalinfo(file).size;
+  } catch {
+    // no gdalinfo: the size stays unknown
+  }
+  return [null, null];
+}
+
+/** The backend the page says it ran on: `{ backend, gpu, backend_note }`. */
+async function backendShown(page) {
+  const el = page.locator(tid('backend'));
+  if (!(await el.count())) return { backend: null, gpu: null, backend_note: null };
+  const note = page.locator(tid('backend-note'));
+  const noteShown = (await note.count()) && !(await note.first().evaluate((e) => Boolean(e.closest('[hidden]'))));
+  return {
+    backend: (await el.first().innerText()).trim(),
+    gpu: (await el.first().getAttribute('data-gpu')) === 'true',
+    backend_note: noteShown ? (await note.first().innerText()).trim() || null : null,
+  };
+}
+
+/** One measurement in a fresh browser: `load(page)` hands the input over, then Run until the result. */
+async function measure(url, fields, load, file = null) {
   const browser = await launch();
   const log = [];
   try {
@@ -55,34 +142,52 @@ async function measure(url, label, load) {
     const wasmBytes = await page.locator(tid('result-ready')).getAttribute('data-wasm-memory-bytes')
       ?? await wasmMemoryBytes(page);
     const peak = largestRenderer(browser.profile);
+    const [width, height] = await rasterSize(page, file);
+    const megapixels = width && height ? (width * height) / 1e6 : null;
     return {
-      label,
+      ...fields,
+      ...(await backendShown(page)),
+      width,
+      height,
+      megapixels,
       load_ms: loadedMs,
       drop_to_result_ms: wallMs,
       data_elapsed_ms: elapsedMs,
+      megapixels_per_s: megapixels && wallMs > 0 ? megapixels / (wallMs / 1000) : null,
       renderer_peak_rss_mib: peak && Math.round(peak.hwmKib / MIB),
       renderer_rss_after_startup_mib: baseline && Math.round(baseline.rssKib / MIB),
       wasm_memory_mib: wasmBytes === null ? null : Math.round(Number(wasmBytes) / 2 ** 20),
     };
   } catch (error) {
-    return { label, error: String(error.message ?? error), log: log.slice(-20) };
+    return { ...fields, error: String(error.message ?? error), log: log.slice(-20) };
   } finally {
     await browser.close();
   }
 }
 
 async function main() {
-  const [dist = process.env.MAPSEG_DIST, ...files] = process.argv.slice(2);
-  if (!dist) throw new Error('usage: node measure.mjs DIST [FILE…]');
-  const inputs = files.length ? files
+  const options = parseArgs(process.argv.slice(2));
+  const inputs = options.files.length ? options.files
     : ['yell_4096.tif', 'yell_16384.tif'].map((f) => path.join(BENCH, f)).filter((f) => fs.existsSync(f));
-  const server = await serveDir(dist);
+  if (!inputs.length) console.error(`no rasters given and none found in ${BENCH}`);
+  const results = [];
+  const emit = (result) => {
+    results.push(result);
+    const line = JSON.stringify(result);
+    console.log(line);
+    if (options.out) fs.appendFileSync(options.out, `${line}\n`);
+  };
+  const server = await serveDir(options.dist);
   try {
-    const results = [await measure(server.url, 'sample', trySample)];
-    console.log(JSON.stringify(results[0]));
+    if (options.sample) emit(await measure(server.url, { label: 'sample', file: null, run: null }, trySample));
     for (const file of inputs) {
-      results.push(await measure(server.url, path.basename(file), (page) => loadFile(page, file)));
-      console.log(JSON.stringify(results.at(-1)));
+      for (const run of options.runs) {
+        const [method, backend] = run.split(':');
+        const label = `${path.basename(file)} ${run}`;
+        console.error(`measuring ${label} …`);
+        const fields = { label, file, run, method, backend_requested: backend };
+        emit(await measure(server.url + RUNS[run], fields, (page) => loadFile(page, file), file));
+      }
     }
     return results.some((r) => r.error) ? 1 : 0;
   } finally {
@@ -91,6 +196,6 @@ async function main() {
 }
 
 main().then((code) => process.exit(code), (error) => {
-  console.error(`error: ${error.stack ?? error}`);
+  console.error(`error: ${error.usage ? error.message : error.stack ?? error}`);
   process.exit(2);
 });

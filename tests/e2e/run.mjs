@@ -17,9 +17,10 @@ import downloads from './suites/downloads.mjs';
 import load from './suites/load.mjs';
 import offlinePrivacy from './suites/offline_privacy.mjs';
 import urlState from './suites/url_state.mjs';
+import webgpu from './suites/webgpu.mjs';
 
 const TEST_TIMEOUT_MS = Number(process.env.MAPSEG_E2E_TEST_TIMEOUT_MS || 600_000);
-const SUITES = [load, downloads, urlState, badFiles, cancel, offlinePrivacy];
+const SUITES = [load, downloads, urlState, badFiles, cancel, offlinePrivacy, webgpu];
 
 function parseArgs(argv) {
   const options = { dist: process.env.MAPSEG_DIST, grep: null };
@@ -50,7 +51,7 @@ function withTimeout(promise, ms) {
 
 async function runTest(test, env) {
   const log = [];
-  const browser = await launch();
+  const browser = await launch({ serviceWorkers: test.serviceWorkers });
   const tmp = fs.mkdtempSync(path.join(env.fixtures.dir, `${slug(test.name)}-`));
   const pages = [];
   const t = {
@@ -58,6 +59,7 @@ async function runTest(test, env) {
     tmp,
     log,
     profile: browser.profile,
+    context: browser.context,
     open: async (query = '') => {
       const page = await openApp(browser.context, env.url + query, log);
       pages.push(page);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Loads the built web app in QtWebEngine 5.15 (Chromium 87, the engine of QGIS's web panel on Debian 12),
-runs the sample and waits for a result.
+runs the sample with K-Means and then with the CNN (on the CPU path: Chromium 87 has no WebGPU) and waits
+for each result.
 
 Usage: xvfb-run -a /usr/bin/python3 tests/qtwebengine/run_app.py DIST
 Prints the user agent and PASS (exit 0), or FAIL with the page's console log (exit 1).
@@ -16,6 +17,9 @@ import time
 TIMEOUT_S = float(os.environ.get("MAPSEG_QT_TIMEOUT_S", "180"))
 READY_TIMEOUT_S = 60.0
 POLL_MS = 250
+# (method, URL query) of each run, in order.
+RUNS = [("K-Means", "kmeans", ""), ("CNN", "cnn", "?method=cnn&k=6")]
+CPU_BACKEND = "CPU (WebAssembly)"
 
 # The app must start in Chromium 87 with no feature flags (the wasm is built without reference
 # types); the only flag is the sandbox switch Chromium needs when it runs as root.
@@ -66,7 +70,7 @@ def main():
     view.setPage(page)
     view.resize(1280, 860)
     view.show()  # a hidden page gets throttled timers
-    state = {"phase": "loading", "since": time.monotonic(), "ok": False, "ua": "", "elapsed": None}
+    state = {"phase": "loading", "since": time.monotonic(), "ok": False, "ua": "", "run": 0, "results": []}
 
     def finish(ok, reason=""):
         if "reason" in state:
@@ -78,9 +82,12 @@ def main():
     def js(code, callback=lambda _: None):
         page.runJavaScript(code, callback)
 
-    def on_state(value):
+    def on_state(reply):
         now = time.monotonic()
         phase = state["phase"]
+        value, _, method_name = (reply or "").partition("|")
+        if method_name not in ("", RUNS[state["run"]][1]):
+            return  # the previous run's page, before the next one loads
         if isinstance(value, str) and value.startswith("error:"):
             finish(False, f"the app shows an error: {value[len('error:'):].strip()}")
         elif phase == "loading":
@@ -97,19 +104,31 @@ def main():
                 finish(False, "the sample did not load")
         elif phase == "run":
             if isinstance(value, str) and value.startswith("result:"):
-                state["elapsed"] = value.split(":", 1)[1]
-                finish(True)
+                elapsed, _, backend = value.split(":", 1)[1].partition(";")
+                method = RUNS[state["run"]][0]
+                if backend != CPU_BACKEND:
+                    finish(False, f"{method} ran on {backend!r}, not on {CPU_BACKEND!r}")
+                    return
+                state["results"].append(f"{method}: result-ready data-elapsed-ms={elapsed} on {backend}")
+                if state["run"] + 1 == len(RUNS):
+                    finish(True)
+                else:
+                    state.update(phase="loading", since=now, run=state["run"] + 1)
+                    view.load(QUrl(url + RUNS[state["run"]][2]))
             elif now - state["since"] > TIMEOUT_S:
                 finish(False, f"no result-ready within {TIMEOUT_S:.0f} s")
 
     probe = """(() => {
       const q = (id) => document.querySelector('[data-testid="' + id + '"]');
-      if (q('error')) return 'error:' + q('error').textContent;
-      const r = q('result-ready');
-      if (r) return 'result:' + r.getAttribute('data-elapsed-ms');
-      const dims = q('file-dimensions');
-      if (dims && dims.textContent.indexOf('400 \\u00d7 400') >= 0) return 'loaded';
-      return document.body && document.body.dataset.ready === '1' ? 'ready' : 'starting';
+      const state = (() => {
+        if (q('error')) return 'error:' + q('error').textContent;
+        const r = q('result-ready');
+        if (r) return 'result:' + r.getAttribute('data-elapsed-ms') + ';' + (q('backend') ? q('backend').textContent.trim() : '');
+        const dims = q('file-dimensions');
+        if (dims && dims.textContent.indexOf('400 \\u00d7 400') >= 0) return 'loaded';
+        return document.body && document.body.dataset.ready === '1' ? 'ready' : 'starting';
+      })();
+      return state + '|' + (q('method') ? q('method').value : '');
     })()"""
 
     timer = QTimer()
@@ -123,9 +142,10 @@ def main():
     print(f"user agent: {state['ua']}")
     if state["ok"] and "Chrome/87" not in state["ua"]:
         state.update(ok=False, reason="the user agent is not Chrome/87")
+    for line in state["results"]:
+        print(line)
     if state["ok"]:
-        print(f"result-ready data-elapsed-ms={state['elapsed']}")
-        print("PASS  QtWebEngine 5.15: sample runs to a result")
+        print("PASS  QtWebEngine 5.15: the sample runs to a result with K-Means and with the CNN")
         return 0
     print(f"FAIL  QtWebEngine 5.15: {state.get('reason', 'unknown')} (phase {state['phase']})")
     for line in log:

@@ -20,6 +20,44 @@ use serde::{Deserialize, Serialize};
 /// Longest side, in pixels, of the display image and of the label overlay.
 pub const PREVIEW_MAX_SIDE: u32 = 1024;
 
+/// Where the user wants the heavy work to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// The GPU through WebGPU when the browser has an adapter, else the CPU.
+    #[default]
+    Auto,
+    /// WebGPU (the CPU still takes over when there is no adapter or the device is lost).
+    Webgpu,
+    /// The CPU (WebAssembly), even where WebGPU exists.
+    Cpu,
+}
+
+impl BackendChoice {
+    pub const ALL: [BackendChoice; 3] = [Self::Auto, Self::Webgpu, Self::Cpu];
+
+    /// The name in URLs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Webgpu => "webgpu",
+            Self::Cpu => "cpu",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Auto => "Automatic (GPU if available)",
+            Self::Webgpu => "WebGPU",
+            Self::Cpu => "CPU (WebAssembly)",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
 /// What the page asks of the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -41,6 +79,8 @@ pub enum ToWorker {
     /// Writes the label GeoTIFF of the last result with this legend (names and colours);
     /// replies [`FromWorker::Exported`].
     Export { legend: Vec<LegendEntry> },
+    /// Chooses where runs work (WebGPU or the CPU); replies [`FromWorker::Backend`].
+    UseBackend { choice: BackendChoice },
 }
 
 /// What the worker tells the page.
@@ -50,6 +90,18 @@ pub enum FromWorker {
     /// The worker is listening; messages sent before this are queued by the page.
     Ready {
         backend: String,
+    },
+    /// Where runs work from now on: the adapter's name or "CPU (WebAssembly)"; `note` says
+    /// why the CPU was taken when the choice was not the CPU.
+    Backend {
+        name: String,
+        gpu: bool,
+        note: Option<String>,
+    },
+    /// The GPU failed during a run (device lost, allocation refused): the run goes on, and
+    /// later runs work, on the CPU.
+    Fallback {
+        message: String,
     },
     Opened {
         info: Box<FileInfo>,

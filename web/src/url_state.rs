@@ -1,25 +1,66 @@
 //! The run settings in the page's URL query, so that a link reproduces a run:
-//! `?k=6&res=4&smooth=5&mmu=64&seed=7&bands=1,2,3&rgb=3,2,1&presmooth=1&normalise=zscore`
-//! (bands 1-based; `presmooth` and `normalise` only when they differ from the defaults, like
-//! the CLI's `--presmooth` and `--normalise`). Missing or invalid values fall back to the
-//! engine's defaults.
+//! `?k=6&res=4&smooth=5&mmu=64&seed=7&bands=1,2,3&rgb=3,2,1&presmooth=1&normalise=zscore`, or
+//! `?method=cnn&k=8&res=2&spectra=0.5&roles=red,green,blue,nir` for the CNN, and
+//! `&backend=cpu` or `&backend=webgpu` to force where the work runs
+//! (bands 1-based; `method`, `backend`, `presmooth`, `normalise` and `spectra` only when they
+//! differ from the defaults, like the CLI's options). Missing or invalid values fall back to
+//! the engine's defaults.
 
 use std::ops::RangeInclusive;
 
 pub use engine::features::RESOLUTIONS;
+use engine::cnn::{CnnParams, DEFAULT_SPECTRA};
 use engine::kmeans::MAX_K;
 use engine::kmeans::model::KMeansParams;
 use engine::normalise::Normalisation;
 use engine::pipeline::{MethodParams, PostProcess, SegmentParams};
 
+use crate::protocol::BackendChoice;
+
 /// The numbers of classes the engine fits.
 pub const K_RANGE: RangeInclusive<usize> = 2..=MAX_K;
 /// Majority-filter sizes offered in the UI (0 = off).
 pub const SMOOTHING: [usize; 4] = [0, 3, 5, 7];
+/// Weights of the band values beside the CNN's embedding offered in the UI.
+pub const SPECTRA: [f32; 5] = [0.0, 0.5, 1.0, 2.0, 4.0];
+
+/// The segmentation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    Kmeans,
+    Cnn,
+}
+
+impl Method {
+    pub const ALL: [Method; 2] = [Method::Kmeans, Method::Cnn];
+
+    /// The name in URLs and in the engine's parameters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Kmeans => "kmeans",
+            Method::Cnn => "cnn",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Kmeans => "K-Means",
+            Method::Cnn => "CNN (learned features)",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
 
 /// Everything the controls set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    pub method: Method,
+    /// Where the work runs: the GPU through WebGPU when there is one, or forced.
+    pub backend: BackendChoice,
     pub k: usize,
     pub resolution: u32,
     /// 3×3 mean filter on the pixels before the block means.
@@ -33,6 +74,10 @@ pub struct Settings {
     pub bands: Option<Vec<usize>>,
     /// Display mapping (0-based); `None` = the raster's default.
     pub display: Option<[usize; 3]>,
+    /// CNN: weight of the band values beside the embedding.
+    pub spectra: f32,
+    /// CNN: band roles (the CLI's `--band-roles` syntax); `None` reads them from the file.
+    pub roles: Option<String>,
 }
 
 impl Default for Settings {
@@ -40,6 +85,8 @@ impl Default for Settings {
         let kmeans = KMeansParams::default();
         let post = PostProcess::default();
         Self {
+            method: Method::default(),
+            backend: BackendChoice::default(),
             k: kmeans.k,
             resolution: kmeans.resolution,
             presmooth: kmeans.presmooth,
@@ -49,6 +96,8 @@ impl Default for Settings {
             seed: SegmentParams::default().seed,
             bands: None,
             display: None,
+            spectra: DEFAULT_SPECTRA,
+            roles: None,
         }
     }
 }
@@ -62,6 +111,21 @@ impl Settings {
                 continue;
             };
             match key {
+                "method" => {
+                    if let Some(m) = Method::from_name(value) {
+                        s.method = m;
+                    }
+                }
+                "backend" => {
+                    if let Some(b) = BackendChoice::from_name(value) {
+                        s.backend = b;
+                    }
+                }
+                "spectra" => set(&mut s.spectra, value, |v| SPECTRA.contains(v)),
+                "roles" => {
+                    let roles = decode(value);
+                    s.roles = (!roles.trim().is_empty()).then_some(roles);
+                }
                 "k" => set(&mut s.k, value, |k| K_RANGE.contains(k)),
                 "res" => set(&mut s.resolution, value, |r| RESOLUTIONS.contains(r)),
                 "presmooth" => {
@@ -85,10 +149,14 @@ impl Settings {
 
     /// The query string (with the leading `?`) that [`Settings::from_query`] reads back.
     pub fn to_query(&self) -> String {
-        let mut q = format!(
-            "?k={}&res={}&smooth={}&mmu={}&seed={}",
+        let mut q = String::from("?");
+        if self.method != Method::default() {
+            q.push_str(&format!("method={}&", self.method.name()));
+        }
+        q.push_str(&format!(
+            "k={}&res={}&smooth={}&mmu={}&seed={}",
             self.k, self.resolution, self.smooth, self.mmu, self.seed
-        );
+        ));
         if let Some(bands) = &self.bands {
             q.push_str("&bands=");
             q.push_str(&join_one_based(bands));
@@ -103,6 +171,17 @@ impl Settings {
         if self.normalise != Normalisation::default() {
             q.push_str("&normalise=");
             q.push_str(self.normalise.name());
+        }
+        if self.spectra != DEFAULT_SPECTRA {
+            q.push_str(&format!("&spectra={}", self.spectra));
+        }
+        if let Some(roles) = &self.roles {
+            q.push_str("&roles=");
+            q.push_str(&encode(roles));
+        }
+        if self.backend != BackendChoice::default() {
+            q.push_str("&backend=");
+            q.push_str(self.backend.name());
         }
         q
     }
@@ -122,8 +201,8 @@ impl Settings {
                 chosen
             })
             .filter(|b| !b.is_empty() && b.len() < data_bands.len());
-        SegmentParams {
-            method: MethodParams::Kmeans(KMeansParams {
+        let method = match self.method {
+            Method::Kmeans => MethodParams::Kmeans(KMeansParams {
                 k: self.k,
                 resolution: self.resolution,
                 bands,
@@ -131,6 +210,17 @@ impl Settings {
                 normalise: self.normalise,
                 ..KMeansParams::default()
             }),
+            Method::Cnn => MethodParams::Cnn(CnnParams {
+                k: self.k,
+                resolution: self.resolution,
+                bands,
+                band_roles: self.roles.clone(),
+                spectra: self.spectra,
+                ..CnnParams::default()
+            }),
+        };
+        SegmentParams {
+            method,
             post: PostProcess {
                 smooth: self.smooth,
                 mmu: self.mmu,
@@ -164,6 +254,45 @@ fn one_based_list(value: &str) -> Option<Vec<usize>> {
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().ok()?.checked_sub(1))
+        .collect()
+}
+
+/// A query value with `%XX` escapes and `+` decoded (invalid escapes are kept as they are).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `value` with every byte but letters, digits, `,`, `-`, `=`, `.` and `_` escaped.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b",-=._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -214,6 +343,7 @@ mod tests {
             seed: 7,
             bands: Some(vec![3, 4, 5]),
             display: Some([2, 1, 0]),
+            ..Settings::default()
         };
         assert_eq!(Settings::from_query(&s.to_query()), s);
         assert_eq!(
@@ -301,6 +431,57 @@ mod tests {
         assert_eq!(kmeans(s.params(&[0, 1, 2])).bands, Some(vec![0]));
         let s = Settings::from_query("?bands=2,1,2");
         assert_eq!(kmeans(s.params(&[0, 1, 2])).bands, Some(vec![1, 0]));
+    }
+
+    #[test]
+    fn a_cnn_run_round_trips_with_its_settings() {
+        let s = Settings {
+            method: Method::Cnn,
+            backend: BackendChoice::Cpu,
+            k: 9,
+            resolution: 2,
+            spectra: 0.5,
+            roles: Some("red,green,blue,nir".into()),
+            ..Settings::default()
+        };
+        let q = s.to_query();
+        assert_eq!(
+            q,
+            "?method=cnn&k=9&res=2&smooth=3&mmu=0&seed=0&spectra=0.5&roles=red,green,blue,nir&backend=cpu"
+                .replace("smooth=3&mmu=0&seed=0", &format!(
+                    "smooth={}&mmu={}&seed={}",
+                    s.smooth, s.mmu, s.seed
+                ))
+        );
+        assert_eq!(Settings::from_query(&q), s);
+        let MethodParams::Cnn(p) = s.params(&[0, 1, 2, 3]).method else {
+            panic!("not a CNN run");
+        };
+        assert_eq!((p.k, p.resolution, p.spectra), (9, 2, 0.5));
+        assert_eq!(p.band_roles.as_deref(), Some("red,green,blue,nir"));
+    }
+
+    #[test]
+    fn roles_with_spaces_and_equals_signs_round_trip() {
+        let s = Settings {
+            method: Method::Cnn,
+            roles: Some("4=nir, 3=red".into()),
+            ..Settings::default()
+        };
+        let q = s.to_query();
+        assert!(q.contains("roles=4=nir%2C%203=red") || q.contains("roles=4=nir,%203=red"), "{q}");
+        assert_eq!(Settings::from_query(&q).roles, s.roles);
+        assert_eq!(Settings::from_query("?roles=%E2%82%AC%zz").roles.as_deref(), Some("€%zz"));
+    }
+
+    #[test]
+    fn backend_and_method_fall_back_to_the_defaults() {
+        let s = Settings::from_query("?method=svm&backend=tpu&spectra=3");
+        assert_eq!(s.method, Method::Kmeans);
+        assert_eq!(s.backend, BackendChoice::Auto);
+        assert_eq!(s.spectra, DEFAULT_SPECTRA);
+        assert_eq!(Settings::from_query("?backend=webgpu").backend, BackendChoice::Webgpu);
+        assert!(!Settings::default().to_query().contains("backend"));
     }
 
     #[test]

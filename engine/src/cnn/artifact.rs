@@ -78,6 +78,7 @@ pub struct Artifact {
 }
 
 /// The built-in model's files.
+#[cfg(feature = "builtin-model")]
 mod builtin {
     pub const META: &[u8] = include_bytes!("../../../models/mapseg-cnn-s1/meta.json");
     pub const WEIGHTS: &[u8] = include_bytes!("../../../models/mapseg-cnn-s1/weights.bpk");
@@ -126,6 +127,7 @@ impl Artifact {
     }
 
     /// The model built into the engine.
+    #[cfg(feature = "builtin-model")]
     pub fn builtin() -> Result<Self, ArtifactError> {
         Self::from_bytes(builtin::META, builtin::WEIGHTS)
     }

@@ -3,6 +3,8 @@
 
 use std::io::{Read, Seek};
 
+use std::ops::Range;
+
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::bands::{BandRoles, SLOTS};
@@ -87,11 +89,25 @@ pub struct SpanInput {
 impl SpanInput {
     /// The input as tensors on `device`: `x` `[1, 6, height, width]` and `mask` `[1, 6]`.
     pub fn tensors(&self, device: &Device) -> (Tensor<4>, Tensor<2>) {
+        self.tensors_rows(device, 0..self.span.height as usize)
+    }
+
+    /// Rows `rows` of the span as tensors on `device`: `x` `[1, 6, rows, width]` and `mask`
+    /// `[1, 6]`.
+    pub fn tensors_rows(&self, device: &Device, rows: Range<usize>) -> (Tensor<4>, Tensor<2>) {
         let (w, h) = (self.span.width as usize, self.span.height as usize);
-        let x = Tensor::from_data(
-            TensorData::new(self.values.clone(), [1, SLOTS, h, w]),
-            device,
-        );
+        let x = if rows == (0..h) {
+            self.values.clone()
+        } else {
+            let plane = w * h;
+            let mut x = Vec::with_capacity(SLOTS * rows.len() * w);
+            for slot in 0..SLOTS {
+                let start = slot * plane;
+                x.extend_from_slice(&self.values[start + rows.start * w..start + rows.end * w]);
+            }
+            x
+        };
+        let x = Tensor::from_data(TensorData::new(x, [1, SLOTS, rows.len(), w]), device);
         let mask = Tensor::from_data(TensorData::new(self.mask.to_vec(), [1, SLOTS]), device);
         (x, mask)
     }

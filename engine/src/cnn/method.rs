@@ -14,13 +14,18 @@
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
+use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::artifact::{Artifact, ArtifactError};
+use super::artifact::Artifact;
+#[cfg(feature = "builtin-model")]
+use super::artifact::ArtifactError;
 use super::input::{InputSpec, Span, SpanInput};
 use super::net::Cnn;
+use super::bands::SLOTS;
+use super::net::STRIDE;
 use super::params::{CnnParams, MARGIN};
 use crate::features::Features;
 use crate::geotiff::GeoTiffReader;
@@ -60,6 +65,7 @@ impl CnnRuntime {
     }
 
     /// The built-in model on the CPU.
+    #[cfg(feature = "builtin-model")]
     pub fn builtin() -> Result<Self, ArtifactError> {
         Ok(Self::cpu(Artifact::builtin()?))
     }
@@ -161,9 +167,73 @@ fn block_features(
     }
 }
 
+/// The largest buffer the network allocates for one piece of a span: the full-resolution
+/// embedding (`embedding` values per pixel) of at most this many bytes. Far below WebGPU's
+/// default 128 MiB storage binding limit; spans beyond it are done in pieces of rows.
+pub const MAX_BUFFER_BYTES: usize = 32 << 20;
+
+/// The rows of each piece a span of `width` pixels is embedded in (a multiple of the stride),
+/// so that a piece with its margins stays under [`MAX_BUFFER_BYTES`] for `dims` channels.
+fn piece_rows(width: usize, dims: usize) -> usize {
+    let budget = MAX_BUFFER_BYTES / 4 / dims.max(SLOTS).max(1) / width.max(1);
+    let margins = 2 * MARGIN as usize;
+    let stride = STRIDE as usize;
+    (budget.saturating_sub(margins) / stride * stride).max(stride)
+}
+
 /// Runs the network on `input` and returns its embeddings (planar, `[dim][row][col]`).
-async fn embed(net: &Cnn, device: &Device, input: &SpanInput) -> Result<Vec<f32>, SegmentError> {
-    let (x, mask) = input.tensors(device);
+///
+/// A span too large for one buffer goes through the network in pieces of rows, each read with
+/// [`MARGIN`] rows on either side (more than the receptive radius) and cut at multiples of the
+/// stride, so the embeddings equal those of the whole span.
+async fn embed(
+    net: &Cnn,
+    device: &Device,
+    input: &SpanInput,
+    dims: usize,
+) -> Result<Vec<f32>, SegmentError> {
+    let rows = piece_rows(input.span.width as usize, dims);
+    embed_in_pieces(net, device, input, dims, rows).await
+}
+
+/// [`embed`] with pieces of `rows` rows (a multiple of the stride).
+async fn embed_in_pieces(
+    net: &Cnn,
+    device: &Device,
+    input: &SpanInput,
+    dims: usize,
+    rows: usize,
+) -> Result<Vec<f32>, SegmentError> {
+    let (w, h) = (input.span.width as usize, input.span.height as usize);
+    if h <= rows {
+        return embed_rows(net, device, input, 0..h).await;
+    }
+    let margin = MARGIN as usize;
+    let mut z = vec![0f32; dims * w * h];
+    let mut y0 = 0;
+    while y0 < h {
+        let y1 = (y0 + rows).min(h);
+        let read = y0.saturating_sub(margin)..(y1 + margin).min(h);
+        let piece = embed_rows(net, device, input, read.clone()).await?;
+        let piece_h = read.len();
+        for d in 0..dims {
+            let from = d * piece_h * w + (y0 - read.start) * w;
+            let to = d * h * w + y0 * w;
+            z[to..to + (y1 - y0) * w].copy_from_slice(&piece[from..from + (y1 - y0) * w]);
+        }
+        y0 = y1;
+    }
+    Ok(z)
+}
+
+/// The embeddings of rows `rows` of the span, computed on those rows alone.
+async fn embed_rows(
+    net: &Cnn,
+    device: &Device,
+    input: &SpanInput,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<f32>, SegmentError> {
+    let (x, mask) = input.tensors_rows(device, rows);
     let z = net.embed(x, mask);
     let data = z
         .into_data_async()
@@ -207,7 +277,7 @@ pub async fn fit<R: Read + Seek>(
         progress.report(Stage::Sampling, i as f32 / windows.len() as f32);
         let pixels = block_pixels(w.blocks, r, size);
         let span_input = input.read(reader, Span::around(pixels, MARGIN))?;
-        let z = embed(&net, &runtime.device, &span_input).await?;
+        let z = embed(&net, &runtime.device, &span_input, dims).await?;
         let f = block_features(&z, dims, &span_input, spectra, w.blocks, r, size);
         for b in sample::pick(&f.valid, w.quota, &mut rng) {
             points.extend_from_slice(&f.values[b * f.dims..(b + 1) * f.dims]);
@@ -298,6 +368,17 @@ fn standardise(points: &mut [f32], mean: &[f32], inv_sd: &[f32]) {
 }
 
 impl CnnModel {
+    /// The same fitted model with its network on `accelerator`'s device.
+    pub fn on(&self, accelerator: crate::pipeline::Accelerator) -> Self {
+        let net = (*self.net).clone().to_device(&accelerator.device);
+        Self {
+            net: Arc::new(net),
+            device: accelerator.device,
+            backend: accelerator.name,
+            ..self.clone()
+        }
+    }
+
     /// Raster size in pixels.
     pub fn size(&self) -> (u32, u32) {
         self.input.size()
@@ -321,7 +402,7 @@ impl CnnModel {
     ) -> Result<Vec<u8>, SegmentError> {
         let features = self.mean.len();
         let dims = self.embedding_dims;
-        let z = embed(&self.net, &self.device, input).await?;
+        let z = embed(&self.net, &self.device, input, dims).await?;
         let mut f = block_features(
             &z,
             dims,
@@ -340,5 +421,62 @@ impl CnnModel {
             }
         }
         Ok(labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cnn::CnnConfig;
+
+    #[test]
+    fn pieces_of_rows_give_the_embeddings_of_the_whole_span() {
+        let device = Device::flex();
+        let net = CnnConfig::new().init(&device);
+        let (w, h) = (40usize, 150usize);
+        let mut state = 0x1234_5678_u32;
+        let values = (0..SLOTS * w * h)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 1000) as f32 / 250.0 - 2.0
+            })
+            .collect();
+        let input = SpanInput {
+            span: Span {
+                x: 0,
+                y: 0,
+                width: w as u32,
+                height: h as u32,
+            },
+            values,
+            spectra: Vec::new(),
+            bands: 0,
+            valid: vec![true; w * h],
+            mask: [1.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        };
+        let dims = CnnConfig::new().embedding;
+        let whole = pollster::block_on(embed_in_pieces(&net, &device, &input, dims, h)).unwrap();
+        let pieces = pollster::block_on(embed_in_pieces(&net, &device, &input, dims, 24)).unwrap();
+        assert_eq!(whole.len(), dims * w * h);
+        let worst = whole
+            .iter()
+            .zip(&pieces)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "pieces differ from the whole span by {worst}");
+    }
+
+    #[test]
+    fn pieces_stay_under_the_buffer_limit() {
+        for width in [64, 1092, 3136, 20_000] {
+            let rows = piece_rows(width, 16);
+            assert!(rows.is_multiple_of(STRIDE as usize) && rows >= STRIDE as usize);
+            if width <= 4096 {
+                let piece = (rows + 2 * MARGIN as usize) * width * 16 * 4;
+                assert!(piece <= MAX_BUFFER_BYTES, "width {width}: {piece} bytes");
+            }
+        }
     }
 }

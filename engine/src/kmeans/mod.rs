@@ -9,6 +9,8 @@
 
 mod assign;
 mod choose_k;
+#[cfg(feature = "cnn")]
+pub mod device;
 pub mod model;
 
 pub use assign::assign;

@@ -153,6 +153,29 @@ pub struct KMeansModel {
 }
 
 impl KMeansModel {
+    /// The nearest centre of every block of `features` computed on `device`
+    /// ([`super::device::assign`]), [`NODATA`] for blocks without data.
+    #[cfg(feature = "cnn")]
+    pub async fn assign_on(
+        &self,
+        device: &burn::tensor::Device,
+        features: &Features,
+    ) -> Result<Vec<u8>, crate::pipeline::SegmentError> {
+        let mut labels = super::device::assign(
+            device,
+            &features.values,
+            features.dims,
+            &self.centres.values,
+        )
+        .await?;
+        for (l, &ok) in labels.iter_mut().zip(&features.valid) {
+            if !ok {
+                *l = NODATA;
+            }
+        }
+        Ok(labels)
+    }
+
     /// Nearest-centre labels of a feature grid, [`NODATA`] for invalid blocks.
     pub fn assign(&self, features: &Features) -> Vec<u8> {
         let mut labels = vec![0u8; features.valid.len()];

@@ -8,7 +8,7 @@
 
 use std::io::{Read, Seek, Write};
 
-use super::{CPU_BACKEND, SegmentError, SegmentParams, Segmenter, writer_options};
+use super::{Runtime, SegmentError, SegmentParams, Segmenter, writer_options};
 use crate::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter, TileEncoder};
 use crate::kmeans::model;
 use crate::labels::LegendEntry;
@@ -154,29 +154,6 @@ pub struct Segmentation<W> {
     pub legend: Vec<LegendEntry>,
 }
 
-/// What a run may need beyond its parameters: the CNN's model and device (the built-in model
-/// on the CPU when `None`).
-#[derive(Debug, Clone, Default)]
-pub struct Runtime {
-    #[cfg(feature = "cnn")]
-    pub cnn: Option<crate::cnn::CnnRuntime>,
-}
-
-impl Runtime {
-    /// The manifest's name of where the method runs.
-    pub fn backend(&self, params: &SegmentParams) -> String {
-        match &params.method {
-            #[cfg(feature = "cnn")]
-            MethodParams::Cnn(_) => self
-                .cnn
-                .as_ref()
-                .map_or(CPU_BACKEND, |c| c.backend.as_str())
-                .to_owned(),
-            _ => CPU_BACKEND.to_owned(),
-        }
-    }
-}
-
 /// The segmenter of `params` for `reader`'s raster, fitted on the sample on the calling thread
 /// (K-Means: centres on block features; CNN: centres on the network's embeddings, with
 /// `runtime`'s model and device).
@@ -190,18 +167,25 @@ pub async fn segmenter<R: Read + Seek>(
     match &params.method {
         MethodParams::Kmeans(p) => {
             let fitted = model::fit(reader, p, params.seed, progress)?;
-            Ok(Segmenter::kmeans(fitted.model, params.post))
+            let segmenter = Segmenter::kmeans(fitted.model, params.post);
+            #[cfg(feature = "cnn")]
+            let segmenter = segmenter.assigning_on(runtime.kmeans.clone());
+            Ok(segmenter)
         }
         #[cfg(feature = "cnn")]
         MethodParams::Cnn(p) => {
+            #[cfg(feature = "builtin-model")]
             let builtin;
             let cnn = match &runtime.cnn {
                 Some(cnn) => cnn,
+                #[cfg(feature = "builtin-model")]
                 None => {
                     builtin = crate::cnn::CnnRuntime::builtin()
                         .map_err(|e| SegmentError::Backend(e.to_string()))?;
                     &builtin
                 }
+                #[cfg(not(feature = "builtin-model"))]
+                None => return Err(SegmentError::NoModel),
             };
             let model = crate::cnn::method::fit(reader, p, params.seed, cnn, progress).await?;
             Ok(Segmenter::cnn(model, params.post))

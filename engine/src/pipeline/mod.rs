@@ -12,10 +12,14 @@
 
 mod driver;
 mod output;
+mod runtime;
 mod segmenter;
 mod tiling;
 
-pub use driver::{EncodedTiles, Runtime, Segmentation, TileWriter, UnitSink, segment, segmenter};
+pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
+#[cfg(feature = "cnn")]
+pub use runtime::Accelerator;
+pub use runtime::Runtime;
 pub use output::{CPU_BACKEND, write_geotiff, writer_options};
 pub use segmenter::{MethodModel, PreparedUnit, Segmenter};
 pub use tiling::{MAX_HALO_PX, MAX_SMOOTH, UNIT_WIDTH, units};
@@ -201,7 +205,9 @@ pub enum SegmentError {
         "this build of Mapseg has no CNN method (it was built without the engine's `cnn` feature)"
     )]
     NoCnn,
-    #[error("the CNN backend failed: {0}")]
+    #[error("no CNN model was given, and this build has none built in")]
+    NoModel,
+    #[error("the compute backend failed: {0}")]
     Backend(String),
     #[error(
         "band {band} does not exist: the raster has {bands} band(s) (bands are numbered from 1)"

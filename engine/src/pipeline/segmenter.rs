@@ -44,6 +44,9 @@ pub struct Segmenter {
     /// Raster size in pixels.
     pub width: u32,
     pub height: u32,
+    /// The device K-Means assigns blocks on; the engine's CPU kernel when `None`.
+    #[cfg(feature = "cnn")]
+    kmeans_device: Option<super::Accelerator>,
 }
 
 /// One unit decoded with its halo and turned into the method's input.
@@ -75,6 +78,48 @@ impl Segmenter {
             height: model.spec.height,
             model: MethodModel::Kmeans(model),
             post,
+            #[cfg(feature = "cnn")]
+            kmeans_device: None,
+        }
+    }
+
+    /// The same segmenter with K-Means' assignment on `device` (the CPU kernel when `None`).
+    /// Labels equal the CPU's except where two centres are exactly as near.
+    #[cfg(feature = "cnn")]
+    pub fn assigning_on(mut self, device: Option<super::Accelerator>) -> Self {
+        self.kmeans_device = device;
+        self
+    }
+
+    /// The same segmenter with all its work on the CPU: what a front end goes on with when
+    /// a GPU is lost mid-run. The fitted centres stay; the CNN's network moves to burn's CPU
+    /// backend.
+    pub fn on_cpu(&self) -> Self {
+        #[cfg_attr(not(feature = "cnn"), allow(unused_mut))]
+        let mut cpu = self.clone();
+        #[cfg(feature = "cnn")]
+        {
+            cpu.kmeans_device = None;
+            if let MethodModel::Cnn(m) = &self.model {
+                cpu.model = MethodModel::Cnn(m.on(super::Accelerator::cpu()));
+            }
+        }
+        cpu
+    }
+
+    /// The name of where this segmenter's heavy work runs ("cpu" unless a device was given).
+    pub fn backend(&self) -> String {
+        match &self.model {
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(m) => m.backend.clone(),
+            #[cfg(feature = "cnn")]
+            MethodModel::Kmeans(_) => self
+                .kmeans_device
+                .as_ref()
+                .map_or(super::CPU_BACKEND, |a| a.name.as_str())
+                .to_owned(),
+            #[cfg(not(feature = "cnn"))]
+            MethodModel::Kmeans(_) => super::CPU_BACKEND.to_owned(),
         }
     }
 
@@ -87,6 +132,7 @@ impl Segmenter {
             height,
             model: MethodModel::Cnn(model),
             post,
+            kmeans_device: None,
         }
     }
 
@@ -194,6 +240,12 @@ impl Segmenter {
     /// data.
     pub async fn classify(&self, unit: &PreparedUnit) -> Result<Vec<u8>, SegmentError> {
         match (&self.model, &unit.input) {
+            #[cfg(feature = "cnn")]
+            (MethodModel::Kmeans(m), MethodInput::Kmeans(features)) => match &self.kmeans_device {
+                Some(accelerator) => m.assign_on(&accelerator.device, features).await,
+                None => Ok(m.assign(features)),
+            },
+            #[cfg(not(feature = "cnn"))]
             (MethodModel::Kmeans(m), MethodInput::Kmeans(features)) => Ok(m.assign(features)),
             #[cfg(feature = "cnn")]
             (MethodModel::Cnn(m), MethodInput::Cnn(input)) => {

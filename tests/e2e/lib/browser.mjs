@@ -12,14 +12,16 @@ const ARGS = [
   '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
 ];
 
-/** A fresh persistent context (new user-data-dir); `close()` also removes the profile. */
-export async function launch() {
+/** A fresh persistent context (new user-data-dir); `close()` also removes the profile.
+ *  `serviceWorkers: 'block'` keeps the app's service worker out (so routes see every request). */
+export async function launch({ serviceWorkers = 'allow' } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mapseg-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
     acceptDownloads: true,
+    serviceWorkers,
     viewport: { width: 1280, height: 860 },
   });
   return {

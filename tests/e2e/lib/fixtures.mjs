@@ -79,6 +79,18 @@ export class Fixtures {
       '-outsize', '8192', '8192', '-co', 'TILED=YES', '-co', 'COMPRESS=DEFLATE'));
   }
 
+  /** A 16384 × 16384 tiled, deflated RGB raster (OSBS upsampled, 268 megapixels). */
+  huge() {
+    return this.#once('huge_16384.tif', (f) => gdalTranslate(OSBS, f,
+      '-outsize', '16384', '16384', '-co', 'TILED=YES', '-co', 'COMPRESS=DEFLATE', '-co', 'BIGTIFF=IF_SAFER'));
+  }
+
+  /** A 1600 × 1600 tiled RGB raster (OSBS upsampled): a CNN run long enough to interrupt. */
+  medium() {
+    return this.#once('medium_1600.tif', (f) => gdalTranslate(OSBS, f,
+      '-outsize', '1600', '1600', '-r', 'bilinear', '-co', 'TILED=YES'));
+  }
+
   /** A text file named .tif. */
   notTiff() {
     return this.#once('notes.tif', (f) => fs.writeFileSync(f, 'This is a text file, not an image.\n'.repeat(20)));

@@ -1,6 +1,8 @@
 // GDAL command-line helpers (gdal-bin): reading rasters back and making test inputs.
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 function run(program, args) {
   return execFileSync(program, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -27,4 +29,13 @@ export function allMetadata(info) {
   collect(info.metadata);
   for (const band of info.bands ?? []) collect(band.metadata);
   return items;
+}
+
+/** The pixels of band 1 of `file` as bytes (8-bit rasters), read through GDAL. */
+export function bandBytes(file, tmpDir) {
+  const raw = path.join(tmpDir, `${path.basename(file)}.${process.hrtime.bigint()}.bin`);
+  run('gdal_translate', ['-q', '-of', 'ENVI', '-b', '1', file, raw]);
+  const bytes = fs.readFileSync(raw);
+  for (const f of [raw, `${raw}.aux.xml`, raw.replace(/\.bin$/, '.hdr')]) fs.rmSync(f, { force: true });
+  return bytes;
 }

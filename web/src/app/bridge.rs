@@ -1,9 +1,10 @@
 //! The page's side of the worker: start it, queue messages until it is ready, dispatch its
 //! replies into [`AppState`], and replace it on cancel or panic.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
+use engine::pipeline::{MethodParams, SegmentParams};
 use engine::progress::Stage;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -12,7 +13,7 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::{AppState, Busy, ProgressState, Shown, dom, host};
 use crate::format::stem;
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{BackendChoice, FromWorker, ToWorker};
 use crate::transport::{envelope, js_error_text, open};
 
 /// Script that loads the worker program (written by trunk's loader shim).
@@ -41,6 +42,12 @@ struct OpenFile {
 
 thread_local! {
     static WORKER: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// The run in progress, kept to start it again on the CPU if the GPU takes the worker down.
+    static RUNNING: RefCell<Option<SegmentParams>> = const { RefCell::new(None) };
+    /// Set once a GPU took a worker down: later workers stay on the CPU.
+    static GPU_BROKEN: Cell<bool> = const { Cell::new(false) };
+    /// Counts the workers started; a worker's handlers ignore events once it is not the last.
+    static GENERATION: Cell<u32> = const { Cell::new(0) };
     static FILE: RefCell<Option<OpenFile>> = const { RefCell::new(None) };
     static EXPORTS: RefCell<VecDeque<ExportFor>> = const { RefCell::new(VecDeque::new()) };
 }
@@ -57,8 +64,14 @@ pub fn spawn_worker(state: AppState) {
             return;
         }
     };
+    let generation = GENERATION.get().wrapping_add(1);
+    GENERATION.set(generation);
+    let current = move || GENERATION.get() == generation;
     let on_message =
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if !current() {
+                return;
+            }
             match open::<FromWorker>(&event.data()) {
                 Ok((msg, _)) => dispatch(state, msg),
                 Err(e) => state.fail(e.to_string(), true),
@@ -66,6 +79,9 @@ pub fn spawn_worker(state: AppState) {
         });
     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
         event.prevent_default();
+        if !current() || rerun_on_cpu(state, &event.message()) {
+            return;
+        }
         state.busy.set(Busy::Idle);
         state.fail(format!("the worker stopped: {}", event.message()), true);
     });
@@ -80,6 +96,41 @@ pub fn spawn_worker(state: AppState) {
             _on_error: on_error,
         });
     });
+    let choice = if GPU_BROKEN.get() {
+        BackendChoice::Cpu
+    } else {
+        state.settings.with_untracked(|s| s.backend)
+    };
+    send(&ToWorker::UseBackend { choice }, None);
+}
+
+/// Asks the worker to run on `choice` from now on.
+pub fn use_backend(choice: BackendChoice) {
+    GPU_BROKEN.set(false);
+    send(&ToWorker::UseBackend { choice }, None);
+}
+
+/// When the worker died during a run on the GPU: starts a fresh worker on the CPU, runs the
+/// same run there and says so. False when there was no such run (the caller reports the
+/// failure).
+fn rerun_on_cpu(state: AppState, message: &str) -> bool {
+    let params = RUNNING.with(|r| r.borrow().clone());
+    let Some(params) = params else {
+        return false;
+    };
+    if state.busy.get_untracked() != Busy::Running || !state.backend_gpu.get_untracked() {
+        return false;
+    }
+    let gpu = state.backend.get_untracked();
+    GPU_BROKEN.set(true);
+    state.backend_gpu.set(false);
+    state.backend_note.set(Some(format!(
+        "{gpu} stopped the worker ({message}); the run was done again on the CPU"
+    )));
+    restart(state);
+    state.run_started.set(dom::now_ms());
+    send(&ToWorker::Run { params }, None);
+    true
 }
 
 /// Terminates the worker and starts a fresh one that opens the current raster again.
@@ -173,6 +224,7 @@ pub fn run(state: AppState) {
         return;
     };
     let params = state.settings.with_untracked(|s| s.params(&data_bands));
+    RUNNING.with(|r| *r.borrow_mut() = Some(params.clone()));
     state.problem.set(None);
     state.shown.set(None);
     state.progress.set(ProgressState {
@@ -185,8 +237,18 @@ pub fn run(state: AppState) {
     send(&ToWorker::Run { params }, None);
 }
 
+/// Whether the run in progress is a CNN run.
+fn running_cnn() -> bool {
+    RUNNING.with(|r| {
+        r.borrow()
+            .as_ref()
+            .is_some_and(|p| matches!(p.method, MethodParams::Cnn(_)))
+    })
+}
+
 /// Stops the running job at once: the worker is terminated and replaced.
 pub fn cancel(state: AppState) {
+    RUNNING.with(|r| *r.borrow_mut() = None);
     state.busy.set(Busy::Idle);
     state.progress.set(ProgressState::default());
     restart(state);
@@ -230,6 +292,18 @@ fn dispatch(state: AppState, msg: FromWorker) {
                 }
             });
         }
+        FromWorker::Backend { name, gpu, note } => {
+            state.backend.set(name);
+            state.backend_gpu.set(gpu);
+            if !GPU_BROKEN.get() {
+                state.backend_note.set(note);
+            }
+        }
+        FromWorker::Fallback { message } => {
+            state.backend.set(crate::worker::CPU.to_owned());
+            state.backend_gpu.set(false);
+            state.backend_note.set(Some(message));
+        }
         FromWorker::Opened { info, preview } => {
             state.settings.update(|s| {
                 if s.display
@@ -255,7 +329,7 @@ fn dispatch(state: AppState, msg: FromWorker) {
         FromWorker::Preview { preview } => state.preview.set(Some(preview)),
         FromWorker::Progress { stage, fraction } => {
             let elapsed_s = (dom::now_ms() - state.run_started.get_untracked()) / 1000.0;
-            let overall = overall_fraction(stage, fraction);
+            let overall = overall_fraction(running_cnn(), stage, fraction);
             let eta_s =
                 (overall > 0.03 && elapsed_s > 0.3).then(|| elapsed_s * (1.0 - overall) / overall);
             state.progress.set(ProgressState {
@@ -265,6 +339,7 @@ fn dispatch(state: AppState, msg: FromWorker) {
             });
         }
         FromWorker::Result(result) => {
+            RUNNING.with(|r| *r.borrow_mut() = None);
             let elapsed_ms = dom::now_ms() - state.run_started.get_untracked();
             state.legend.set(result.legend.clone());
             state.shown.set(Some(Shown {
@@ -296,6 +371,7 @@ fn dispatch(state: AppState, msg: FromWorker) {
             state.fail(message, false);
         }
         FromWorker::Error { message } => {
+            RUNNING.with(|r| *r.borrow_mut() = None);
             if state.busy.get_untracked() == Busy::Opening {
                 FILE.with(|f| *f.borrow_mut() = None);
                 state.info.set(None);
@@ -306,6 +382,10 @@ fn dispatch(state: AppState, msg: FromWorker) {
             state.fail(message, false);
         }
         FromWorker::Panic { message } => {
+            if rerun_on_cpu(state, &message) {
+                return;
+            }
+            RUNNING.with(|r| *r.borrow_mut() = None);
             let opening = state.busy.get_untracked() == Busy::Opening;
             state.busy.set(Busy::Idle);
             if opening {
@@ -325,10 +405,22 @@ fn dispatch(state: AppState, msg: FromWorker) {
     }
 }
 
-/// The fraction of the whole run done, from a stage and its fraction (the stages of a K-Means
-/// run in the worker, in their order).
-fn overall_fraction(stage: Stage, fraction: f32) -> f64 {
-    let (start, span) = match stage {
+/// The fraction of the whole run done, from a stage and its fraction (the stages of a run in
+/// the worker, in their order; a CNN run spends its fit on the sample's embeddings and has no k
+/// curve).
+fn overall_fraction(cnn: bool, stage: Stage, fraction: f32) -> f64 {
+    let (start, span) = if cnn {
+        match stage {
+            Stage::BandStatistics => (0.0, 0.05),
+            Stage::Sampling => (0.05, 0.3),
+            Stage::Fitting => (0.35, 0.05),
+            Stage::Hashing => (0.4, 0.02),
+            Stage::Assigning => (0.42, 0.56),
+            Stage::Writing => (0.98, 0.02),
+            _ => (0.0, 0.0),
+        }
+    } else {
+        match stage {
         Stage::BandStatistics => (0.0, 0.1),
         Stage::Sampling => (0.1, 0.1),
         Stage::Fitting => (0.2, 0.2),
@@ -337,6 +429,7 @@ fn overall_fraction(stage: Stage, fraction: f32) -> f64 {
         Stage::Assigning => (0.55, 0.4),
         Stage::Writing => (0.95, 0.05),
         _ => (0.0, 0.0),
+        }
     };
     start + span * f64::from(fraction)
 }

@@ -1,11 +1,24 @@
-//! The run controls: k, resolution, pre-smoothing, normalisation, smoothing, minimum mapping
-//! unit, seed, bands, display.
+//! The run controls: method, k, resolution, the method's own settings (K-Means: pre-smoothing,
+//! normalisation; CNN: weight of the band values, band roles), smoothing, minimum mapping unit,
+//! seed, where the work runs, bands, display.
 
 use engine::normalise::Normalisation;
 use leptos::prelude::*;
 
 use super::{AppState, Busy, bridge};
-use crate::url_state::{K_RANGE, RESOLUTIONS, SMOOTHING, Settings};
+use crate::protocol::BackendChoice;
+use crate::url_state::{K_RANGE, Method, RESOLUTIONS, SMOOTHING, SPECTRA, Settings};
+
+/// A weight of the band values beside the CNN's features, for the select box.
+fn spectra_label(v: f32) -> String {
+    if v == 0.0 {
+        "off (features only)".to_owned()
+    } else if v == 1.0 {
+        "× 1 (equal share)".to_owned()
+    } else {
+        format!("× {v}")
+    }
+}
 
 /// A short description of a normalisation for the select box.
 fn normalisation_label(n: Normalisation) -> String {
@@ -27,12 +40,33 @@ pub fn Controls(state: AppState) -> impl IntoView {
     let s = state.settings;
     let running = move || state.busy.get() == Busy::Running;
     let number = move |f: fn(&Settings) -> String| move || s.with(f);
+    let cnn = move || s.with(|s| s.method == Method::Cnn);
+    let kmeans = move || !cnn();
     view! {
         <section class="panel controls">
             <h2>"Segmentation"</h2>
             <div class="grid">
-                <label for="k">"Method"</label>
-                <span>"K-Means"</span>
+                <label for="method">"Method"</label>
+                <select
+                    id="method"
+                    data-testid="method"
+                    on:change=move |ev| {
+                        if let Some(m) = Method::from_name(&event_target_value(&ev)) {
+                            s.update(|s| s.method = m);
+                        }
+                    }
+                >
+                    {Method::ALL
+                        .into_iter()
+                        .map(|m| {
+                            view! {
+                                <option value=m.name() selected=move || s.with(|s| s.method == m)>
+                                    {m.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
                 <label for="k">"Classes (k)"</label>
                 <input
                     id="k"
@@ -72,8 +106,8 @@ pub fn Controls(state: AppState) -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
-                <label for="presmooth">"Pre-smoothing"</label>
-                <label class="check">
+                <label for="presmooth" hidden=cnn>"Pre-smoothing"</label>
+                <label class="check" hidden=cnn>
                     <input
                         id="presmooth"
                         data-testid="presmooth"
@@ -86,10 +120,11 @@ pub fn Controls(state: AppState) -> impl IntoView {
                     />
                     "3 × 3 mean"
                 </label>
-                <label for="normalise">"Normalisation"</label>
+                <label for="normalise" hidden=cnn>"Normalisation"</label>
                 <select
                     id="normalise"
                     data-testid="normalise"
+                    hidden=cnn
                     on:change=move |ev| {
                         if let Ok(n) = event_target_value(&ev).parse::<Normalisation>() {
                             s.update(|s| s.normalise = n);
@@ -110,6 +145,43 @@ pub fn Controls(state: AppState) -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
+                <label for="spectra" hidden=kmeans>"Band values"</label>
+                <select
+                    id="spectra"
+                    data-testid="spectra"
+                    hidden=kmeans
+                    title="Weight of the file's own band values beside the network's features"
+                    on:change=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                            s.update(|s| s.spectra = v);
+                        }
+                    }
+                >
+                    {SPECTRA
+                        .into_iter()
+                        .map(|v| {
+                            view! {
+                                <option value=v.to_string() selected=move || s.with(|s| s.spectra == v)>
+                                    {spectra_label(v)}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <label for="roles" hidden=kmeans>"Band roles"</label>
+                <input
+                    id="roles"
+                    data-testid="roles"
+                    type="text"
+                    hidden=kmeans
+                    placeholder="from the file"
+                    title="Which band is which, e.g. red,green,blue,nir or 4=nir,3=red (- skips a band)"
+                    prop:value=move || s.with(|s| s.roles.clone().unwrap_or_default())
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        s.update(|s| s.roles = (!v.trim().is_empty()).then(|| v.trim().to_owned()));
+                    }
+                />
                 <label for="smooth">"Smoothing"</label>
                 <select
                     id="smooth"
@@ -162,8 +234,35 @@ pub fn Controls(state: AppState) -> impl IntoView {
                         }
                     }
                 />
-                <span>"Backend"</span>
-                <span data-testid="backend">{move || state.backend.get()}</span>
+                <label for="backend-choice">"Compute"</label>
+                <select
+                    id="backend-choice"
+                    data-testid="backend-choice"
+                    on:change=move |ev| {
+                        if let Some(b) = BackendChoice::from_name(&event_target_value(&ev)) {
+                            s.update(|s| s.backend = b);
+                            bridge::use_backend(b);
+                        }
+                    }
+                >
+                    {BackendChoice::ALL
+                        .into_iter()
+                        .map(|b| {
+                            view! {
+                                <option value=b.name() selected=move || s.with(|s| s.backend == b)>
+                                    {b.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <span>"Running on"</span>
+                <span data-testid="backend" data-gpu=move || state.backend_gpu.get().to_string()>
+                    {move || state.backend.get()}
+                </span>
+                <span class="backend-note" data-testid="backend-note" hidden=move || state.backend_note.with(Option::is_none)>
+                    {move || state.backend_note.get().unwrap_or_default()}
+                </span>
             </div>
             <BandPickers state=state />
             <div class="run-row">

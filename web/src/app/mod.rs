@@ -22,7 +22,7 @@ use leptos::prelude::*;
 use crate::protocol::{FileInfo, Image, RunResult};
 use crate::url_state::Settings;
 
-pub use bridge::{cancel, open_blob, run};
+pub use bridge::{cancel, open_blob, run, use_backend};
 
 /// What the worker is busy with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,12 @@ pub struct AppState {
     pub info: RwSignal<Option<FileInfo>>,
     pub preview: RwSignal<Option<Image>>,
     pub settings: RwSignal<Settings>,
+    /// Where runs work: the WebGPU adapter's name or "CPU (WebAssembly)".
     pub backend: RwSignal<String>,
+    /// Whether runs work on a GPU.
+    pub backend_gpu: RwSignal<bool>,
+    /// Why the CPU was taken although a GPU was allowed (no adapter, a GPU lost mid-run).
+    pub backend_note: RwSignal<Option<String>>,
     pub busy: RwSignal<Busy>,
     pub progress: RwSignal<ProgressState>,
     /// `performance.now()` when the current run started.
@@ -84,7 +89,9 @@ impl AppState {
             info: RwSignal::new(None),
             preview: RwSignal::new(None),
             settings: RwSignal::new(Settings::from_query(&query)),
-            backend: RwSignal::new(crate::worker::BACKEND.to_owned()),
+            backend: RwSignal::new(crate::worker::CPU.to_owned()),
+            backend_gpu: RwSignal::new(false),
+            backend_note: RwSignal::new(None),
             busy: RwSignal::new(Busy::Idle),
             progress: RwSignal::new(ProgressState::default()),
             run_started: RwSignal::new(0.0),

@@ -8,7 +8,9 @@
 //! during a run is answered after the run. The page cancels a run by terminating the worker and
 //! starting a fresh one, so nothing here needs to poll for it.
 
+mod backend;
 mod blob_reader;
+mod model;
 mod run;
 
 use std::cell::RefCell;
@@ -26,8 +28,7 @@ use crate::format::file_info;
 use crate::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
 use crate::transport::{envelope, open};
 
-/// Where the engine runs, as the page shows it and the manifest records it.
-pub const BACKEND: &str = "CPU (WebAssembly)";
+pub use backend::CPU;
 
 /// The raster the page opened.
 struct Session {
@@ -46,6 +47,8 @@ struct State {
     session: Option<Session>,
     /// What the last run left to export; taken out while an export uses it.
     last: Option<run::LastRun>,
+    /// The backend and the fetched models; taken out while a run or a backend change uses them.
+    resources: Option<run::Resources>,
     /// Jobs not started yet, oldest first.
     queue: VecDeque<Job>,
     /// Whether the drain loop is running (it then takes every job queued meanwhile).
@@ -76,8 +79,9 @@ pub fn start() {
     });
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
+    with_state(|state| state.resources = Some(run::Resources::default()));
     post(&FromWorker::Ready {
-        backend: BACKEND.to_owned(),
+        backend: CPU.to_owned(),
     });
 }
 
@@ -152,11 +156,27 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
                 state.session.take()
             })
             .ok_or_else(|| "no raster is open".to_owned())?;
-            let outcome = run::run(&mut session, &params).await;
-            with_state(|state| state.session = Some(session));
+            let mut resources = take_resources();
+            let outcome = run::run(&mut session, &params, &mut resources).await;
+            with_state(|state| {
+                state.session = Some(session);
+                state.resources = Some(resources);
+            });
             let (result, last) = outcome.map_err(|e| e.to_string())?;
             with_state(|state| state.last = Some(last));
             Ok(FromWorker::Result(Box::new(result)))
+        }
+        ToWorker::UseBackend { choice } => {
+            let mut resources = take_resources();
+            let (chosen, note) = backend::choose(choice, &mut resources.webgpu).await;
+            resources.backend = chosen;
+            let reply = FromWorker::Backend {
+                name: resources.backend.name(),
+                gpu: resources.backend.gpu.is_some(),
+                note,
+            };
+            with_state(|state| state.resources = Some(resources));
+            Ok(reply)
         }
         ToWorker::Export { legend } => {
             let Some(last) = with_state(|state| state.last.take()) else {
@@ -174,6 +194,11 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             })
         }
     }
+}
+
+/// The resources out of the state (jobs run one at a time, so they are always there).
+fn take_resources() -> run::Resources {
+    with_state(|state| state.resources.take()).unwrap_or_default()
 }
 
 /// Opens the `Blob` sent along as `file`; returns the session and the reply.

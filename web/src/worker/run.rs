@@ -1,23 +1,30 @@
 //! One segmentation run in the worker: prepare the method (K-Means: fit it on the sample, then
-//! the k curve), hash the input for the manifest, then label the raster through the engine's unit
-//! driver into three sinks: class statistics, the label preview and the compressed output tiles
-//! (kept, so the GeoTIFF can be written again with an edited legend).
+//! the k curve; the CNN: fetch its model once, fit on its embeddings), hash the input for the
+//! manifest, then label the raster through the engine's unit driver into three sinks: class
+//! statistics, the label preview and the compressed output tiles (kept, so the GeoTIFF can be
+//! written again with an edited legend). The heavy work runs on the backend the page chose
+//! ([`super::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
 use std::io::BufReader;
 
-use engine::geotiff::{EncodedTile, RasterInfo, TileEncoder};
+use std::sync::Arc;
+
+use engine::cnn::{Artifact, CnnRuntime};
+use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::LegendEntry;
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
 use engine::pipeline::{
-    self, EncodedTiles, MethodParams, SegmentError, SegmentParams, Segmenter, writer_options,
+    self, Accelerator, CPU_BACKEND, EncodedTiles, MethodParams, Runtime, SegmentError,
+    SegmentParams, Segmenter, writer_options,
 };
 use engine::preview::LabelPreview;
 use engine::progress::{Progress, Stage};
 use engine::stats::ClassStats;
 
-use super::{BACKEND, BlobReader, Session, post};
+use super::backend::{Backend, CPU, Webgpu};
+use super::{BlobReader, Session, post};
 use crate::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
@@ -34,6 +41,9 @@ pub enum RunError {
     /// A method the engine knows but the web app does not run.
     #[error("the method `{0}` is not available in the web app")]
     Unsupported(&'static str),
+    /// The CNN's model could not be fetched or does not load.
+    #[error("{0}")]
+    Model(String),
 }
 
 /// What the worker keeps of the last run to write its GeoTIFF again.
@@ -89,10 +99,72 @@ impl Progress for Throttled {
     }
 }
 
-/// Segments the open raster with `params`.
+/// What a run may use beyond the open raster: where it works (the GPU is dropped for good once
+/// it fails) and the CNN's model, fetched on the first CNN run.
+#[derive(Debug, Default)]
+pub struct Resources {
+    pub backend: Backend,
+    /// The worker's WebGPU device, once started.
+    pub webgpu: Webgpu,
+    pub models: Vec<Arc<Artifact>>,
+}
+
+impl Resources {
+    /// The model `id`, fetched from the app's origin the first time.
+    async fn model(&mut self, id: &str) -> Result<Arc<Artifact>, RunError> {
+        if let Some(m) = self.models.iter().find(|m| m.meta.id == id) {
+            return Ok(m.clone());
+        }
+        let model = super::model::fetch(id).await.map_err(RunError::Model)?;
+        self.models.push(model.clone());
+        Ok(model)
+    }
+
+    /// The engine's runtime for `params` on the current backend.
+    async fn runtime(&mut self, params: &SegmentParams) -> Result<Runtime, RunError> {
+        let cnn = match &params.method {
+            MethodParams::Cnn(p) => {
+                let accelerator = self.backend.gpu.clone().unwrap_or_else(|| Accelerator {
+                    name: CPU.to_owned(),
+                    ..Accelerator::cpu()
+                });
+                Some(CnnRuntime {
+                    artifact: self.model(&p.model).await?,
+                    device: accelerator.device,
+                    backend: accelerator.name,
+                })
+            }
+            _ => None,
+        };
+        Ok(Runtime {
+            cnn,
+            kmeans: self.backend.gpu.clone(),
+        })
+    }
+
+    /// Drops the GPU after it failed with `error`, and tells the page.
+    fn lose_gpu(&mut self, error: &SegmentError) {
+        let name = self.backend.name();
+        self.backend = Backend::default();
+        self.webgpu = Webgpu::Unavailable(format!("{name} was lost during a run ({error})"));
+        post(&FromWorker::Fallback {
+            message: format!("{name} failed ({error}); the run goes on on the CPU"),
+        });
+    }
+}
+
+/// Whether `result` failed on the GPU (and may be done again on the CPU).
+fn gpu_failed<T>(result: &Result<T, SegmentError>, resources: &Resources) -> bool {
+    resources.backend.gpu.is_some() && matches!(result, Err(SegmentError::Backend(_)))
+}
+
+/// Segments the open raster with `params`. A GPU that fails (device lost, allocation refused)
+/// is dropped and the run goes on on the CPU: a fit is done again, labelling starts again with
+/// the fitted centres.
 pub async fn run(
     session: &mut Session,
     params: &SegmentParams,
+    resources: &mut Resources,
 ) -> Result<(RunResult, LastRun), RunError> {
     let progress = Throttled::new();
     let info = session.info.clone();
@@ -103,7 +175,21 @@ pub async fn run(
         MethodParams::Kmeans(kmeans) => {
             let fitted = model::fit(reader, kmeans, params.seed, &progress)?;
             let curve = model::k_curve(&fitted, &progress)?;
-            (Segmenter::kmeans(fitted.model, params.post), Some(curve))
+            let segmenter = Segmenter::kmeans(fitted.model, params.post)
+                .assigning_on(resources.backend.gpu.clone());
+            (segmenter, Some(curve))
+        }
+        MethodParams::Cnn(_) => {
+            let runtime = resources.runtime(params).await?;
+            let mut fitted = pipeline::segmenter(reader, params, &runtime, &progress).await;
+            if gpu_failed(&fitted, resources)
+                && let Err(e) = &fitted
+            {
+                resources.lose_gpu(e);
+                let runtime = resources.runtime(params).await?;
+                fitted = pipeline::segmenter(reader, params, &runtime, &progress).await;
+            }
+            (fitted?, None)
         }
         other => return Err(RunError::Unsupported(other.name())),
     };
@@ -116,24 +202,25 @@ pub async fn run(
     );
     let (blake3, bytes) = hash_input(hashed).map_err(SegmentError::ReadInput)?;
     progress.report(Stage::Hashing, 1.0);
-    let manifest = segmenter.manifest(
-        InputIdentity {
-            name: session.name.clone(),
-            bytes,
-            blake3,
-        },
-        BACKEND,
-    );
-    let legend = segmenter.legend();
-    let options = writer_options(&info, &legend, &manifest);
+    let identity = InputIdentity {
+        name: session.name.clone(),
+        bytes,
+        blake3,
+    };
 
-    let mut sinks = (
-        ClassStats::new(segmenter.classes(), info.georef.as_ref()),
-        LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
-        EncodedTiles::new(TileEncoder::new(&options)),
-    );
-    segmenter.run(reader, &mut sinks, &progress).await?;
-    let (stats, labels_preview, tiles) = sinks;
+    let mut labelled = label(reader, &segmenter, &info, identity.clone(), &progress).await;
+    if gpu_failed(&labelled, resources)
+        && let Err(e) = &labelled
+    {
+        resources.lose_gpu(e);
+        let cpu = segmenter.on_cpu();
+        labelled = label(reader, &cpu, &info, identity, &progress).await;
+    }
+    let Labelled {
+        manifest,
+        legend,
+        sinks: (stats, labels_preview, tiles),
+    } = labelled?;
 
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
@@ -152,4 +239,40 @@ pub async fn run(
         tiles: tiles.tiles,
     };
     Ok((result, last))
+}
+
+/// The outputs of labelling every unit.
+struct Labelled {
+    manifest: RunManifest,
+    legend: Vec<LegendEntry>,
+    sinks: (ClassStats, LabelPreview, EncodedTiles),
+}
+
+/// Labels every unit with `segmenter` into the class statistics, the label preview and the
+/// compressed tiles.
+async fn label(
+    reader: &mut GeoTiffReader<BlobReader>,
+    segmenter: &Segmenter,
+    info: &RasterInfo,
+    identity: InputIdentity,
+    progress: &Throttled,
+) -> Result<Labelled, SegmentError> {
+    let backend = match segmenter.backend().as_str() {
+        CPU_BACKEND => CPU.to_owned(),
+        name => name.to_owned(),
+    };
+    let manifest = segmenter.manifest(identity, &backend);
+    let legend = segmenter.legend();
+    let options = writer_options(info, &legend, &manifest);
+    let mut sinks = (
+        ClassStats::new(segmenter.classes(), info.georef.as_ref()),
+        LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
+        EncodedTiles::new(TileEncoder::new(&options)),
+    );
+    segmenter.run(reader, &mut sinks, progress).await?;
+    Ok(Labelled {
+        manifest,
+        legend,
+        sinks,
+    })
 }

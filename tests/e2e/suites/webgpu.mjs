@@ -1,0 +1,167 @@
+// WebGPU and the CPU path: the page names its backend, both backends give the same labels for
+// both methods, a GPU lost mid-run hands over to the CPU, and a 16384 × 16384 raster runs to
+// the end on either backend.
+//
+// Headless Chromium runs WebGPU on SwiftShader (a CPU Vulkan) with --enable-unsafe-webgpu.
+
+import fs from 'node:fs';
+import { assert, assertEqual } from '../lib/assert.mjs';
+import { download, loadFile, runToResult, text, tid, trySample } from '../lib/app.mjs';
+import { bandBytes } from '../lib/gdal.mjs';
+
+/** Least share of pixels with the same label on the CPU and on WebGPU. */
+const MIN_AGREEMENT = 0.999;
+/** Largest difference between a CPU and a WebGPU run's CNN centres (standardised features). */
+const CENTRE_TOLERANCE = 1e-3;
+
+const CPU = 'CPU (WebAssembly)';
+
+/** Waits until the page names its backend; returns [name, gpu]. */
+async function backendOf(page) {
+  await page.waitForFunction(
+    ([sel, cpu]) => {
+      const el = document.querySelector(sel);
+      return el && (el.dataset.gpu === 'true' || el.textContent.trim() === cpu);
+    },
+    [tid('backend'), CPU],
+    { timeout: 60_000 },
+  );
+  // The worker starts on the CPU and reports the GPU once it has one: wait for that answer.
+  await page.waitForTimeout(500);
+  const el = page.locator(tid('backend'));
+  return [(await el.innerText()).trim(), (await el.getAttribute('data-gpu')) === 'true'];
+}
+
+/** Runs `query` on `load(page)` and returns the labels (band 1 of the GeoTIFF) and the manifest. */
+async function runOnce(t, query, load = trySample) {
+  const page = await t.open(query);
+  await load(page);
+  const [backend, gpu] = await backendOf(page);
+  const ms = await runToResult(page);
+  const tif = await download(page, 'download-geotiff', t.tmp);
+  const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
+  await page.close();
+  return { backend, gpu, ms, labels: bandBytes(tif, t.tmp), manifest };
+}
+
+function agreement(a, b) {
+  assertEqual(a.length, b.length, 'label raster sizes');
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+function centreDifference(a, b) {
+  const ca = a.method.centres;
+  const cb = b.method.centres;
+  assertEqual(ca.length, cb.length, 'number of centres');
+  let max = 0;
+  ca.forEach((row, i) => row.forEach((v, j) => { max = Math.max(max, Math.abs(v - cb[i][j])); }));
+  return max;
+}
+
+/** The same run on the CPU and on WebGPU: labels agree, the manifests name the backends. */
+async function parity(t, query, load) {
+  const cpu = await runOnce(t, `${query}&backend=cpu`, load);
+  const gpu = await runOnce(t, `${query}&backend=webgpu`, load);
+  assertEqual(cpu.backend, CPU, 'backend shown with backend=cpu');
+  assert(gpu.gpu && gpu.backend.startsWith('WebGPU: '), `backend shown with backend=webgpu: ${gpu.backend}`);
+  assertEqual(cpu.manifest.backend, CPU, 'CPU manifest backend');
+  assertEqual(gpu.manifest.backend, gpu.backend, 'WebGPU manifest backend');
+  const share = agreement(cpu.labels, gpu.labels);
+  const centres = centreDifference(cpu.manifest, gpu.manifest);
+  console.log(`      ${query}: ${(share * 100).toFixed(4)} % of ${cpu.labels.length} pixels agree; `
+    + `centres differ by at most ${centres.toExponential(2)}; CPU ${cpu.ms.toFixed(0)} ms, ${gpu.backend} ${gpu.ms.toFixed(0)} ms`);
+  assert(share >= MIN_AGREEMENT, `only ${(share * 100).toFixed(3)} % of the labels agree (at least ${MIN_AGREEMENT * 100} %)`);
+  assert(centres <= CENTRE_TOLERANCE, `centres differ by ${centres} (at most ${CENTRE_TOLERANCE})`);
+  return { cpu, gpu };
+}
+
+/** Prepended to the worker's loader: remembers every GPUDevice the worker creates. */
+const CAPTURE_DEVICES = `self.__mapsegGpuDevices = [];
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = function (...args) {
+    return requestDevice.apply(this, args).then((d) => { self.__mapsegGpuDevices.push(d); return d; });
+  };
+}
+`;
+
+export default [
+  {
+    name: 'webgpu: the page names the adapter, and the CPU when asked',
+    async fn(t) {
+      const page = await t.open();
+      const [name, gpu] = await backendOf(page);
+      assert(gpu && name.startsWith('WebGPU: '), `backend shown by default: ${name}`);
+      await page.selectOption(tid('backend-choice'), 'cpu');
+      await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.gpu === 'false', tid('backend'));
+      assertEqual(await text(page, 'backend'), CPU, 'backend after choosing the CPU');
+      assert(page.url().includes('backend=cpu'), `the URL keeps the choice: ${page.url()}`);
+      const again = await t.open('?backend=cpu');
+      assertEqual((await backendOf(again))[0], CPU, 'backend with ?backend=cpu');
+    },
+  },
+  {
+    name: 'webgpu: K-Means labels on WebGPU equal the CPU path',
+    async fn(t) {
+      const { cpu, gpu } = await parity(t, '?k=6&res=1&smooth=0');
+      assertEqual(centreDifference(cpu.manifest, gpu.manifest), 0, 'K-Means centres (fitted on the CPU both times)');
+    },
+  },
+  {
+    name: 'webgpu: CNN labels on WebGPU equal the CPU path',
+    async fn(t) {
+      await parity(t, '?method=cnn&k=6&res=2&smooth=0');
+    },
+  },
+  {
+    name: 'webgpu: a device lost mid-run hands the run to the CPU',
+    serviceWorkers: 'block',
+    async fn(t) {
+      await t.context.route('**/worker_loader.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: CAPTURE_DEVICES + await response.text() });
+      });
+      const page = await t.open('?method=cnn&k=6&res=2&backend=webgpu');
+      await loadFile(page, t.fixtures.medium());
+      const [name, gpu] = await backendOf(page);
+      assert(gpu, `no WebGPU adapter: ${name}`);
+      await page.click(tid('run'));
+      await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.stage === 'assigning', tid('progress'), { timeout: 240_000, polling: 50 });
+      const worker = page.workers().find((w) => w.url().includes('worker_loader.js'));
+      assert(worker, 'the worker is not visible to the test');
+      const destroyed = await worker.evaluate(() => {
+        for (const d of self.__mapsegGpuDevices) d.destroy();
+        return self.__mapsegGpuDevices.length;
+      });
+      assert(destroyed >= 1, 'the worker created no GPU device');
+      await page.waitForFunction(
+        ([ready, error]) => document.querySelector(ready) || document.querySelector(error),
+        [tid('result-ready'), tid('error')],
+        { timeout: 480_000, polling: 200 },
+      );
+      assert(!(await page.locator(tid('error')).count()), `the run failed: ${await text(page, 'error')}`);
+      assertEqual(await text(page, 'backend'), CPU, 'backend after the loss');
+      const note = await text(page, 'backend-note');
+      assert(/CPU/.test(note), `the page does not say the run went on on the CPU: ${note}`);
+      const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
+      assertEqual(manifest.backend, CPU, 'manifest backend after the loss');
+      console.log(`      destroyed ${destroyed} device(s) while assigning; note: ${note}`);
+    },
+  },
+  {
+    name: 'webgpu: a 16384 x 16384 raster runs to the end on either backend',
+    async fn(t) {
+      const file = t.fixtures.huge();
+      for (const backend of ['cpu', 'webgpu']) {
+        const page = await t.open(`?backend=${backend}&k=5&res=8`);
+        await loadFile(page, file);
+        const [name] = await backendOf(page);
+        const ms = await runToResult(page, 1_200_000);
+        console.log(`      ${name}: 16384 x 16384 K-Means in ${(ms / 1000).toFixed(1)} s`);
+        await page.close();
+      }
+    },
+  },
+];
