@@ -15,6 +15,11 @@
 //!   into the bench directory, times `mapseg segment --method cnn` and `--method kmeans` on one thread and on all
 //!   cores (and the CNN on the GPU backends where there is a GPU), prints megapixels per second as a Markdown table
 //!   with PASS/MISS for CNN inference ≥ 1 MP/s on one CPU core, and writes `bench-cnn-results.json`.
+//! - `bench web [--mapseg PATH] [--dist PATH]`: builds the release web app and `mapseg` (unless given), installs
+//!   Chromium and the npm packages of `tests/e2e` if missing, runs `mapseg segment --method kmeans` and `--method cnn`
+//!   on the bench's real 4096² GeoTIFF (all threads and one thread), then the app in headless Chromium on the same
+//!   file for K-Means and the CNN on the CPU and on WebGPU; prints drop→result time, megapixels per second, peak
+//!   memory and wasm memory as a Markdown table and writes `bench-web-results.json`. Fails on errors only.
 //! - `quality [--mapseg PATH] [-- SEGMENT ARGS…]`: segments the labelled scenes of `tests/fixtures/labelled/` with
 //!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
@@ -73,7 +78,8 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
-    /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery (`bench cnn`: the CNN method's speed).
+    /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery (`bench cnn`: the CNN method's speed;
+    /// `bench web`: the web app in headless Chromium beside the CLI).
     Bench {
         #[command(subcommand)]
         suite: Option<BenchSuite>,
@@ -127,6 +133,13 @@ enum Command {
 enum BenchSuite {
     /// Time the CNN method's inference beside K-Means on a tiled Sentinel-2 scene, on the CPU (and GPU if any).
     Cnn,
+    /// Time the web app in headless Chromium on a real 4096² raster, each method on the CPU and on WebGPU, beside
+    /// `mapseg segment` on the same file.
+    Web {
+        /// Measure this built web app (a trunk `dist` folder) instead of building the release one.
+        #[arg(long, value_name = "PATH")]
+        dist: Option<std::path::PathBuf>,
+    },
 }
 
 // `main` maps the outcome to an exit code itself (rather than returning `anyhow::Result`) so that the error is
@@ -159,6 +172,12 @@ fn run(command: Command) -> Result<ExitCode> {
             strict,
             mapseg,
         } => bench::cnn::run(strict, mapseg),
+        // No targets: only errors fail, so `--strict` changes nothing.
+        Command::Bench {
+            suite: Some(BenchSuite::Web { dist }),
+            strict: _,
+            mapseg,
+        } => bench::web::run(mapseg, dist),
         Command::Quality {
             mapseg,
             segment_args,

@@ -10,6 +10,7 @@ mod data;
 mod ours;
 mod peers;
 mod report;
+pub mod web;
 
 pub use data::ensure_venv;
 pub use ours::build as build_mapseg;
