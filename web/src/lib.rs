@@ -1,15 +1,16 @@
 //! Mapseg's web app.
 //!
-//! Two WebAssembly programs are built from this crate by trunk:
+//! Two WebAssembly programs are built by trunk:
 //!
-//! - `web` (the page): a leptos client-side app ([`app`]) with the file panel, the controls,
-//!   the map view, the legend and the downloads. It never touches pixels of the raster itself.
-//! - `worker` (a dedicated Web Worker, [`worker`]): opens the user's `File` through
+//! - `web` (the page, this crate): a leptos client-side app ([`app`]) with the file panel, the
+//!   controls, the map view, the legend and the downloads. It never touches pixels of the
+//!   raster itself, and links neither burn nor wgpu.
+//! - `worker` (the `web-worker` crate, a dedicated Web Worker): opens the user's `File` through
 //!   `FileReaderSync` and `Blob.slice` (so a raster larger than memory is read chunk by chunk),
-//!   runs the engine's segmentation (K-Means, through the engine's unit driver) and sends back
+//!   runs the engine's segmentation (K-Means or the CNN, on WebGPU or the CPU) and sends back
 //!   previews, statistics and the label GeoTIFF.
 //!
-//! They talk through the serde messages of [`protocol`]. The settings of a run live in the
+//! They talk through the serde messages of [`protocol`], sent by [`transport`]. The settings of a run live in the
 //! page's URL query ([`url_state`]), so a link reproduces a run.
 
 pub mod format;
@@ -20,5 +21,3 @@ pub mod url_state;
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod transport;
-#[cfg(target_arch = "wasm32")]
-pub mod worker;

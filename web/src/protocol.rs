@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 /// Longest side, in pixels, of the display image and of the label overlay.
 pub const PREVIEW_MAX_SIDE: u32 = 1024;
 
+/// The name shown for the CPU path (and written in its runs' manifests).
+pub const CPU_BACKEND: &str = "CPU (WebAssembly)";
+
 /// Where the user wants the heavy work to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -116,7 +116,7 @@ impl Artifact {
             .map_err(|e| ArtifactError::Weights(e.to_string()))?;
         let net = meta
             .architecture
-            .init(&Device::flex())
+            .init(&crate::cnn::cpu_device())
             .try_load_record(record)
             .map_err(|e| ArtifactError::Weights(e.to_string()))?;
         Ok(Self {

@@ -14,7 +14,6 @@
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -55,11 +54,11 @@ pub struct CnnRuntime {
 }
 
 impl CnnRuntime {
-    /// `artifact` on the CPU (burn's flex backend).
+    /// `artifact` on the CPU ([`crate::cnn::cpu_device`]).
     pub fn cpu(artifact: Artifact) -> Self {
         Self {
             artifact: Arc::new(artifact),
-            device: Device::flex(),
+            device: crate::cnn::cpu_device(),
             backend: crate::pipeline::CPU_BACKEND.to_owned(),
         }
     }
@@ -92,6 +91,9 @@ pub struct CnnModel {
     pub model_id: String,
     pub weights_hash: String,
     pub backend: String,
+    /// The model the network came from (its weights stay on the CPU, so the network can be
+    /// made again on another device even when the current one is lost).
+    artifact: Arc<Artifact>,
     net: Arc<Cnn>,
     device: Device,
 }
@@ -313,6 +315,7 @@ pub async fn fit<R: Read + Seek>(
         model_id: meta.id.clone(),
         weights_hash: runtime.artifact.weights_hash.clone(),
         backend: runtime.backend.clone(),
+        artifact: runtime.artifact.clone(),
         net: Arc::new(net),
         device: runtime.device.clone(),
     })
@@ -368,9 +371,10 @@ fn standardise(points: &mut [f32], mean: &[f32], inv_sd: &[f32]) {
 }
 
 impl CnnModel {
-    /// The same fitted model with its network on `accelerator`'s device.
+    /// The same fitted model with its network on `accelerator`'s device, made from the model's
+    /// weights (never read back from the current device, which may be lost).
     pub fn on(&self, accelerator: crate::pipeline::Accelerator) -> Self {
-        let net = (*self.net).clone().to_device(&accelerator.device);
+        let net = self.artifact.net(&accelerator.device);
         Self {
             net: Arc::new(net),
             device: accelerator.device,
@@ -431,7 +435,7 @@ mod tests {
 
     #[test]
     fn pieces_of_rows_give_the_embeddings_of_the_whole_span() {
-        let device = Device::flex();
+        let device = crate::cnn::cpu_device();
         let net = CnnConfig::new().init(&device);
         let (w, h) = (40usize, 150usize);
         let mut state = 0x1234_5678_u32;

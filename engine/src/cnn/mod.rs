@@ -37,3 +37,26 @@ pub use artifact::{Artifact, ArtifactError, ModelMeta};
 pub use method::{CnnModel, CnnRuntime};
 #[cfg(feature = "cnn")]
 pub use net::{Cnn, CnnConfig};
+
+#[cfg(all(feature = "cnn", not(any(feature = "flex", feature = "ndarray"))))]
+compile_error!("the engine's `cnn` feature needs a CPU backend: enable `flex` (or `ndarray`)");
+
+/// burn's CPU device: flex, or ndarray in builds without flex (browsers without WebAssembly
+/// SIMD, whose compilers refuse flex's matrix kernels).
+#[cfg(feature = "cnn")]
+pub fn cpu_device() -> burn::tensor::Device {
+    #[cfg(feature = "flex")]
+    {
+        burn::tensor::Device::flex()
+    }
+    #[cfg(all(feature = "ndarray", not(feature = "flex")))]
+    {
+        // Deprecated in burn 0.22 in favour of flex, which old browsers cannot load.
+        #[allow(deprecated)]
+        burn::tensor::Device::ndarray()
+    }
+    #[cfg(not(any(feature = "flex", feature = "ndarray")))]
+    {
+        unreachable!("a compile error above")
+    }
+}

@@ -98,7 +98,7 @@ mod tests {
             let centres: Vec<f32> = (0..k * dims).map(|_| next()).collect();
             let mut cpu = vec![0u8; n];
             super::super::assign(&points, dims, &centres, &mut cpu, None);
-            let device = Device::flex();
+            let device = crate::cnn::cpu_device();
             let on_device = pollster::block_on(assign(&device, &points, dims, &centres)).unwrap();
             assert_eq!(on_device, cpu, "dims {dims}, k {k}");
         }
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn ragged_input_is_refused() {
-        let device = Device::flex();
+        let device = crate::cnn::cpu_device();
         let err = pollster::block_on(assign(&device, &[1.0, 2.0, 3.0], 2, &[0.0, 0.0])).unwrap_err();
         assert!(err.to_string().contains("2 dimensions"), "{err}");
     }

@@ -2,7 +2,7 @@
 //! blocks on. The default is the CPU for both (the built-in model through burn's flex backend,
 //! K-Means through the engine's own kernel).
 
-use super::{CPU_BACKEND, MethodParams, SegmentParams};
+use super::{CPU_BACKEND, SegmentParams};
 
 /// A burn device and the name manifests and front ends show for it ("cpu", "wgpu", "webgpu: …").
 #[cfg(feature = "cnn")]
@@ -14,10 +14,10 @@ pub struct Accelerator {
 
 #[cfg(feature = "cnn")]
 impl Accelerator {
-    /// burn's CPU backend (flex).
+    /// burn's CPU backend ([`crate::cnn::cpu_device`]).
     pub fn cpu() -> Self {
         Self {
-            device: burn::tensor::Device::flex(),
+            device: crate::cnn::cpu_device(),
             name: CPU_BACKEND.to_owned(),
         }
     }
@@ -39,13 +39,13 @@ impl Runtime {
     pub fn backend(&self, params: &SegmentParams) -> String {
         match &params.method {
             #[cfg(feature = "cnn")]
-            MethodParams::Cnn(_) => self
+            super::MethodParams::Cnn(_) => self
                 .cnn
                 .as_ref()
                 .map_or(CPU_BACKEND, |c| c.backend.as_str())
                 .to_owned(),
             #[cfg(feature = "cnn")]
-            MethodParams::Kmeans(_) => self
+            super::MethodParams::Kmeans(_) => self
                 .kmeans
                 .as_ref()
                 .map_or(CPU_BACKEND, |a| a.name.as_str())

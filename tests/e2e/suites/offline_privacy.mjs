@@ -2,7 +2,7 @@
 // says so, and after the first visit the app and its sample work with the network cut.
 
 import { assert } from '../lib/assert.mjs';
-import { runToResult, trySample } from '../lib/app.mjs';
+import { runToResult, setControl, trySample } from '../lib/app.mjs';
 
 export default [
   {
@@ -37,7 +37,7 @@ export default [
     },
   },
   {
-    name: 'offline: after the first visit the app and the sample work without a network',
+    name: 'offline: after the first visit the app, the sample and the CNN work without a network',
     async fn(t) {
       const page = await t.open();
       const registered = await page.evaluate(() => Promise.race([
@@ -57,6 +57,9 @@ export default [
         await page.reload();
         await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 60_000 });
         await trySample(page);
+        await runToResult(page);
+        // The CNN's model was cached at the first visit too.
+        await setControl(page, 'method', 'cnn');
         await runToResult(page);
       } finally {
         await page.context().setOffline(false);

@@ -116,6 +116,28 @@ export default [
     },
   },
   {
+    name: 'webgpu: the worker for browsers without WebAssembly SIMD (ndarray) labels like the flex CPU path',
+    serviceWorkers: 'block',
+    async fn(t) {
+      const query = '?method=cnn&k=6&res=2&smooth=0&backend=cpu';
+      const flex = await runOnce(t, query);
+      // What Chromium 87 sees: the SIMD probe fails, and worker_loader.js starts worker_legacy.
+      await t.context.route('**/worker_loader.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: 'WebAssembly.validate = function () { return false; };\n' + await response.text() });
+      });
+      let legacyLoaded = false;
+      t.context.on('request', (r) => { if (r.url().includes('worker_legacy_bg.wasm')) legacyLoaded = true; });
+      const legacy = await runOnce(t, query);
+      assert(legacyLoaded, 'worker_legacy_bg.wasm was not loaded');
+      const share = agreement(flex.labels, legacy.labels);
+      const centres = centreDifference(flex.manifest, legacy.manifest);
+      console.log(`      flex vs ndarray: ${(share * 100).toFixed(4)} % of the labels agree; centres differ by at most ${centres.toExponential(2)}`);
+      assert(share >= MIN_AGREEMENT, `only ${(share * 100).toFixed(3)} % of the labels agree`);
+      assert(centres <= CENTRE_TOLERANCE, `centres differ by ${centres}`);
+    },
+  },
+  {
     name: 'webgpu: a device lost mid-run hands the run to the CPU',
     serviceWorkers: 'block',
     async fn(t) {
@@ -141,13 +163,51 @@ export default [
         [tid('result-ready'), tid('error')],
         { timeout: 480_000, polling: 200 },
       );
-      assert(!(await page.locator(tid('error')).count()), `the run failed: ${await text(page, 'error')}`);
+      const failure = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? null, tid('error'));
+      assert(failure === null, `the run failed: ${failure}`);
       assertEqual(await text(page, 'backend'), CPU, 'backend after the loss');
       const note = await text(page, 'backend-note');
       assert(/CPU/.test(note), `the page does not say the run went on on the CPU: ${note}`);
       const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
       assertEqual(manifest.backend, CPU, 'manifest backend after the loss');
       console.log(`      destroyed ${destroyed} device(s) while assigning; note: ${note}`);
+    },
+  },
+  {
+    name: 'webgpu: a GPU out-of-memory error mid-run takes the worker down, and the page finishes the run on the CPU',
+    serviceWorkers: 'block',
+    async fn(t) {
+      await t.context.route('**/worker_loader.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: CAPTURE_DEVICES + await response.text() });
+      });
+      const page = await t.open('?method=cnn&k=6&res=2&backend=webgpu');
+      await loadFile(page, t.fixtures.medium());
+      assert((await backendOf(page))[1], 'no WebGPU adapter');
+      await page.click(tid('run'));
+      await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.stage === 'assigning', tid('progress'), { timeout: 240_000, polling: 50 });
+      const worker = page.workers().find((w) => w.url().includes('worker_loader.js'));
+      // What the browser reports when an allocation fails: an uncaptured GPUOutOfMemoryError.
+      const signalled = await worker.evaluate(() => {
+        for (const d of self.__mapsegGpuDevices) {
+          d.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error: new GPUOutOfMemoryError('test: allocation refused') }));
+        }
+        return self.__mapsegGpuDevices.length;
+      });
+      assert(signalled >= 1, 'the worker created no GPU device');
+      await page.waitForFunction(
+        ([ready, error]) => document.querySelector(ready) || document.querySelector(error),
+        [tid('result-ready'), tid('error')],
+        { timeout: 480_000, polling: 200 },
+      );
+      const failure = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? null, tid('error'));
+      assert(failure === null, `the run failed: ${failure}`);
+      assertEqual(await text(page, 'backend'), CPU, 'backend after the error');
+      const note = await text(page, 'backend-note');
+      assert(/CPU/.test(note) && /out of memory/i.test(note) && !/panicked at/.test(note), `the page does not say what happened: ${note}`);
+      const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
+      assertEqual(manifest.backend, CPU, 'manifest backend after the error');
+      console.log(`      note: ${note}`);
     },
   },
   {

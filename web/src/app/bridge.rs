@@ -44,6 +44,8 @@ thread_local! {
     static WORKER: RefCell<Option<Handle>> = const { RefCell::new(None) };
     /// The run in progress, kept to start it again on the CPU if the GPU takes the worker down.
     static RUNNING: RefCell<Option<SegmentParams>> = const { RefCell::new(None) };
+    /// Whether the run in progress started on a GPU.
+    static RUN_ON_GPU: Cell<bool> = const { Cell::new(false) };
     /// Set once a GPU took a worker down: later workers stay on the CPU.
     static GPU_BROKEN: Cell<bool> = const { Cell::new(false) };
     /// Counts the workers started; a worker's handlers ignore events once it is not the last.
@@ -118,14 +120,16 @@ fn rerun_on_cpu(state: AppState, message: &str) -> bool {
     let Some(params) = params else {
         return false;
     };
-    if state.busy.get_untracked() != Busy::Running || !state.backend_gpu.get_untracked() {
+    if state.busy.get_untracked() != Busy::Running || !RUN_ON_GPU.get() {
         return false;
     }
+    RUN_ON_GPU.set(false);
     let gpu = state.backend.get_untracked();
     GPU_BROKEN.set(true);
     state.backend_gpu.set(false);
     state.backend_note.set(Some(format!(
-        "{gpu} stopped the worker ({message}); the run was done again on the CPU"
+        "{gpu} stopped the worker ({}); the run was done again on the CPU",
+        gist(message)
     )));
     restart(state);
     state.run_started.set(dom::now_ms());
@@ -137,6 +141,10 @@ fn rerun_on_cpu(state: AppState, message: &str) -> bool {
 fn restart(state: AppState) {
     WORKER.with(|w| {
         if let Some(old) = w.borrow_mut().take() {
+            // Events the old worker already queued (the error of a trapped instance) must not
+            // reach its handlers, which are dropped here.
+            old.worker.set_onmessage(None);
+            old.worker.set_onerror(None);
             old.worker.terminate();
         }
     });
@@ -225,6 +233,7 @@ pub fn run(state: AppState) {
     };
     let params = state.settings.with_untracked(|s| s.params(&data_bands));
     RUNNING.with(|r| *r.borrow_mut() = Some(params.clone()));
+    RUN_ON_GPU.set(state.backend_gpu.get_untracked());
     state.problem.set(None);
     state.shown.set(None);
     state.progress.set(ProgressState {
@@ -235,6 +244,23 @@ pub fn run(state: AppState) {
     state.run_started.set(dom::now_ms());
     state.busy.set(Busy::Running);
     send(&ToWorker::Run { params }, None);
+}
+
+/// The message of a panic (`panicked at FILE:LINE:COL:` and the stack left out), at most 120
+/// characters.
+fn gist(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let text = if first.starts_with("panicked at ") {
+        lines.next().unwrap_or(first)
+    } else {
+        first
+    };
+    let mut short: String = text.chars().take(120).collect();
+    if text.chars().count() > 120 {
+        short.push('…');
+    }
+    short
 }
 
 /// Whether the run in progress is a CNN run.
@@ -300,7 +326,7 @@ fn dispatch(state: AppState, msg: FromWorker) {
             }
         }
         FromWorker::Fallback { message } => {
-            state.backend.set(crate::worker::CPU.to_owned());
+            state.backend.set(crate::protocol::CPU_BACKEND.to_owned());
             state.backend_gpu.set(false);
             state.backend_note.set(Some(message));
         }

@@ -89,7 +89,7 @@ impl AppState {
             info: RwSignal::new(None),
             preview: RwSignal::new(None),
             settings: RwSignal::new(Settings::from_query(&query)),
-            backend: RwSignal::new(crate::worker::CPU.to_owned()),
+            backend: RwSignal::new(crate::protocol::CPU_BACKEND.to_owned()),
             backend_gpu: RwSignal::new(false),
             backend_note: RwSignal::new(None),
             busy: RwSignal::new(Busy::Idle),

@@ -1,8 +1,8 @@
-//! The Web Worker program: runs the engine off the page's thread (see `web::worker`).
+//! The worker program for browsers with WebAssembly SIMD (WebGPU and burn's flex CPU backend); see the `web_worker` library.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    web::worker::start();
+    web_worker::start();
 }
 
 #[cfg(not(target_arch = "wasm32"))]

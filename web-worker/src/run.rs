@@ -3,7 +3,7 @@
 //! manifest, then label the raster through the engine's unit driver into three sinks: class
 //! statistics, the label preview and the compressed output tiles (kept, so the GeoTIFF can be
 //! written again with an edited legend). The heavy work runs on the backend the page chose
-//! ([`super::backend`]); a GPU that fails mid-run hands over to the CPU.
+//! ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
 use std::io::BufReader;
@@ -23,9 +23,10 @@ use engine::preview::LabelPreview;
 use engine::progress::{Progress, Stage};
 use engine::stats::ClassStats;
 
-use super::backend::{Backend, CPU, Webgpu};
-use super::{BlobReader, Session, post};
-use crate::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
+use crate::backend::{Backend, CPU, Webgpu};
+use crate::blob_reader::BlobReader;
+use crate::worker::{Session, post};
+use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
@@ -115,7 +116,7 @@ impl Resources {
         if let Some(m) = self.models.iter().find(|m| m.meta.id == id) {
             return Ok(m.clone());
         }
-        let model = super::model::fetch(id).await.map_err(RunError::Model)?;
+        let model = crate::model::fetch(id).await.map_err(RunError::Model)?;
         self.models.push(model.clone());
         Ok(model)
     }
@@ -147,10 +148,26 @@ impl Resources {
         let name = self.backend.name();
         self.backend = Backend::default();
         self.webgpu = Webgpu::Unavailable(format!("{name} was lost during a run ({error})"));
+        web_sys::console::warn_1(&format!("{name} failed during a run: {error}").into());
         post(&FromWorker::Fallback {
-            message: format!("{name} failed ({error}); the run goes on on the CPU"),
+            message: format!(
+                "{name} failed during the run ({}); the CPU finished it",
+                short_reason(error)
+            ),
         });
     }
+}
+
+/// The gist of a GPU failure for the page: its innermost cause, without a backtrace.
+fn short_reason(error: &SegmentError) -> String {
+    let text = error.to_string();
+    let text = text.split("Backtrace").next().unwrap_or_default();
+    let cause = text.rsplit("Caused by:").next().unwrap_or_default().trim();
+    let mut short: String = cause.chars().take(120).collect();
+    if cause.chars().count() > 120 {
+        short.push('…');
+    }
+    short
 }
 
 /// Whether `result` failed on the GPU (and may be done again on the CPU).

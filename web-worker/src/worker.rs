@@ -8,11 +8,6 @@
 //! during a run is answered after the run. The page cancels a run by terminating the worker and
 //! starting a fresh one, so nothing here needs to poll for it.
 
-mod backend;
-mod blob_reader;
-mod model;
-mod run;
-
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -22,20 +17,21 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
-pub use blob_reader::BlobReader;
+use crate::blob_reader::BlobReader;
+use crate::{backend, run};
 
-use crate::format::file_info;
-use crate::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
-use crate::transport::{envelope, open};
+use web::format::file_info;
+use web::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
+use web::transport::{envelope, open};
 
-pub use backend::CPU;
+use crate::backend::CPU;
 
 /// The raster the page opened.
-struct Session {
-    name: String,
-    blob: Blob,
-    reader: GeoTiffReader<BlobReader>,
-    info: RasterInfo,
+pub(crate) struct Session {
+    pub(crate) name: String,
+    pub(crate) blob: Blob,
+    pub(crate) reader: GeoTiffReader<BlobReader>,
+    pub(crate) info: RasterInfo,
 }
 
 /// A message of the page waiting its turn, with the `Blob` sent along (for `Open`).

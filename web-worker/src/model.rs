@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response, WorkerGlobalScope};
 
-use crate::transport::js_error_text;
+use web::transport::js_error_text;
 
 /// Folder of the models, relative to the worker's script.
 const MODELS: &str = "./models";

@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use web_sys::{Blob, FileReaderSync};
 
-use crate::transport::js_error_text;
+use web::transport::js_error_text;
 
 /// Bytes read ahead of a small read (TIFF headers and tags come in many tiny reads).
 const READ_AHEAD: u64 = 256 * 1024;
@@ -40,10 +40,6 @@ impl BlobReader {
     /// Size of the blob in bytes.
     pub fn len(&self) -> u64 {
         self.size
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.size == 0
     }
 
     /// Reads `start..end` of the blob.

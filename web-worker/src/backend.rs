@@ -4,15 +4,15 @@
 //!
 //! A device lost later is noticed by burn's runtime (its device-lost callback poisons the
 //! device, and every readback after it fails), so a run sees a `SegmentError::Backend` and
-//! goes on on the CPU ([`super::run`]).
+//! goes on on the CPU ([`crate::run`]).
 
 use engine::pipeline::Accelerator;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
-use crate::protocol::BackendChoice;
+use web::protocol::BackendChoice;
 
 /// The name shown for the CPU path.
-pub const CPU: &str = "CPU (WebAssembly)";
+pub use web::protocol::CPU_BACKEND as CPU;
 
 /// Where runs work: a GPU, or the CPU when `None`.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +65,17 @@ pub async fn choose(choice: BackendChoice, gpu: &mut Webgpu) -> (Backend, Option
 }
 
 /// A burn device on the browser's WebGPU adapter, named after it.
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu() -> Result<Accelerator, String> {
+    Err(if has_navigator_gpu() {
+        "this worker is built without WebGPU".to_owned()
+    } else {
+        "this browser has no WebGPU".to_owned()
+    })
+}
+
+/// A burn device on the browser's WebGPU adapter, named after it.
+#[cfg(feature = "webgpu")]
 async fn webgpu() -> Result<Accelerator, String> {
     if !has_navigator_gpu() {
         return Err("this browser has no WebGPU".to_owned());
@@ -87,8 +98,10 @@ async fn webgpu() -> Result<Accelerator, String> {
 
 /// The adapter's vendor, architecture and description from `GPUAdapter.info` (wgpu names a
 /// web adapter after its description only, which browsers may leave empty).
+#[cfg(feature = "webgpu")]
 async fn adapter_info() -> Option<String> {
     let gpu = get(&get(&js_sys::global(), "navigator")?, "gpu")?;
+    use wasm_bindgen::JsCast;
     let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
     let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;

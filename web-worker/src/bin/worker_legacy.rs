@@ -1,0 +1,11 @@
+//! The worker program for browsers without WebAssembly SIMD (Chromium 87: burn's ndarray CPU backend, no WebGPU); see the `web_worker` library.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    web_worker::start();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("the Mapseg worker runs in a browser: build it with `trunk build`");
+}
