@@ -8,8 +8,8 @@
 
 use std::ops::RangeInclusive;
 
-pub use engine::features::RESOLUTIONS;
 use engine::cnn::{CnnParams, DEFAULT_SPECTRA};
+pub use engine::features::RESOLUTIONS;
 use engine::kmeans::MAX_K;
 use engine::kmeans::model::KMeansParams;
 use engine::normalise::Normalisation;
@@ -469,9 +469,15 @@ mod tests {
             ..Settings::default()
         };
         let q = s.to_query();
-        assert!(q.contains("roles=4=nir%2C%203=red") || q.contains("roles=4=nir,%203=red"), "{q}");
+        assert!(
+            q.contains("roles=4=nir%2C%203=red") || q.contains("roles=4=nir,%203=red"),
+            "{q}"
+        );
         assert_eq!(Settings::from_query(&q).roles, s.roles);
-        assert_eq!(Settings::from_query("?roles=%E2%82%AC%zz").roles.as_deref(), Some("€%zz"));
+        assert_eq!(
+            Settings::from_query("?roles=%E2%82%AC%zz").roles.as_deref(),
+            Some("€%zz")
+        );
     }
 
     #[test]
@@ -480,7 +486,10 @@ mod tests {
         assert_eq!(s.method, Method::Kmeans);
         assert_eq!(s.backend, BackendChoice::Auto);
         assert_eq!(s.spectra, DEFAULT_SPECTRA);
-        assert_eq!(Settings::from_query("?backend=webgpu").backend, BackendChoice::Webgpu);
+        assert_eq!(
+            Settings::from_query("?backend=webgpu").backend,
+            BackendChoice::Webgpu
+        );
         assert!(!Settings::default().to_query().contains("backend"));
     }
 

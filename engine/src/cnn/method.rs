@@ -21,9 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use super::artifact::Artifact;
 #[cfg(feature = "builtin-model")]
 use super::artifact::ArtifactError;
+use super::bands::SLOTS;
 use super::input::{InputSpec, Span, SpanInput};
 use super::net::Cnn;
-use super::bands::SLOTS;
 use super::net::STRIDE;
 use super::params::{CnnParams, MARGIN};
 use crate::features::Features;
@@ -437,7 +437,7 @@ mod tests {
     fn pieces_of_rows_give_the_embeddings_of_the_whole_span() {
         let device = crate::cnn::cpu_device();
         let net = CnnConfig::new().init(&device);
-        let (w, h) = (40usize, 150usize);
+        let (w, h) = (40usize, 152usize);
         let mut state = 0x1234_5678_u32;
         let values = (0..SLOTS * w * h)
             .map(|_| {

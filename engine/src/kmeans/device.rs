@@ -116,7 +116,8 @@ mod tests {
     #[test]
     fn ragged_input_is_refused() {
         let device = crate::cnn::cpu_device();
-        let err = pollster::block_on(assign(&device, &[1.0, 2.0, 3.0], 2, &[0.0, 0.0])).unwrap_err();
+        let err =
+            pollster::block_on(assign(&device, &[1.0, 2.0, 3.0], 2, &[0.0, 0.0])).unwrap_err();
         assert!(err.to_string().contains("2 dimensions"), "{err}");
     }
 }

@@ -17,10 +17,10 @@ mod segmenter;
 mod tiling;
 
 pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
+pub use output::{CPU_BACKEND, write_geotiff, writer_options};
 #[cfg(feature = "cnn")]
 pub use runtime::Accelerator;
 pub use runtime::Runtime;
-pub use output::{CPU_BACKEND, write_geotiff, writer_options};
 pub use segmenter::{MethodModel, PreparedUnit, Segmenter};
 pub use tiling::{MAX_HALO_PX, MAX_SMOOTH, UNIT_WIDTH, units};
 

@@ -69,16 +69,15 @@ pub fn spawn_worker(state: AppState) {
     let generation = GENERATION.get().wrapping_add(1);
     GENERATION.set(generation);
     let current = move || GENERATION.get() == generation;
-    let on_message =
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if !current() {
-                return;
-            }
-            match open::<FromWorker>(&event.data()) {
-                Ok((msg, _)) => dispatch(state, msg),
-                Err(e) => state.fail(e.to_string(), true),
-            }
-        });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if !current() {
+            return;
+        }
+        match open::<FromWorker>(&event.data()) {
+            Ok((msg, _)) => dispatch(state, msg),
+            Err(e) => state.fail(e.to_string(), true),
+        }
+    });
     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
         event.prevent_default();
         if !current() || rerun_on_cpu(state, &event.message()) {
@@ -447,14 +446,14 @@ fn overall_fraction(cnn: bool, stage: Stage, fraction: f32) -> f64 {
         }
     } else {
         match stage {
-        Stage::BandStatistics => (0.0, 0.1),
-        Stage::Sampling => (0.1, 0.1),
-        Stage::Fitting => (0.2, 0.2),
-        Stage::KCurve => (0.4, 0.1),
-        Stage::Hashing => (0.5, 0.05),
-        Stage::Assigning => (0.55, 0.4),
-        Stage::Writing => (0.95, 0.05),
-        _ => (0.0, 0.0),
+            Stage::BandStatistics => (0.0, 0.1),
+            Stage::Sampling => (0.1, 0.1),
+            Stage::Fitting => (0.2, 0.2),
+            Stage::KCurve => (0.4, 0.1),
+            Stage::Hashing => (0.5, 0.05),
+            Stage::Assigning => (0.55, 0.4),
+            Stage::Writing => (0.95, 0.05),
+            _ => (0.0, 0.0),
         }
     };
     start + span * f64::from(fraction)

@@ -37,10 +37,13 @@ fn hosts(w: &Window) -> Vec<Window> {
     {
         out.push(parent);
     }
+    // Another page's window is from another JavaScript realm, where `instanceof Window` is
+    // false: only null and undefined are ruled out.
     if let Ok(opener) = w.opener()
-        && let Ok(opener) = opener.dyn_into::<Window>()
+        && !opener.is_null()
+        && !opener.is_undefined()
     {
-        out.push(opener);
+        out.push(opener.unchecked_into::<Window>());
     }
     out
 }
@@ -50,7 +53,8 @@ pub fn listen(state: AppState) {
     let Some(w) = dom::window() else { return };
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let Some(w) = dom::window() else { return };
-        let Some(source) = event.source().and_then(|s| s.dyn_into::<Window>().ok()) else {
+        // The host's window comes from another realm (see `hosts`): compared by identity.
+        let Some(source) = event.source().map(|s| s.unchecked_into::<Window>()) else {
             return;
         };
         if !hosts(&w).iter().any(|h| js_sys::Object::is(h, &source)) {
