@@ -10,7 +10,7 @@ use std::io::BufReader;
 
 use std::sync::Arc;
 
-use engine::cnn::{Artifact, CnnRuntime};
+use engine::cnn::{self, Artifact, CnnParams, CnnRuntime};
 use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::LegendEntry;
@@ -196,17 +196,17 @@ pub async fn run(
                 .assigning_on(resources.backend.gpu.clone());
             (segmenter, Some(curve))
         }
-        MethodParams::Cnn(_) => {
-            let runtime = resources.runtime(params).await?;
-            let mut fitted = pipeline::segmenter(reader, params, &runtime, &progress).await;
-            if gpu_failed(&fitted, resources)
-                && let Err(e) = &fitted
+        MethodParams::Cnn(cnn) => {
+            let mut fitted = fit_cnn(reader, params, cnn, resources, &progress).await;
+            if resources.backend.gpu.is_some()
+                && let Err(RunError::Segment(e @ SegmentError::Backend(_))) = &fitted
             {
                 resources.lose_gpu(e);
-                let runtime = resources.runtime(params).await?;
-                fitted = pipeline::segmenter(reader, params, &runtime, &progress).await;
+                fitted = fit_cnn(reader, params, cnn, resources, &progress).await;
             }
-            (fitted?, None)
+            let fitted = fitted?;
+            let curve = fitted.k_curve(&progress)?;
+            (Segmenter::cnn(fitted.model, params.post), Some(curve))
         }
         other => return Err(RunError::Unsupported(other.name())),
     };
@@ -256,6 +256,21 @@ pub async fn run(
         tiles: tiles.tiles,
     };
     Ok((result, last))
+}
+
+/// Fits the CNN on the current backend (its model fetched first).
+async fn fit_cnn(
+    reader: &mut GeoTiffReader<BlobReader>,
+    params: &SegmentParams,
+    cnn: &CnnParams,
+    resources: &mut Resources,
+    progress: &Throttled,
+) -> Result<cnn::method::Fitted, RunError> {
+    let runtime = resources.runtime(params).await?;
+    let Some(cnn_runtime) = runtime.cnn.as_ref() else {
+        return Err(SegmentError::NoModel.into());
+    };
+    Ok(cnn::method::fit(reader, cnn, params.seed, cnn_runtime, progress).await?)
 }
 
 /// The outputs of labelling every unit.

@@ -159,7 +159,7 @@ pub struct RunResult {
     pub rows: Vec<ClassRow>,
     /// The run manifest as JSON.
     pub manifest: String,
-    /// Inertia and silhouette for k = 2..=16 on the fitting sample (K-Means runs only).
+    /// Inertia and silhouette for k = 2..=16 on the fitting sample, as the method clusters it.
     pub k_curve: Option<Vec<KChoice>>,
     /// The k the curve suggests, if any.
     pub suggested_k: Option<usize>,

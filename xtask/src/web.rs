@@ -88,7 +88,13 @@ fn ensure_wasm_opt() -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&prefix)?;
     Cmd::new("npm")?
-        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
         .arg(&prefix)
         .arg(format!("binaryen@{BINARYEN_VERSION}"))
         .run()
@@ -105,11 +111,9 @@ pub fn build_dist(release: bool) -> Result<PathBuf> {
     let wasm_opt = ensure_wasm_opt()?;
     Cmd::cargo(["fetch"])?.run()?;
     // trunk finds wasm-opt on PATH: ours comes first.
-    let path = std::env::join_paths(
-        std::iter::once(wasm_opt).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )?;
+    let path = std::env::join_paths(std::iter::once(wasm_opt).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
     let mut trunk = Cmd::new("trunk")?.arg("build").env("PATH", path);
     if release {
         trunk = trunk.arg("--release");

@@ -245,6 +245,26 @@ async fn embed_rows(
         .map_err(|e| SegmentError::Backend(format!("{e:?}")))
 }
 
+/// A fitted CNN and the sample it was fitted on (standardised block features, as clustered):
+/// what a k curve is computed on.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub model: CnnModel,
+    pub sample: Vec<f32>,
+}
+
+impl Fitted {
+    /// Inertia and silhouette for k = 2..=16 on the fitting sample.
+    pub fn k_curve(&self, progress: &impl Progress) -> Result<Vec<kmeans::KChoice>, SegmentError> {
+        kmeans::model::sample_k_curve(
+            &self.sample,
+            self.model.mean.len(),
+            self.model.seed,
+            progress,
+        )
+    }
+}
+
 /// Fits the CNN method on `reader`'s raster: band roles, normalisation, sample embeddings,
 /// k-means. On the calling thread.
 pub async fn fit<R: Read + Seek>(
@@ -253,7 +273,7 @@ pub async fn fit<R: Read + Seek>(
     seed: u64,
     runtime: &CnnRuntime,
     progress: &impl Progress,
-) -> Result<CnnModel, SegmentError> {
+) -> Result<Fitted, SegmentError> {
     params.validate()?;
     let (bands, roles) = params.resolve(reader.info())?;
     let meta = &runtime.artifact.meta;
@@ -303,7 +323,7 @@ pub async fn fit<R: Read + Seek>(
         params.fit,
         progress,
     )?;
-    Ok(CnnModel {
+    let model = CnnModel {
         params: params.clone(),
         seed,
         input,
@@ -318,6 +338,10 @@ pub async fn fit<R: Read + Seek>(
         artifact: runtime.artifact.clone(),
         net: Arc::new(net),
         device: runtime.device.clone(),
+    };
+    Ok(Fitted {
+        model,
+        sample: points,
     })
 }
 

@@ -453,12 +453,26 @@ impl Sampler {
 
 /// Inertia and silhouette for k = 2..=16 on (a seeded subset of) the fitting sample.
 pub fn k_curve(fitted: &Fitted, progress: &impl Progress) -> Result<Vec<KChoice>, SegmentError> {
+    sample_k_curve(
+        &fitted.sample,
+        fitted.model.spec.dims(),
+        fitted.model.seed,
+        progress,
+    )
+}
+
+/// Inertia and silhouette for k = 2..=16 on (a subset of) a method's fitting sample: `sample`
+/// holds points of `dims` features, as the method clusters them.
+pub fn sample_k_curve(
+    sample: &[f32],
+    dims: usize,
+    seed: u64,
+    progress: &impl Progress,
+) -> Result<Vec<KChoice>, SegmentError> {
     const MAX_POINTS: usize = 20_000;
-    let dims = fitted.model.spec.dims();
-    let n = fitted.sample.len() / dims;
+    let n = sample.len() / dims.max(1);
     let step = n.div_ceil(MAX_POINTS).max(1);
-    let points: Vec<f32> = fitted
-        .sample
+    let points: Vec<f32> = sample
         .chunks_exact(dims)
         .step_by(step)
         .flatten()
@@ -469,7 +483,7 @@ pub fn k_curve(fitted: &Fitted, progress: &impl Progress) -> Result<Vec<KChoice>
         &points,
         dims,
         2..=max_k,
-        fitted.model.seed,
+        seed,
         progress,
     )?)
 }

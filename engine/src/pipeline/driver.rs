@@ -187,8 +187,8 @@ pub async fn segmenter<R: Read + Seek>(
                 #[cfg(not(feature = "builtin-model"))]
                 None => return Err(SegmentError::NoModel),
             };
-            let model = crate::cnn::method::fit(reader, p, params.seed, cnn, progress).await?;
-            Ok(Segmenter::cnn(model, params.post))
+            let fitted = crate::cnn::method::fit(reader, p, params.seed, cnn, progress).await?;
+            Ok(Segmenter::cnn(fitted.model, params.post))
         }
         #[cfg(not(feature = "cnn"))]
         MethodParams::Cnn(_) => {

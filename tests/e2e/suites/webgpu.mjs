@@ -40,8 +40,10 @@ async function runOnce(t, query, load = trySample) {
   const ms = await runToResult(page);
   const tif = await download(page, 'download-geotiff', t.tmp);
   const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
+  const curve = page.locator(tid('k-curve'));
+  const suggestedK = (await curve.count()) ? await curve.getAttribute('data-suggested-k') : null;
   await page.close();
-  return { backend, gpu, ms, labels: bandBytes(tif, t.tmp), manifest };
+  return { backend, gpu, ms, labels: bandBytes(tif, t.tmp), manifest, suggestedK };
 }
 
 function agreement(a, b) {
@@ -112,7 +114,9 @@ export default [
   {
     name: 'webgpu: CNN labels on WebGPU equal the CPU path',
     async fn(t) {
-      await parity(t, '?method=cnn&k=6&res=2&smooth=0');
+      const { cpu, gpu } = await parity(t, '?method=cnn&k=6&res=2&smooth=0');
+      assert(cpu.suggestedK, 'no k curve for the CNN');
+      assertEqual(gpu.suggestedK, cpu.suggestedK, 'suggested k on WebGPU and on the CPU');
     },
   },
   {

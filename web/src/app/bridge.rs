@@ -431,16 +431,16 @@ fn dispatch(state: AppState, msg: FromWorker) {
 }
 
 /// The fraction of the whole run done, from a stage and its fraction (the stages of a run in
-/// the worker, in their order; a CNN run spends its fit on the sample's embeddings and has no k
-/// curve).
+/// the worker, in their order; a CNN run spends its fit on the sample's embeddings).
 fn overall_fraction(cnn: bool, stage: Stage, fraction: f32) -> f64 {
     let (start, span) = if cnn {
         match stage {
             Stage::BandStatistics => (0.0, 0.05),
-            Stage::Sampling => (0.05, 0.3),
-            Stage::Fitting => (0.35, 0.05),
-            Stage::Hashing => (0.4, 0.02),
-            Stage::Assigning => (0.42, 0.56),
+            Stage::Sampling => (0.05, 0.28),
+            Stage::Fitting => (0.33, 0.04),
+            Stage::KCurve => (0.37, 0.04),
+            Stage::Hashing => (0.41, 0.02),
+            Stage::Assigning => (0.43, 0.55),
             Stage::Writing => (0.98, 0.02),
             _ => (0.0, 0.0),
         }

@@ -1,5 +1,6 @@
-//! The k curve: inertia for k = 2..16 on the fitting sample, with the suggested k marked (K-Means
-//! runs only; nothing is shown for a result without a curve).
+//! The k curve: inertia for k = 2..16 on the fitting sample (K-Means: block features; CNN: the
+//! standardised embedding features it clusters), with the suggested k marked; nothing is shown
+//! for a result without a curve.
 
 use leptos::prelude::*;
 
