@@ -12,24 +12,16 @@ var FILES = [
   'web_bg.wasm',
   'boot.js',
   'worker_loader.js',
+  'worker_program.js',
   'sample/OSBS_029.tif',
   'models/mapseg-cnn-s1/meta.json',
   'models/mapseg-cnn-s1/weights.bpk',
 ];
 
-// The worker program this browser loads (as worker_loader.js picks it): `worker` where
-// WebAssembly SIMD is supported, else `worker_legacy`.
-var SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
+// The worker program this browser loads, as worker_loader.js picks it.
+importScripts('./worker_program.js');
 function workerFiles() {
-  var simd = false;
-  try {
-    simd = WebAssembly.validate(SIMD_PROBE);
-  } catch (e) {
-    simd = false;
-  }
-  var program = simd ? 'worker' : 'worker_legacy';
+  var program = mapsegWorkerProgram();
   return [program + '.js', program + '_bg.wasm'];
 }
 
