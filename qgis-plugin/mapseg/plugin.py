@@ -53,6 +53,7 @@ class MapsegPlugin:
         self.panel = None
         self.actions = []
         self.results = []  # result layers added in this session, oldest first
+        self.last_result = None  # the app's last result message (protocol.Result)
         self._tasks = []  # running export tasks (kept alive)
         self.session = Session(self._send, self._on_result, self.show_error)
 
@@ -268,6 +269,7 @@ class MapsegPlugin:
         if folder is None:
             return
         layer, _table, path = layers.add_result(result, source, folder)
+        self.last_result = result
         self.results.append(layer)
         if source is not None and not layers.extent_matches(layer, source):
             self.show_info(

@@ -5,8 +5,16 @@ re-export them, and Qt 6 moves the page classes to ``QtWebEngineCore``. ``AVAILA
 ``False`` when none is installed: the plugin then opens the app in the system browser.
 """
 
+from qgis.PyQt.QtCore import QCoreApplication, Qt
+
 AVAILABLE = False
 MISSING_REASON = ""
+
+# QtWebEngine shares OpenGL contexts with the application. QGIS 3.22 starts without asking for
+# that, and PyQt then refuses to import QtWebEngineWidgets into the running application; asking
+# now is what Qt's own warning ("initialized from a plugin") recommends short of a rebuilt QGIS.
+if QCoreApplication.instance() is not None and not QCoreApplication.testAttribute(Qt.AA_ShareOpenGLContexts):
+    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
 
 try:
     try:

@@ -3,15 +3,16 @@
 runs the sample with K-Means and then with the CNN (on the CPU path: Chromium 87 has no WebGPU) and waits
 for each result.
 
+The app is served by the QGIS plugin's own loopback server (qgis-plugin/mapseg/server.py), as in
+the plugin's panel: the public build's page policy allows only 'wasm-unsafe-eval', which
+Chromium 87 does not know, and that server gives such browsers the 'unsafe-eval' they need.
+
 Usage: xvfb-run -a /usr/bin/python3 tests/qtwebengine/run_app.py DIST
 Prints the user agent and PASS (exit 0), or FAIL with the page's console log (exit 1).
 """
 
-import functools
-import http.server
 import os
 import sys
-import threading
 import time
 
 TIMEOUT_S = float(os.environ.get("MAPSEG_QT_TIMEOUT_S", "180"))
@@ -28,22 +29,13 @@ if os.geteuid() == 0:
     CHROMIUM_FLAGS.append("--no-sandbox")
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".wasm": "application/wasm",
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-    }
-
-    def log_message(self, *args):
-        pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "qgis-plugin"))
+from mapseg.server import AppServer  # noqa: E402 — the plugin's package, found through the line above
 
 
 def serve(dist):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=dist))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    server = AppServer(dist)
+    return server, server.start()
 
 
 def main():
@@ -137,7 +129,7 @@ def main():
     page.loadFinished.connect(lambda _ok: js("navigator.userAgent", lambda ua: state.update(ua=ua or "")))
     view.load(QUrl(url))
     app.exec_()
-    server.shutdown()
+    server.stop()
 
     print(f"user agent: {state['ua']}")
     if state["ok"] and "Chrome/87" not in state["ua"]:

@@ -24,16 +24,19 @@ pub fn ensure_tools() -> Result<()> {
 }
 
 /// Where screenshots and failure captures go: `mapseg-e2e` next to the cargo target dir.
-fn artifacts_dir() -> Result<PathBuf> {
+pub fn artifacts_dir() -> Result<PathBuf> {
     let target = target_dir()?;
     let parent = target.parent().unwrap_or(&target);
     Ok(parent.join("mapseg-e2e"))
 }
 
-/// Builds `dist/` once, then runs both browser suites against it.
+/// Builds `dist/` once, then runs both browser suites against it, packages the QGIS plugin with
+/// it and runs the plugin in a real QGIS.
 pub fn steps() -> Vec<Step> {
     let dist: Rc<OnceCell<PathBuf>> = Rc::default();
-    let (built, for_chromium) = (Rc::clone(&dist), Rc::clone(&dist));
+    let (built, for_chromium, for_qt) = (Rc::clone(&dist), Rc::clone(&dist), Rc::clone(&dist));
+    let plugin_zip: Rc<OnceCell<PathBuf>> = Rc::default();
+    let for_qgis = Rc::clone(&plugin_zip);
     vec![
         Step::new("web build (dist, release)", move || {
             let path = build_dist(true)?;
@@ -43,8 +46,18 @@ pub fn steps() -> Vec<Step> {
         Step::new("browser tests (Chromium, Playwright)", move || {
             run_playwright(built_dist(&for_chromium)?)
         }),
-        Step::new("browser test (QtWebEngine 5.15)", move || {
-            run_qtwebengine(built_dist(&dist)?)
+        Step::new(
+            "browser test (QtWebEngine 5.15, through the plugin's server)",
+            move || run_qtwebengine(built_dist(&for_qt)?),
+        ),
+        Step::new("QGIS plugin package", move || {
+            let zip = crate::qgis::package(built_dist(&dist)?, &crate::qgis::default_out_dir())?;
+            plugin_zip.get_or_init(|| zip);
+            Ok(())
+        }),
+        Step::new("QGIS end-to-end (real QGIS under Xvfb)", move || {
+            let zip = for_qgis.get().context("the plugin was not packaged")?;
+            crate::qgis::run_e2e(zip)
         }),
     ]
 }

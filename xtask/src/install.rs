@@ -26,6 +26,16 @@ pub fn ensure_rust_target(target: &str) -> Result<()> {
 /// Installs the Debian packages that are missing, with `apt-get install -y`
 /// (through `sudo -n` when not running as root).
 pub fn ensure_apt_packages(packages: &[&str]) -> Result<()> {
+    install_missing(packages, &[])
+}
+
+/// [`ensure_apt_packages`] without the packages' recommendations (QGIS recommends GRASS and
+/// more, hundreds of megabytes the tests do not use).
+pub fn ensure_apt_packages_without_recommends(packages: &[&str]) -> Result<()> {
+    install_missing(packages, &["--no-install-recommends"])
+}
+
+fn install_missing(packages: &[&str], options: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()
@@ -41,7 +51,7 @@ pub fn ensure_apt_packages(packages: &[&str]) -> Result<()> {
     let names = missing.join(" ");
     note(&format!("installing {names} (apt-get)"));
     apt_get(&["update"])
-        .and_then(|()| apt_get(&[&["install", "-y"], missing.as_slice()].concat()))
+        .and_then(|()| apt_get(&[&["install", "-y"], options, missing.as_slice()].concat()))
         .with_context(|| {
             format!("could not install {names}; as root run: apt-get install -y {names}")
         })

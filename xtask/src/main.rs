@@ -24,6 +24,9 @@
 //!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
 //!   prints a Markdown table and writes `quality-results.json` to the bench directory. Fails on errors only.
+//! - `package-qgis [--dist DIR] [--out DIR]`: builds the release web app (unless `--dist` names one) and writes the
+//!   installable QGIS plugin zip `qgis-plugin/dist/mapseg-<version>.zip` (the plugin repository's layout: one
+//!   `mapseg/` folder, the app in `mapseg/app/`).
 //! - `fixtures`: regenerates the GDAL-made test fixtures (`tests/fixtures/make_gdal_fixtures.sh`).
 //! - `fuzz [--seconds N] [TARGET…]`: installs the nightly toolchain (else uses the pinned one with
 //!   `RUSTC_BOOTSTRAP=1`) and cargo-fuzz if missing, builds the targets of `fuzz/` once and runs each for N seconds
@@ -40,6 +43,7 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod peak_rss;
+mod qgis;
 mod quality;
 mod serve;
 mod test;
@@ -98,6 +102,15 @@ enum Command {
         /// Arguments appended to every `mapseg segment` run (after `--`), e.g. `-- --smooth 0`.
         #[arg(last = true, value_name = "SEGMENT ARGS")]
         segment_args: Vec<OsString>,
+    },
+    /// Build the installable QGIS plugin zip (the plugin with the release build of the app inside).
+    PackageQgis {
+        /// Bundle this built web app (a trunk `dist` folder) instead of building the release one.
+        #[arg(long, value_name = "PATH")]
+        dist: Option<std::path::PathBuf>,
+        /// Folder for the zip (default: `qgis-plugin/dist/`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
     /// Regenerate the GDAL-made test fixtures.
     Fixtures,
@@ -182,6 +195,7 @@ fn run(command: Command) -> Result<ExitCode> {
             mapseg,
             segment_args,
         } => quality::run(mapseg, &segment_args),
+        Command::PackageQgis { dist, out } => qgis::run(dist, out).map(|()| ExitCode::SUCCESS),
         Command::Fixtures => fixtures::run().map(|()| ExitCode::SUCCESS),
         Command::Fuzz {
             seconds,

@@ -5,7 +5,9 @@ use anyhow::{Context as _, Result, bail};
 use crate::cmd::{Cmd, note};
 use crate::e2e;
 use crate::fuzz;
-use crate::install::{ensure_apt_packages, ensure_rust_target};
+use crate::install::{
+    ensure_apt_packages, ensure_apt_packages_without_recommends, ensure_rust_target,
+};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -48,6 +50,7 @@ fn steps() -> Result<Vec<Step>> {
             ],
         )?,
         cargo("tests", &["test", "--workspace"])?,
+        Step::new("QGIS plugin tests (pytest)", crate::qgis::run_pytest),
         cargo(
             "wasm build",
             &["build", "-p", "engine", "--target", WASM_TARGET],
@@ -110,6 +113,7 @@ fn cuda_guard(package: &str) -> Result<()> {
 pub fn run() -> Result<()> {
     ensure_rust_target(WASM_TARGET)?;
     ensure_apt_packages(&[APT_PACKAGES, e2e::APT_PACKAGES].concat())?;
+    ensure_apt_packages_without_recommends(crate::qgis::APT_PACKAGES)?;
     e2e::ensure_tools()?;
     let steps = steps()?;
     let count = steps.len();

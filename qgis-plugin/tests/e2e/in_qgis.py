@@ -1,0 +1,172 @@
+"""Runs inside QGIS (``qgis --code in_qgis.py``, started by run_qgis.py): sends a real GeoTIFF to the
+Mapseg panel, presses Segment there (K-Means, the app's defaults), and checks the layer that comes
+back. Writes a JSON report to $MAPSEG_E2E_REPORT and ends QGIS.
+"""
+
+import json
+import os
+import time
+import traceback
+
+from osgeo import gdal
+from qgis.core import Qgis, QgsApplication, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import QTimer
+from qgis.utils import iface, plugins
+
+RASTER = os.environ["MAPSEG_E2E_RASTER"]
+PROJECT_DIR = os.environ["MAPSEG_E2E_PROJECT_DIR"]
+REPORT = os.environ["MAPSEG_E2E_REPORT"]
+SCREENSHOT = os.environ.get("MAPSEG_E2E_SCREENSHOT", "")
+PLUGIN_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 300
+POLL_MS = 500
+
+# What the page shows: an error, the loaded file, a finished run.
+PROBE = """(() => {
+  const q = (id) => document.querySelector('[data-testid="' + id + '"]');
+  if (q('error')) return 'error:' + q('error').textContent;
+  if (q('result-ready')) return 'result';
+  const name = q('file-name'), dims = q('file-dimensions'), run = q('run');
+  if (name && dims && dims.textContent.trim() && run && !run.disabled) return 'loaded:' + name.textContent.trim();
+  return document.body && document.body.dataset.ready === '1' ? 'ready' : 'starting';
+})()"""
+
+log = []
+state = {"phase": "plugin", "since": time.monotonic(), "page": "", "checks": []}
+
+
+def on_log(message, tag, level):
+    if tag == "Mapseg":
+        log.append(f"[{tag} {int(level)}] {message}")
+
+
+QgsApplication.messageLog().messageReceived.connect(on_log)
+
+
+def finish(ok, reason=""):
+    if state.get("done"):
+        return
+    state["done"] = True
+    report = {"ok": ok, "reason": reason, "checks": state["checks"], "log": log,
+              "qgis": Qgis.QGIS_VERSION, "page": state["page"]}
+    with open(REPORT, "w") as f:
+        json.dump(report, f, indent=1)
+    QTimer.singleShot(200, lambda: os._exit(0))
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    state["checks"].append(what)
+
+
+def step():
+    try:
+        advance()
+    except Exception:  # noqa: BLE001 — any failure ends the test with its traceback
+        finish(False, traceback.format_exc())
+
+
+def advance():
+    phase = state["phase"]
+    waited = time.monotonic() - state["since"]
+    if phase == "plugin":
+        if "mapseg" in plugins:
+            start()
+        elif waited > PLUGIN_TIMEOUT_S:
+            finish(False, f"the plugin did not load within {PLUGIN_TIMEOUT_S} s: {sorted(plugins)}")
+        return
+    if waited > RUN_TIMEOUT_S:
+        finish(False, f"stuck in phase {phase!r} for {RUN_TIMEOUT_S} s; the page said {state['page']!r}")
+        return
+    plugin = plugins["mapseg"]
+    if phase == "running" and plugin.results:
+        verify(plugin)
+        return
+    if plugin.panel is not None:
+        plugin.panel.run_javascript(PROBE, on_page)
+
+
+def start():
+    project = QgsProject.instance()
+    project.setFileName(os.path.join(PROJECT_DIR, "e2e.qgz"))
+    layer = QgsRasterLayer(RASTER, "OSBS 029", "gdal")
+    check(layer.isValid(), f"QGIS opened {os.path.basename(RASTER)}")
+    project.addMapLayer(layer)
+    check(project.write(), "the project is saved (results go next to it)")
+    iface.setActiveLayer(layer)
+    state.update(source=layer.id(), phase="sent", since=time.monotonic())
+    plugins["mapseg"].send_active_layer()
+    check(plugins["mapseg"].panel is not None and plugins["mapseg"].panel.isVisible(),
+          "Send active layer opened the Mapseg panel")
+
+
+def on_page(reply):
+    if state.get("done"):
+        return
+    state["page"] = reply or ""
+    reply = reply or ""
+    if reply.startswith("error:"):
+        finish(False, f"the app shows an error: {reply[6:].strip()}")
+    elif state["phase"] == "sent" and reply == f"loaded:{os.path.basename(RASTER)}":
+        state["checks"].append(f"the app opened {os.path.basename(RASTER)} sent by the plugin")
+        state.update(phase="running", since=time.monotonic())
+        plugins["mapseg"].panel.run_javascript("document.querySelector('[data-testid=run]').click()")
+
+
+def verify(plugin):
+    layer = plugin.results[-1]
+    result = plugin.last_result
+    source = QgsProject.instance().mapLayer(state["source"])
+    path = layer.source().split("|")[0]
+    check(QgsProject.instance().mapLayer(layer.id()) is layer, f"the result layer {layer.name()!r} is in the project")
+    check(os.path.dirname(path) == PROJECT_DIR, f"the result is saved next to the project: {os.path.basename(path)}")
+    check(layer.crs().authid() == source.crs().authid() == "EPSG:32617",
+          f"the result's CRS is the input's ({layer.crs().authid()})")
+    a, b = layer.extent(), source.extent()
+    tolerance = 0.5 * source.rasterUnitsPerPixelX()
+    deltas = [abs(a.xMinimum() - b.xMinimum()), abs(a.xMaximum() - b.xMaximum()),
+              abs(a.yMinimum() - b.yMinimum()), abs(a.yMaximum() - b.yMaximum())]
+    check(max(deltas) <= tolerance, f"the result's extent is the input's (largest difference {max(deltas):.3g} m)")
+    check((layer.width(), layer.height()) == (source.width(), source.height()),
+          f"the result has the input's size ({layer.width()} × {layer.height()})")
+    renderer = layer.renderer()
+    check(isinstance(renderer, QgsPalettedRasterRenderer), "the result has a paletted renderer")
+    classes = renderer.classes()
+    names = [e.name for e in result.legend]
+    check(result.method_name == "kmeans" and len(classes) == len(result.legend) == result.k,
+          f"one palette class per K-Means class (k = {result.k})")
+    check([c.label for c in classes] == names, f"the palette has the legend's class names: {names}")
+    check([c.color.getRgb()[:3] for c in classes] == [e.colour for e in result.legend],
+          "the palette has the legend's colours")
+    band = gdal.Open(path).GetRasterBand(1)
+    table = band.GetColorTable()
+    if table is not None:
+        check(all(table.GetColorEntry(i)[:3] == e.colour for i, e in enumerate(result.legend)),
+              "the saved GeoTIFF's colour table matches the palette")
+    stats = [l for l in QgsProject.instance().mapLayers().values() if l.name() == f"{layer.name()} class statistics"]
+    check(len(stats) == 1 and stats[0].featureCount() == len(result.stats),
+          f"the class statistics are an attribute table ({len(result.stats)} rows)")
+    pixels = sum(int(f["pixels"]) for f in stats[0].getFeatures())
+    check(pixels == source.width() * source.height(), f"the statistics count every pixel ({pixels})")
+    check("pixels" not in layer.metadata().abstract() or names[0] in layer.metadata().abstract(),
+          "the layer's metadata holds the statistics table")
+    state["phase"] = "screenshot"
+    iface.mapCanvas().setExtent(layer.extent())
+    iface.mapCanvas().refresh()
+    QTimer.singleShot(3000, screenshot)
+
+
+def screenshot():
+    try:
+        if SCREENSHOT:
+            check(iface.mainWindow().grab().save(SCREENSHOT), f"screenshot saved: {SCREENSHOT}")
+        finish(True)
+    except Exception:  # noqa: BLE001
+        finish(False, traceback.format_exc())
+
+
+iface.mainWindow().showMaximized()
+timer = QTimer()
+timer.timeout.connect(step)
+timer.start(POLL_MS)
