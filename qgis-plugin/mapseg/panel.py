@@ -44,7 +44,8 @@ class AppPage(QWebEnginePage if webengine.AVAILABLE else QObject):
             QgsMessageLog.logMessage(f"{message} ({source}:{line})", LOG_TAG, Qgis.Warning)
 
     def acceptNavigationRequest(self, url, kind, is_main_frame):
-        if is_main_frame and _origin(url) != self._origin:
+        leaves = url.scheme() in ("http", "https") and _origin(url) != self._origin
+        if is_main_frame and leaves:
             QDesktopServices.openUrl(url)
             return False
         return super().acceptNavigationRequest(url, kind, is_main_frame)

@@ -97,7 +97,10 @@ def main():
                 print(f"      qgis> {line}")
         return 1
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("MAPSEG_QGIS_KEEP"):
+            print(f"      kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
