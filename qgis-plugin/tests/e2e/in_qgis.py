@@ -1,16 +1,22 @@
 """Runs inside QGIS (``qgis --code in_qgis.py``, started by run_qgis.py): sends a real GeoTIFF to the
 Mapseg panel, presses Segment there (K-Means, the app's defaults), and checks the layer that comes
-back. Writes a JSON report to $MAPSEG_E2E_REPORT and ends QGIS.
+back; then reloads the plugin as if QtWebEngine were missing and checks the system-browser
+fallback. Writes a JSON report to $MAPSEG_E2E_REPORT and ends QGIS.
 """
 
 import json
 import os
+import sys
 import time
 import traceback
+import urllib.request
+
+import qgis.utils
 
 from osgeo import gdal
 from qgis.core import Qgis, QgsApplication, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
-from qgis.PyQt.QtCore import QTimer
+from qgis.PyQt.QtCore import QObject, QTimer, QUrl, pyqtSlot
+from qgis.PyQt.QtGui import QDesktopServices, QGuiApplication
 from qgis.utils import iface, plugins
 
 RASTER = os.environ["MAPSEG_E2E_RASTER"]
@@ -162,9 +168,48 @@ def screenshot():
     try:
         if SCREENSHOT:
             check(iface.mainWindow().grab().save(SCREENSHOT), f"screenshot saved: {SCREENSHOT}")
+        without_webengine()
         finish(True)
     except Exception:  # noqa: BLE001
         finish(False, traceback.format_exc())
+
+
+class BrowserRecorder(QObject):
+    """Stands in for the system browser: QDesktopServices hands it every http URL."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    @pyqtSlot(QUrl)
+    def open(self, url):
+        self.urls.append(url.toString())
+
+
+def without_webengine():
+    """The plugin reloaded in a QGIS without QtWebEngine: Send active layer opens the browser."""
+    for name in ("PyQt5.QtWebEngineWidgets", "PyQt5.QtWebEngineCore", "PyQt5.QtWebChannel",
+                 "qgis.PyQt.QtWebEngineWidgets", "qgis.PyQt.QtWebEngineCore", "qgis.PyQt.QtWebChannel"):
+        sys.modules[name] = None  # importing it now raises ImportError, as where it is not installed
+    check(qgis.utils.reloadPlugin("mapseg"), "the plugin unloads (panel and server closed) and loads again")
+    plugin = plugins["mapseg"]
+    check(not sys.modules["mapseg.webengine"].AVAILABLE, "the reloaded plugin finds no QtWebEngine")
+    browser = BrowserRecorder()
+    QDesktopServices.setUrlHandler("http", browser, "open")
+    try:
+        source = QgsProject.instance().mapLayer(state["source"])
+        iface.setActiveLayer(source)
+        plugin.send_active_layer()
+    finally:
+        QDesktopServices.unsetUrlHandler("http")
+    check(plugin.panel is None and len(browser.urls) == 1, f"the system browser was asked to open {browser.urls}")
+    url = browser.urls[0]
+    check(url == plugin.server.url, "…the app on the plugin's loopback server")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        check(response.status == 200 and b"Mapseg" in response.read(), "the server answers the browser")
+    check(QGuiApplication.clipboard().text() == RASTER, "the raster's path is on the clipboard")
+    check(any("opened in your web browser" in line and "Add Raster Layer" in line for line in log),
+          "the message bar explains how to load the result")
 
 
 iface.mainWindow().showMaximized()
