@@ -1,6 +1,6 @@
 """Runs inside QGIS (``qgis --code in_qgis.py``, started by run_qgis.py): sends a real GeoTIFF to the
 Mapseg panel, presses Segment there (K-Means, the app's defaults), and checks the layer that comes
-back; then reloads the plugin as if QtWebEngine were missing and checks the system-browser
+back, then the same with the CNN; then reloads the plugin as if QtWebEngine were missing and checks the system-browser
 fallback. Writes a JSON report to $MAPSEG_E2E_REPORT and ends QGIS.
 """
 
@@ -88,6 +88,10 @@ def advance():
     plugin = plugins["mapseg"]
     if phase == "running" and plugin.results:
         verify(plugin)
+        start_cnn(plugin)
+        return
+    if phase == "cnn" and len(plugin.results) >= 2:
+        verify_cnn(plugin)
         return
     if plugin.panel is not None:
         plugin.panel.run_javascript(PROBE, on_page)
@@ -158,7 +162,38 @@ def verify(plugin):
     check(pixels == labelled, f"the statistics count every labelled pixel ({pixels})")
     abstract = layer.metadata().abstract()
     check(all(name in abstract for name in names), "the layer's metadata holds the statistics table")
+
+
+# The CNN chosen in the panel's method select, then Segment.
+CHOOSE_CNN = """(() => {
+  const method = document.querySelector('[data-testid=method]');
+  method.value = 'cnn';
+  method.dispatchEvent(new Event('change', { bubbles: true }));
+  setTimeout(() => document.querySelector('[data-testid=run]').click(), 500);
+})()"""
+
+
+def start_cnn(plugin):
+    state.update(phase="cnn", since=time.monotonic())
+    plugin.panel.run_javascript(CHOOSE_CNN)
+
+
+def verify_cnn(plugin):
+    layer, result = plugin.results[-1], plugin.last_result
+    source = QgsProject.instance().mapLayer(state["source"])
+    check(result.method_name == "cnn", f"the CNN, chosen in the panel, ran: {layer.name()!r}")
+    check(layer.crs() == source.crs() and isinstance(layer.renderer(), QgsPalettedRasterRenderer)
+          and [c.label for c in layer.renderer().classes()] == [e.name for e in result.legend],
+          "its layer has the input's CRS and the legend's palette")
+    check(layer.name() != plugin.results[0].name(), "the K-Means result is kept beside it")
     state["phase"] = "screenshot"
+    # The picture: the CNN layer's palette in the layer tree, the app's legend in the panel.
+    root = QgsProject.instance().layerTreeRoot()
+    for node in root.findLayers():
+        node.setExpanded(node.layerId() == layer.id())
+        node.setItemVisibilityChecked(node.layerId() in (layer.id(), source.id()))
+    plugin.panel.run_javascript(
+        "(document.querySelector('[data-testid=legend-row-0]') || document.body).scrollIntoView()")
     iface.mapCanvas().setExtent(layer.extent())
     iface.mapCanvas().refresh()
     QTimer.singleShot(3000, screenshot)
@@ -212,7 +247,7 @@ def without_webengine():
           "the message bar explains how to load the result")
 
 
-iface.mainWindow().showMaximized()
+iface.mainWindow().resize(1600, 1000)
 timer = QTimer()
 timer.timeout.connect(step)
 timer.start(POLL_MS)
