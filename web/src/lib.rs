@@ -11,8 +11,10 @@
 //!   previews, statistics and the label GeoTIFF.
 //!
 //! They talk through the serde messages of [`protocol`], sent by [`transport`]. The settings of a run live in the
-//! page's URL query ([`url_state`]), so a link reproduces a run.
+//! page's URL query ([`url_state`]), so a link reproduces a run. A host that embeds the app
+//! (a framing page, QGIS) talks to it in the messages of [`embedding`].
 
+pub mod embedding;
 pub mod format;
 pub mod protocol;
 pub mod url_state;

@@ -6,7 +6,7 @@ import { runToResult, setControl, trySample } from '../lib/app.mjs';
 
 export default [
   {
-    name: 'privacy: every request stays on the app origin, the CSP allows no other',
+    name: 'privacy: every request stays on the app origin, the CSP allows no other and no eval',
     async fn(t) {
       const page = await t.open();
       const origin = new URL(t.url).origin;
@@ -22,9 +22,11 @@ export default [
       assert(foreign.length === 0, `requests left the app's origin: ${foreign.join(', ')}`);
       const csp = await page.evaluate(
         () => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content ?? '');
-      for (const directive of ["default-src 'self'", "connect-src 'self'"]) {
+      for (const directive of ["default-src 'self'", "connect-src 'self'", "script-src 'self' 'wasm-unsafe-eval';"]) {
         assert(csp.includes(directive), `the CSP lacks ${directive}: ${csp}`);
       }
+      // The public build allows no eval: only WebAssembly compiles (the page and the worker ran above).
+      assert(!csp.includes("'unsafe-eval'"), `the CSP allows 'unsafe-eval': ${csp}`);
       const blocked = await page.evaluate(async () => {
         try {
           await fetch('http://192.0.2.1/never');

@@ -1,27 +1,50 @@
-//! The embedding contract: a host page (the window that framed or opened the app, e.g. the QGIS
-//! panel) sends `{type: 'open', name, buffer}` (an `ArrayBuffer`, typed array or `Blob`;
-//! `autorun: true` also starts a run) and receives `{type: 'result', name, geotiff, legend,
-//! stats, manifest}` when a run finishes (`geotiff` is an `ArrayBuffer` with the legend's names
-//! and colours), or `{type: 'error', message}`. The app announces itself with
-//! `{type: 'ready'}`. Results go only to the window and origin that sent the raster.
+//! The embedding contract (README, "Embedding contract"): a host (the QGIS panel, a page that
+//! frames or opened the app) sends `{type: 'open', name, url | base64 | buffer}` (`autorun:
+//! true` also starts a run) and receives `{type: 'result', …}` when a run finishes, or
+//! `{type: 'error', message}`. The app announces itself with `{type: 'ready'}`.
+//!
+//! Two transports carry the messages of [`crate::embedding`]:
+//!
+//! - [`window`]: `postMessage` with the window that framed or opened the app;
+//! - [`qt`]: Qt's `QWebChannel`, when the app is the page of a `QWebEngineView` whose channel
+//!   holds an object `mapsegHost`.
+//!
+//! Results go back over the transport the raster came from (and only to the window and origin
+//! that sent it).
 
-use std::cell::RefCell;
+mod qt;
+mod window;
+
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{MessageEvent, Window};
 
 use super::{AppState, Busy, bridge, dom};
+use crate::embedding::{HostResult, OpenFields, RasterSource, ToHost};
 
-/// The host that sent the current raster.
-struct Host {
-    window: Window,
-    origin: String,
+/// Where the host that sent the current raster listens.
+#[derive(Debug, Clone)]
+enum HostLink {
+    Window(window::WindowHost),
+    Qt(qt::QtHost),
+}
+
+impl HostLink {
+    /// Sends `message` over this link's transport.
+    fn send(&self, message: &ToHost<'_>) {
+        match self {
+            HostLink::Window(host) => host.send(message),
+            HostLink::Qt(host) => host.send(message),
+        }
+    }
 }
 
 thread_local! {
-    static HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
-    static AUTORUN: RefCell<bool> = const { RefCell::new(false) };
+    static HOST: RefCell<Option<HostLink>> = const { RefCell::new(None) };
+    static AUTORUN: Cell<bool> = const { Cell::new(false) };
+    /// Counts the hosts' `open` messages, so that a fetch that ends after a newer `open` is dropped.
+    static OPENS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Whether a host is waiting for results.
@@ -29,71 +52,62 @@ pub fn attached() -> bool {
     HOST.with(|h| h.borrow().is_some())
 }
 
-/// The windows allowed to drive the app: the parent frame and the opener.
-fn hosts(w: &Window) -> Vec<Window> {
-    let mut out = Vec::new();
-    if let Ok(Some(parent)) = w.parent()
-        && !js_sys::Object::is(&parent, w)
-    {
-        out.push(parent);
-    }
-    // Another page's window is from another JavaScript realm, where `instanceof Window` is
-    // false: only null and undefined are ruled out.
-    if let Ok(opener) = w.opener()
-        && !opener.is_null()
-        && !opener.is_undefined()
-    {
-        out.push(opener.unchecked_into::<Window>());
-    }
-    out
+/// Starts listening to hosts on both transports; each says `{type: 'ready'}` to its hosts.
+pub fn listen(state: AppState) {
+    window::listen(state);
+    qt::connect(state);
 }
 
-/// Starts listening to host messages and says `{type: 'ready'}` to the hosts.
-pub fn listen(state: AppState) {
-    let Some(w) = dom::window() else { return };
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(w) = dom::window() else { return };
-        // The host's window comes from another realm (see `hosts`): compared by identity.
-        let Some(source) = event.source().map(|s| s.unchecked_into::<Window>()) else {
-            return;
-        };
-        if !hosts(&w).iter().any(|h| js_sys::Object::is(h, &source)) {
-            return;
-        }
-        let data = event.data();
-        let get = |key: &str| js_sys::Reflect::get(&data, &key.into()).ok();
-        if get("type").and_then(|t| t.as_string()).as_deref() != Some("open") {
-            return;
-        }
-        let name = get("name")
-            .and_then(|n| n.as_string())
-            .unwrap_or_else(|| "raster.tif".to_owned());
-        let Some(blob) = get("buffer").and_then(|b| to_blob(&b)) else {
-            state.fail("the host sent no raster (expected `buffer`)", false);
-            return;
-        };
-        HOST.with(|h| {
-            *h.borrow_mut() = Some(Host {
-                window: source,
-                origin: Some(event.origin())
-                    .filter(|o| o != "null")
-                    .unwrap_or_else(|| "*".to_owned()),
-            })
-        });
-        let autorun = get("autorun").is_some_and(|a| a.is_truthy());
-        AUTORUN.with(|a| *a.borrow_mut() = autorun);
-        bridge::open_blob(state, name, blob);
-        if autorun {
-            watch_for_open(state);
-        }
+/// Handles a host's `open`: `link` becomes the host that results and errors go to, then the
+/// raster is opened from the one source the message names (`buffer` is the postMessage
+/// message's `buffer` field, if any).
+fn open(state: AppState, link: HostLink, fields: &OpenFields, buffer: Option<JsValue>) {
+    let ticket = OPENS.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
     });
-    let _ = w.add_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
-    handler.forget();
-    for host in hosts(&w) {
-        let ready = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&ready, &"type".into(), &"ready".into());
-        let _ = host.post_message(&ready, "*");
+    HOST.with(|h| *h.borrow_mut() = Some(link));
+    let name = fields.raster_name();
+    let autorun = fields.autorun;
+    match fields.source() {
+        Err(message) => report(state, &message),
+        Ok(RasterSource::Buffer) => match buffer.as_ref().and_then(to_blob) {
+            Some(blob) => start(state, name, blob, autorun),
+            None => report(
+                state,
+                "the host's `buffer` is not an ArrayBuffer, a Uint8Array or a Blob",
+            ),
+        },
+        Ok(RasterSource::Bytes(bytes)) => match dom::blob_from_bytes(&bytes, "image/tiff") {
+            Ok(blob) => start(state, name, blob.into(), autorun),
+            Err(message) => report(state, &message),
+        },
+        Ok(RasterSource::Url(url)) => wasm_bindgen_futures::spawn_local(async move {
+            let fetched = dom::fetch_blob(&url).await;
+            if OPENS.with(Cell::get) != ticket {
+                return;
+            }
+            match fetched {
+                Ok(blob) => start(state, name, blob.into(), autorun),
+                Err(message) => report(state, &message),
+            }
+        }),
     }
+}
+
+/// Opens the host's raster, and runs it once opened if the host asked for `autorun`.
+fn start(state: AppState, name: String, blob: JsValue, autorun: bool) {
+    AUTORUN.with(|a| a.set(autorun));
+    bridge::open_blob(state, name, blob);
+    if autorun {
+        watch_for_open(state);
+    }
+}
+
+/// Shows `message` in the page and sends it to the host as `{type: 'error'}`.
+fn report(state: AppState, message: &str) {
+    state.fail(message, false);
+    send_error(message);
 }
 
 /// Runs once the raster the host sent has been opened.
@@ -104,7 +118,7 @@ fn watch_for_open(state: AppState) {
             return true;
         }
         let opened = state.busy.get() == Busy::Idle && state.info.with(Option::is_some);
-        if opened && AUTORUN.with(|a| std::mem::take(&mut *a.borrow_mut())) {
+        if opened && AUTORUN.with(|a| a.replace(false)) {
             bridge::run(state);
             return true;
         }
@@ -112,6 +126,7 @@ fn watch_for_open(state: AppState) {
     });
 }
 
+/// A `Blob` from a host's `buffer`: a `Blob` (or `File`), an `ArrayBuffer` or a `Uint8Array`.
 fn to_blob(buffer: &JsValue) -> Option<JsValue> {
     if buffer.is_instance_of::<web_sys::Blob>() {
         return Some(buffer.clone());
@@ -129,55 +144,48 @@ fn to_blob(buffer: &JsValue) -> Option<JsValue> {
         .map(Into::into)
 }
 
-/// Sends the finished result to the host.
+/// Sends `message` to the host of the current raster, if any. The link is taken out of
+/// [`HOST`] first, so that a host answering at once finds it free.
+fn send_to_host(message: &ToHost<'_>) {
+    let link = HOST.with(|h| h.borrow().clone());
+    if let Some(link) = link {
+        link.send(message);
+    }
+}
+
+/// Sends the finished result (the label GeoTIFF with the current legend) to the host.
 pub fn send_result(state: AppState, geotiff: &[u8]) {
     use leptos::prelude::*;
-    HOST.with(|h| {
-        let host = h.borrow();
-        let Some(host) = host.as_ref() else { return };
-        let Some((rows, manifest)) = state.shown.with_untracked(|s| {
-            s.as_ref()
-                .map(|s| (s.result.rows.clone(), s.result.manifest.clone()))
-        }) else {
-            return;
-        };
-        let legend = state.legend.get_untracked();
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        use serde::Serialize;
-        let (Ok(legend), Ok(stats)) = (legend.serialize(&serializer), rows.serialize(&serializer))
-        else {
-            return;
-        };
-        let buffer = js_sys::Uint8Array::from(geotiff).buffer();
-        let msg = js_sys::Object::new();
-        for (key, value) in [
-            ("type", JsValue::from_str("result")),
-            ("name", JsValue::from_str(&bridge::file_name(state))),
-            ("geotiff", buffer.clone().into()),
-            ("legend", legend),
-            ("stats", stats),
-            ("manifest", JsValue::from_str(&manifest)),
-        ] {
-            let _ = js_sys::Reflect::set(&msg, &key.into(), &value);
-        }
-        let transfer = js_sys::Array::of1(&buffer);
-        if let Err(e) = host
-            .window
-            .post_message_with_transfer(&msg, &host.origin, &transfer)
-        {
-            web_sys::console::error_1(&e);
-        }
-    });
+    let Some((stats, manifest)) = state.shown.with_untracked(|s| {
+        s.as_ref()
+            .map(|s| (s.result.rows.clone(), s.result.manifest.clone()))
+    }) else {
+        return;
+    };
+    let legend = state.legend.get_untracked();
+    let name = bridge::file_name(state);
+    send_to_host(&ToHost::Result(HostResult {
+        name: &name,
+        geotiff,
+        legend: &legend,
+        stats: &stats,
+        manifest: &manifest,
+    }));
 }
 
 /// Tells the host that its raster could not be processed.
 pub fn send_error(message: &str) {
-    HOST.with(|h| {
-        let host = h.borrow();
-        let Some(host) = host.as_ref() else { return };
-        let msg = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&msg, &"type".into(), &"error".into());
-        let _ = js_sys::Reflect::set(&msg, &"message".into(), &message.into());
-        let _ = host.window.post_message(&msg, &host.origin);
-    });
+    send_to_host(&ToHost::Error(message));
+}
+
+/// Logs a warning about the embedding in the console.
+fn warn(message: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(&format!("Mapseg embedding: {message}")));
+}
+
+/// A property of a JavaScript value, unless it is missing, `undefined` or `null`.
+fn property(target: &JsValue, key: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(target, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }
