@@ -203,6 +203,8 @@ class MapsegPlugin:
         layer_id = layer.id()
 
         def done(ok):
+            canceled = task.isCanceled()
+            dialog.canceled.disconnect(task.cancel)  # closing the dialog would signal a cancel
             dialog.close()
             if task in self._tasks:
                 self._tasks.remove(task)
@@ -210,7 +212,7 @@ class MapsegPlugin:
                 source = QgsProject.instance().mapLayer(layer_id)
                 if source is not None:
                     self._deliver_reported(source, target)
-            elif not task.isCanceled():
+            elif not canceled:
                 self.show_error(f"could not export “{layer.name()}”: {task.error or 'GDAL failed'}")
 
         task.taskCompleted.connect(lambda: done(True))

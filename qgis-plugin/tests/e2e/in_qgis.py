@@ -1,6 +1,6 @@
 """Runs inside QGIS (``qgis --code in_qgis.py``, started by run_qgis.py): sends a real GeoTIFF to the
 Mapseg panel, presses Segment there (K-Means, the app's defaults), and checks the layer that comes
-back, then the same with the CNN; then reloads the plugin as if QtWebEngine were missing and checks the system-browser
+back, then the same with the CNN, then with a layer that must be exported first; then reloads the plugin as if QtWebEngine were missing and checks the system-browser
 fallback. Writes a JSON report to $MAPSEG_E2E_REPORT and ends QGIS.
 """
 
@@ -27,11 +27,10 @@ PLUGIN_TIMEOUT_S = 90
 RUN_TIMEOUT_S = 300
 POLL_MS = 500
 
-# What the page shows: an error, the loaded file, a finished run.
+# What the page shows: an error, or the file it has open once it can be segmented.
 PROBE = """(() => {
   const q = (id) => document.querySelector('[data-testid="' + id + '"]');
   if (q('error')) return 'error:' + q('error').textContent;
-  if (q('result-ready')) return 'result';
   const name = q('file-name'), dims = q('file-dimensions'), run = q('run');
   if (name && dims && dims.textContent.trim() && run && !run.disabled) return 'loaded:' + name.textContent.trim();
   return document.body && document.body.dataset.ready === '1' ? 'ready' : 'starting';
@@ -93,6 +92,9 @@ def advance():
     if phase == "cnn" and len(plugin.results) >= 2:
         verify_cnn(plugin)
         return
+    if phase == "export-running" and len(plugin.results) >= 3:
+        verify_export(plugin)
+        return
     if plugin.panel is not None:
         plugin.panel.run_javascript(PROBE, on_page)
 
@@ -105,7 +107,8 @@ def start():
     project.addMapLayer(layer)
     check(project.write(), "the project is saved (results go next to it)")
     iface.setActiveLayer(layer)
-    state.update(source=layer.id(), phase="sent", since=time.monotonic())
+    state.update(source=layer.id(), phase="sent", since=time.monotonic(),
+                 expect=os.path.basename(RASTER), then="running")
     plugins["mapseg"].send_active_layer()
     check(plugins["mapseg"].panel is not None and plugins["mapseg"].panel.isVisible(),
           "Send active layer opened the Mapseg panel")
@@ -118,9 +121,9 @@ def on_page(reply):
     reply = reply or ""
     if reply.startswith("error:"):
         finish(False, f"the app shows an error: {reply[6:].strip()}")
-    elif state["phase"] == "sent" and reply == f"loaded:{os.path.basename(RASTER)}":
-        state["checks"].append(f"the app opened {os.path.basename(RASTER)} sent by the plugin")
-        state.update(phase="running", since=time.monotonic())
+    elif state["phase"] == "sent" and reply == f"loaded:{state['expect']}":
+        state["checks"].append(f"the app opened {state['expect']} sent by the plugin")
+        state.update(phase=state["then"], since=time.monotonic())
         plugins["mapseg"].panel.run_javascript("document.querySelector('[data-testid=run]').click()")
 
 
@@ -203,10 +206,35 @@ def screenshot():
     try:
         if SCREENSHOT:
             check(iface.mainWindow().grab().save(SCREENSHOT), f"screenshot saved: {SCREENSHOT}")
-        without_webengine()
-        finish(True)
+        start_export()
     except Exception:  # noqa: BLE001
         finish(False, traceback.format_exc())
+
+
+def start_export():
+    """A raster layer that is no GeoTIFF (ERDAS Imagine): exported first, then sent."""
+    img = os.path.join(PROJECT_DIR, "osbs.img")
+    gdal.Translate(img, RASTER, format="HFA")
+    layer = QgsRasterLayer(img, "OSBS as Imagine", "gdal")
+    check(layer.isValid(), "QGIS opened an ERDAS Imagine copy of the raster")
+    QgsProject.instance().addMapLayer(layer)
+    iface.setActiveLayer(layer)
+    state.update(imagine=layer.id(), phase="sent", since=time.monotonic(),
+                 expect="OSBS_as_Imagine_for_mapseg.tif", then="export-running")
+    plugins["mapseg"].send_active_layer()
+
+
+def verify_export(plugin):
+    layer = plugin.results[-1]
+    imagine = QgsProject.instance().mapLayer(state["imagine"])
+    exported = os.path.join(PROJECT_DIR, "OSBS_as_Imagine_for_mapseg.tif")
+    check(os.path.isfile(exported), "the Imagine layer was exported to a GeoTIFF next to the project")
+    check(layer.name().startswith("OSBS_as_Imagine_mapseg_cnn"), f"its result came back: {layer.name()!r}")
+    check(layer.crs() == imagine.crs() and layer.extent() == imagine.extent()
+          and isinstance(layer.renderer(), QgsPalettedRasterRenderer),
+          "in the Imagine layer's CRS and extent, styled")
+    without_webengine()
+    finish(True)
 
 
 class BrowserRecorder(QObject):

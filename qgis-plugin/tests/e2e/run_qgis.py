@@ -83,8 +83,9 @@ def main():
         for line in report.get("checks", []):
             print(f"      ok: {line}")
         if report.get("ok"):
-            print(f"PASS  QGIS {report.get('qgis')}: the plugin sent a GeoTIFF, K-Means and the CNN ran in "
-                  f"the panel and their results are styled layers ({elapsed:.0f} s)")
+            print(f"PASS  QGIS {report.get('qgis')}: the plugin sent a GeoTIFF and an exported "
+                  f"layer, K-Means and the CNN ran in the panel, their results are styled layers, and "
+                  f"without QtWebEngine the app opens in the browser ({elapsed:.0f} s)")
             if args.screenshot and os.path.isfile(args.screenshot):
                 print(f"      screenshot: {args.screenshot}")
             return 0
