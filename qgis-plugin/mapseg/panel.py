@@ -5,11 +5,16 @@ one object, ``mapsegHost``: the app calls its ``post(text)`` slot with a message
 listens to its ``message(text)`` signal (README, "Embedding contract"). The page lives in an
 off-the-record profile, so nothing of it (service worker, caches) piles up on disk; files the
 app offers for download are saved where the user says.
+
+A profile must outlive its pages (QtWebEngine warns, and may crash, otherwise): the view, which
+owns the page, is created before the profile and :meth:`MapsegPanel.shutdown` deletes it at once,
+since deferred deletion no longer runs once QGIS's event loop has ended.
 """
 
 import os
 
 from qgis.core import Qgis, QgsMessageLog
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, Qt, QUrl, pyqtSignal, pyqtSlot
 from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QDockWidget, QFileDialog
@@ -19,6 +24,7 @@ from .webengine import QWebChannel, QWebEnginePage, QWebEngineProfile, QWebEngin
 
 LOG_TAG = "Mapseg"
 BRIDGE_NAME = "mapsegHost"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HostBridge(QObject):
@@ -40,8 +46,9 @@ class AppPage(QWebEnginePage if webengine.AVAILABLE else QObject):
         self._origin = app_origin
 
     def javaScriptConsoleMessage(self, level, message, line, source):
-        if int(level) >= 2:  # errors only; the app reports failures in the page itself
-            QgsMessageLog.logMessage(f"{message} ({source}:{line})", LOG_TAG, Qgis.Warning)
+        if level == QWebEnginePage.JavaScriptConsoleMessageLevel.ErrorMessageLevel:
+            # errors only; the app reports failures in the page itself
+            QgsMessageLog.logMessage(f"{message} ({source}:{line})", LOG_TAG, Qgis.MessageLevel.Warning)
 
     def acceptNavigationRequest(self, url, kind, is_main_frame):
         leaves = url.scheme() in ("http", "https") and _origin(url) != self._origin
@@ -52,7 +59,8 @@ class AppPage(QWebEnginePage if webengine.AVAILABLE else QObject):
 
 
 def _origin(url):
-    return (url.scheme(), url.host(), url.port())
+    scheme = url.scheme()
+    return (scheme, url.host(), url.port(DEFAULT_PORTS.get(scheme, -1)))
 
 
 class MapsegPanel(QDockWidget):
@@ -63,15 +71,18 @@ class MapsegPanel(QDockWidget):
     load_failed = pyqtSignal(str)
 
     def __init__(self, url, downloads_folder, parent=None):
+        script = _channel_script()  # first: without qwebchannel.js no widget is left behind
         super().__init__("Mapseg", parent)
         self.setObjectName("MapsegPanel")
         self._url = QUrl(url)
         self._downloads_folder = downloads_folder
+        self._started = False  # the app has loaded since the page last stopped
+        self.view = QWebEngineView(self)  # before the profile: children go in creation order
         self.profile = QWebEngineProfile(self)  # off the record: no storage name
         self.profile.downloadRequested.connect(self._download)
-        self.profile.scripts().insert(_channel_script())
-        self.view = QWebEngineView(self)
+        self.profile.scripts().insert(script)
         self.page = AppPage(self.profile, self.view, _origin(self._url))
+        self.page.renderProcessTerminated.connect(self._render_ended)
         self.bridge = HostBridge(self)
         self.bridge.received.connect(self.received)
         self.channel = QWebChannel(self.page)
@@ -95,15 +106,30 @@ class MapsegPanel(QDockWidget):
             self.page.runJavaScript(code, callback)
 
     def shutdown(self):
-        """Releases the page before its profile (QtWebEngine warns, or crashes, otherwise)."""
+        """Deletes the view and its page now, before the profile; the panel says nothing more."""
+        self.blockSignals(True)
         self.view.stop()
         self.page.setWebChannel(None)
-        self.page.deleteLater()
-        self.view.deleteLater()
+        sip.delete(self.view)
 
     def _loaded(self, ok):
+        self._started = self._started or ok
         if not ok:
             self.load_failed.emit(f"the app did not load from {self._url.toString()}")
+
+    def _render_ended(self, status, code):
+        """The page's process ended (a crash, or out of memory): say so, and start the app again
+        unless it had not even started since the last time (no endless restarts)."""
+        if status == QWebEnginePage.RenderProcessTerminationStatus.NormalTerminationStatus:
+            return
+        restart = self._started
+        self._started = False
+        self.loading.emit()  # nothing goes to the page until an app says ready again
+        self.load_failed.emit(
+            f"the Mapseg page stopped (exit code {code}; it may have run out of memory)"
+            + (" and starts again: send the layer once more" if restart else " before the app started"))
+        if restart:
+            self.view.load(self._url)
 
     def _download(self, item):
         suggested = _suggested_name(item)
@@ -112,7 +138,7 @@ class MapsegPanel(QDockWidget):
         if not path:
             item.cancel()
             return
-        if hasattr(item, "setDownloadDirectory"):  # Qt 6
+        if hasattr(item, "setDownloadDirectory"):  # Qt ≥ 5.14; Qt 6 has no setPath
             item.setDownloadDirectory(os.path.dirname(path))
             item.setDownloadFileName(os.path.basename(path))
         else:
@@ -132,11 +158,11 @@ def _channel_script():
     script = QWebEngineScript()
     script.setName("qwebchannel")
     script.setSourceCode(webengine.qwebchannel_js())
-    script.setInjectionPoint(QWebEngineScript.DocumentCreation)
-    script.setWorldId(QWebEngineScript.MainWorld)
+    script.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+    script.setWorldId(QWebEngineScript.ScriptWorldId.MainWorld)
     script.setRunsOnSubFrames(False)
     return script
 
 
 def dock_area():
-    return Qt.RightDockWidgetArea
+    return Qt.DockWidgetArea.RightDockWidgetArea

@@ -7,7 +7,12 @@ import traceback
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QDesktopServices, QGuiApplication, QIcon
-from qgis.PyQt.QtWidgets import QAction, QFileDialog, QProgressDialog
+from qgis.PyQt.QtWidgets import QFileDialog, QProgressDialog
+
+try:
+    from qgis.PyQt.QtGui import QAction  # Qt 6
+except ImportError:
+    from qgis.PyQt.QtWidgets import QAction  # Qt 5
 
 from . import layers, protocol, settings, webengine
 from .server import AppServer, ServerError
@@ -34,7 +39,7 @@ def reported(method):
         except (PluginError, layers.LayerError, ServerError) as error:
             self.show_error(str(error))
         except Exception as error:  # noqa: BLE001 — a slot must never raise into Qt
-            QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.Critical)
+            QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.MessageLevel.Critical)
             self.show_error(f"unexpected error: {error} (details in the Mapseg log)")
         return None
 
@@ -46,6 +51,29 @@ def app_dir():
     return os.environ.get("MAPSEG_APP_DIR") or os.path.join(PLUGIN_DIR, "app")
 
 
+class ExportProgress(QProgressDialog):
+    """The progress of one export.
+
+    The task's progress goes to a method of the dialog itself, so PyQt drops that connection
+    when the dialog is deleted (a lambda would go on calling a deleted dialog).
+    """
+
+    def __init__(self, text, parent):
+        super().__init__(text, "Cancel", 0, 100, parent)
+        self.setWindowTitle("Mapseg: exporting to GeoTIFF")
+        self.setMinimumDuration(0)
+        self.setValue(0)
+
+    def show_progress(self, percent):
+        self.setValue(int(percent))
+
+    def dismiss(self):
+        """Closes and deletes the dialog without a ``canceled`` signal (closing one sends it)."""
+        self.blockSignals(True)
+        self.close()
+        self.deleteLater()
+
+
 class MapsegPlugin:
     def __init__(self, iface):
         self.iface = iface
@@ -54,7 +82,7 @@ class MapsegPlugin:
         self.actions = []
         self.results = []  # result layers added in this session, oldest first
         self.last_result = None  # the app's last result message (protocol.Result)
-        self._tasks = []  # running export tasks (kept alive)
+        self._exports = {}  # running export task → (its dialog, layer id, layer name)
         self.session = Session(self._send, self._on_result, self.show_error)
 
     # --- QGIS plugin interface ---
@@ -80,12 +108,13 @@ class MapsegPlugin:
         for action in self.actions:
             self.iface.removePluginRasterMenu(MENU, action)
             self.iface.removeToolBarIcon(action)
+            action.deleteLater()
         self.actions = []
-        if self.panel is not None:
-            self.iface.removeDockWidget(self.panel)
-            self.panel.shutdown()
-            self.panel.deleteLater()
-            self.panel = None
+        for task, (dialog, _, _) in self._exports.items():
+            dialog.dismiss()
+            task.cancel()  # its end, later, finds nothing to report to
+        self._exports = {}
+        self._close_panel()
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -93,10 +122,11 @@ class MapsegPlugin:
     # --- messages ---
 
     def show_error(self, message):
-        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
-        self.iface.messageBar().pushMessage("Mapseg", message, level=Qgis.Critical, duration=15)
+        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
+        self.iface.messageBar().pushMessage(
+            "Mapseg", message, level=Qgis.MessageLevel.Critical, duration=15)
 
-    def show_info(self, message, level=Qgis.Info, duration=10):
+    def show_info(self, message, level=Qgis.MessageLevel.Info, duration=10):
         QgsMessageLog.logMessage(message, LOG_TAG, level)
         self.iface.messageBar().pushMessage("Mapseg", message, level=level, duration=duration)
 
@@ -135,12 +165,22 @@ class MapsegPlugin:
             from .panel import MapsegPanel, dock_area
 
             self.panel = MapsegPanel(self.app_url(), self._downloads_folder, self.iface.mainWindow())
-            self.panel.received.connect(self.session.receive)
+            self.session.reset()  # a new page: nothing goes to it before it says ready
+            self.panel.received.connect(self._received)
             self.panel.loading.connect(self.session.reset)
             self.panel.load_failed.connect(self.show_error)
             self.iface.addDockWidget(dock_area(), self.panel)
         self.panel.show()
         self.panel.raise_()
+
+    def _close_panel(self):
+        """Removes the panel, its page deleted at once (see ``panel.py``)."""
+        if self.panel is None:
+            return
+        self.iface.removeDockWidget(self.panel)
+        self.panel.shutdown()
+        self.panel.deleteLater()
+        self.panel = None
 
     def _open_in_browser(self, raster=None):
         url = self.app_url()
@@ -162,14 +202,18 @@ class MapsegPlugin:
             self.panel.send(text)
 
     @reported
+    def _received(self, text):
+        """A message from the app (a slot: whatever goes wrong ends in the message bar)."""
+        self.session.receive(text)
+
+    @reported
     def edit_settings(self, *_):
         before = settings.app_url()
         dialog = settings.SettingsDialog(self.iface.mainWindow())
-        if dialog.exec_() and settings.app_url() != before and self.panel is not None:
-            self.iface.removeDockWidget(self.panel)
-            self.panel.shutdown()
-            self.panel.deleteLater()
-            self.panel = None
+        accepted = dialog.exec()
+        dialog.deleteLater()
+        if accepted and settings.app_url() != before and self.panel is not None:
+            self._close_panel()
             self.show_panel()
 
     # --- layers to the app ---
@@ -181,59 +225,59 @@ class MapsegPlugin:
             raise PluginError("select a raster layer in the Layers panel, then send it")
         path = layers.geotiff_source(layer)
         if path is not None:
-            self._deliver(layer, path)
+            self._deliver(path, layer.id(), layer.name())
             return
         layers.check_exportable(layer)
         folder = self.results_folder()
         if folder is None:
             return
-        target = layers.unique_path(folder, layers.safe_stem(layer.name()) + "_for_mapseg", ".tif")
-        self._export(layer, target)
+        self._export(layer, folder)
 
-    def _export(self, layer, target):
-        task = layers.ExportTask(layer, target)
-        dialog = QProgressDialog(
-            f"Writing “{layer.name()}” to {os.path.basename(target)}…", "Cancel", 0, 100,
-            self.iface.mainWindow())
-        dialog.setWindowTitle("Mapseg: exporting to GeoTIFF")
-        dialog.setMinimumDuration(0)
-        dialog.setValue(0)
-        task.progressChanged.connect(lambda p: dialog.setValue(int(p)))
+    def _export(self, layer, folder):
+        """Writes the layer to a new GeoTIFF in ``folder`` in the background, then sends that."""
+        stem = layers.safe_stem(layer.name()) + "_for_mapseg"
+        task = layers.ExportTask(layer, folder, stem, self._export_finished)
+        dialog = ExportProgress(
+            f"Writing “{layer.name()}” to {os.path.basename(task.path)}…", self.iface.mainWindow())
+        task.progressChanged.connect(dialog.show_progress)
         dialog.canceled.connect(task.cancel)
-        layer_id = layer.id()
-
-        def done(ok):
-            canceled = task.isCanceled()
-            dialog.canceled.disconnect(task.cancel)  # closing the dialog would signal a cancel
-            dialog.close()
-            if task in self._tasks:
-                self._tasks.remove(task)
-            if ok:
-                source = QgsProject.instance().mapLayer(layer_id)
-                if source is not None:
-                    self._deliver_reported(source, target)
-            elif not canceled:
-                self.show_error(f"could not export “{layer.name()}”: {task.error or 'GDAL failed'}")
-
-        task.taskCompleted.connect(lambda: done(True))
-        task.taskTerminated.connect(lambda: done(False))
-        self._tasks.append(task)
+        self._exports[task] = (dialog, layer.id(), layer.name())
         QgsApplication.taskManager().addTask(task)
 
     @reported
-    def _deliver_reported(self, layer, path):
-        self._deliver(layer, path)
+    def _export_finished(self, task, ok):
+        """An export has ended (main thread): its file goes to the app, or the user learns why not."""
+        if task not in self._exports:  # the plugin was unloaded meanwhile
+            return
+        dialog, layer_id, name = self._exports.pop(task)
+        dialog.dismiss()
+        if ok:
+            self._deliver(task.path, layer_id, name)
+        elif task.isCanceled():
+            self.show_info(f"the export of “{name}” was cancelled")
+        else:
+            self.show_error(f"could not export “{name}”: {task.error or 'GDAL failed'}")
 
-    def _deliver(self, layer, path):
+    def _deliver(self, path, layer_id, layer_name):
         """Shows the panel and hands the file to the app (by URL from our server, else inline)."""
         name = os.path.basename(path)
         if not webengine.AVAILABLE:
             self._open_in_browser(raster=path)
             return
         self.show_panel()
+        if self.panel is None:  # the panel could not be made; show_panel said why
+            return
         if self.serves_app():
             message = protocol.open_url(name, self._server().publish(path))
         else:
+            message = protocol.open_bytes(name, self._inline_bytes(path))
+        self.session.open(message, name, layer_id)
+        self.show_info(f"“{layer_name}” is open in the Mapseg panel: choose a method and press Segment.")
+
+    def _inline_bytes(self, path):
+        """The file's bytes for an app the plugin does not serve (at most ``MAX_INLINE_BYTES``)."""
+        name = os.path.basename(path)
+        try:
             size = os.path.getsize(path)
             if size > MAX_INLINE_BYTES:
                 raise PluginError(
@@ -241,9 +285,9 @@ class MapsegPlugin:
                     f"{MAX_INLINE_BYTES >> 20} MiB; clear the app URL in Mapseg settings to use "
                     "the bundled app, which reads files of any size")
             with open(path, "rb") as f:
-                message = protocol.open_bytes(name, f.read())
-        self.session.open(message, name, layer.id())
-        self.show_info(f"“{layer.name()}” is open in the Mapseg panel: choose a method and press Segment.")
+                return f.read()
+        except OSError as error:
+            raise PluginError(f"cannot read {path}: {error}") from error
 
     # --- results back ---
 
@@ -274,6 +318,6 @@ class MapsegPlugin:
         self.last_result = result
         self.results.append(layer)
         if source is not None and not layers.extent_matches(layer, source):
-            self.show_info(
-                f"{layer.name()} does not cover the extent of “{source.name()}”", level=Qgis.Warning)
-        self.show_info(f"added {layer.name()} (saved as {path})", level=Qgis.Success)
+            self.show_info(f"{layer.name()} does not cover the extent of “{source.name()}”",
+                           level=Qgis.MessageLevel.Warning)
+        self.show_info(f"added {layer.name()} (saved as {path})", level=Qgis.MessageLevel.Success)

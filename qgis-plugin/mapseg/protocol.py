@@ -42,8 +42,10 @@ class Result:
 
     @property
     def k(self):
+        """The run's number of classes, or ``None`` when the manifest has no integer ``k``."""
         params = self.method.get("params")
-        return params.get("k") if isinstance(params, dict) else None
+        k = params.get("k") if isinstance(params, dict) else None
+        return k if isinstance(k, int) and not isinstance(k, bool) else None
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def parse(text):
     """
     try:
         message = json.loads(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"the app sent a message that is not JSON: {error}") from error
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError("the app sent a message without a type")
@@ -113,7 +115,7 @@ def _result(message):
         raise ProtocolError("the app's result has no manifest")
     try:
         parsed = json.loads(manifest)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise ProtocolError(f"the app's manifest is not JSON: {error}") from error
     method = parsed.get("method") if isinstance(parsed, dict) else None
     return Result(name, geotiff, legend, stats, manifest, method if isinstance(method, dict) else {})

@@ -47,6 +47,8 @@ MIME_TYPES = {
 }
 
 COPY_CHUNK = 1 << 20
+# Seconds a connection may stay silent (a client that never sends its request holds no thread for long).
+IDLE_TIMEOUT_S = 60
 
 
 class ServerError(Exception):
@@ -80,11 +82,12 @@ def resolve_static(root, relative):
     if any(p == ".." for p in parts):
         return None
     root = os.path.realpath(root)
-    path = os.path.realpath(os.path.join(root, *parts))
-    if path != root and not path.startswith(root + os.sep):
-        return None
+    path = os.path.join(root, *parts)
     if os.path.isdir(path):
         path = os.path.join(path, "index.html")
+    path = os.path.realpath(path)  # the file itself may be a link too
+    if not path.startswith(root + os.sep):
+        return None
     return path if os.path.isfile(path) else None
 
 
@@ -161,6 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
     app = None  # the AppServer, set by AppServer._handler_class
     server_version = "mapseg"
     sys_version = ""
+    timeout = IDLE_TIMEOUT_S
 
     def log_message(self, *args):
         pass
@@ -200,8 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return None
         if rest.startswith("raster/"):
-            key = rest.split("/")[1] if rest.count("/") >= 1 else ""
-            file = self.app.published(key)
+            file = self.app.published(rest.split("/")[1])
             if file is None:
                 return self._refuse(404, "not found")
             return self._send_file(file, "image/tiff", send_body)
@@ -247,6 +250,6 @@ class _Handler(BaseHTTPRequestHandler):
             if send_body:
                 try:
                     shutil.copyfileobj(f, self.wfile, COPY_CHUNK)
-                except (BrokenPipeError, ConnectionResetError):
+                except OSError:  # the client left, or went silent past the timeout
                     pass
         return None

@@ -59,7 +59,8 @@ class SettingsDialog(QDialog):
         folder_row = QWidget()
         folder_row.setLayout(row)
         self.problem = QLabel("")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)

@@ -59,9 +59,13 @@ def test_a_geotiff_goes_as_it_is_and_other_rasters_are_exported(osbs, tmp_path):
     other = raster_layer(img, "erdas")
     assert layers.geotiff_source(other) is None
     layers.check_exportable(other)
+    ended = []
+    task = layers.ExportTask(other, str(tmp_path), "erdas_for_mapseg", lambda t, ok: ended.append((t, ok)))
     target = str(tmp_path / "erdas_for_mapseg.tif")
-    task = layers.ExportTask(other, target)
+    assert task.path == target and os.path.getsize(target) == 0  # claimed at once
     assert task.run(), task.error
+    task.finished(True)
+    assert ended == [(task, True)]
     assert not os.path.exists(target + ".part")
     out = gdal.Open(target)
     assert out.GetDriver().ShortName == "GTiff"
@@ -139,3 +143,80 @@ def test_names_and_paths():
 
     assert layers.safe_stem("Ortho 2024 / NIR…") == "Ortho_2024_NIR"
     assert layers.safe_stem("///") == "raster"
+
+
+def test_an_export_never_takes_a_name_in_use(osbs, tmp_path):
+    from mapseg import layers
+
+    img = str(tmp_path / "osbs.img")
+    gdal.Translate(img, osbs, format="HFA")
+    other = raster_layer(img, "erdas")
+    (tmp_path / "x.tif.part").write_bytes(b"someone's")
+    (tmp_path / "x_2.tif.aux.xml").write_text("<PAMDataset/>")
+    first = layers.ExportTask(other, str(tmp_path), "x", lambda t, ok: None)
+    second = layers.ExportTask(other, str(tmp_path), "x", lambda t, ok: None)
+    assert (first.path, second.path) == (str(tmp_path / "x_3.tif"), str(tmp_path / "x_4.tif"))
+    assert (tmp_path / "x.tif.part").read_bytes() == b"someone's"
+
+
+def test_a_cancelled_or_failed_export_leaves_nothing_and_says_so(osbs, tmp_path, monkeypatch):
+    from mapseg import layers
+
+    img = str(tmp_path / "osbs.img")
+    gdal.Translate(img, osbs, format="HFA")
+    other = raster_layer(img, "erdas")
+    ended = []
+    cancelled = layers.ExportTask(other, str(tmp_path), "c", lambda t, ok: ended.append(ok))
+    cancelled.cancel()
+    assert not cancelled.run()
+    cancelled.finished(False)
+    failing = layers.ExportTask(other, str(tmp_path), "f", lambda t, ok: ended.append(ok))
+    monkeypatch.setattr(failing, "_write", lambda: 1 / 0)
+    assert not failing.run()  # an exception in the worker thread must not escape
+    assert "division by zero" in failing.error
+    failing.finished(False)
+    assert ended == [False, False]
+    assert [n for n in os.listdir(tmp_path) if not n.startswith("osbs.img")] == []
+
+
+def test_a_result_never_overwrites_a_file_beside_it(osbs, tmp_path):
+    from mapseg import layers
+
+    source = raster_layer(osbs, "OSBS 029")
+    geotiff = label_geotiff(osbs, str(tmp_path / "labels.tif"))
+    folder = tmp_path / "project"
+    folder.mkdir()
+    mine = {"OSBS_029_mapseg_kmeans_k3.csv": "my table", "OSBS_029_mapseg_kmeans_k3_2.qml": "my style",
+            "OSBS_029_mapseg_kmeans_k3_3.manifest.json": "my notes"}
+    for name, text in mine.items():
+        (folder / name).write_text(text)
+    _, _, path = layers.add_result(make_result(geotiff), source, str(folder))
+    assert path == str(folder / "OSBS_029_mapseg_kmeans_k3_4.tif")
+    assert {name: (folder / name).read_text() for name in mine} == mine
+
+
+def test_a_result_that_cannot_be_saved_leaves_nothing_half_written(osbs, tmp_path):
+    from mapseg import layers
+
+    geotiff = label_geotiff(osbs, str(tmp_path / "labels.tif"))
+    folder = tmp_path / "project"
+    folder.mkdir()
+    bad = protocol.Result("OSBS_029.tif", geotiff, LEGEND, [], "\ud800", {"name": "kmeans"})
+    with pytest.raises(layers.LayerError, match="cannot save the result"):
+        layers.add_result(bad, None, str(folder))
+    assert os.listdir(folder) == []
+    # A file that appears beside a claimed name is kept, and the claim given up.
+    claimed = layers.claim_path(str(folder), "r", layers.RESULT_SUFFIXES)
+    (folder / "r.csv").write_text("appeared meanwhile")
+    with pytest.raises(FileExistsError):
+        layers.save_result_files(claimed, make_result(geotiff))
+    assert sorted(os.listdir(folder)) == ["r.csv"] and (folder / "r.csv").read_text() == "appeared meanwhile"
+
+
+def test_claims_are_exclusive(tmp_path):
+    from mapseg import layers
+
+    paths = [layers.claim_path(str(tmp_path), "a", (".tif", ".csv")) for _ in range(3)]
+    assert paths == [str(tmp_path / n) for n in ("a.tif", "a_2.tif", "a_3.tif")]
+    with pytest.raises(layers.LayerError, match="cannot write in"):
+        layers.claim_path(str(tmp_path / "missing"), "a", (".tif",))

@@ -66,3 +66,16 @@ def test_result():
 def test_bad_messages_are_named(text, problem):
     with pytest.raises(protocol.ProtocolError, match=problem):
         protocol.parse(text)
+
+
+def test_hostile_messages_are_errors_not_crashes():
+    with pytest.raises(protocol.ProtocolError, match="not JSON"):
+        protocol.parse("[" * 100000)
+    with pytest.raises(protocol.ProtocolError, match="manifest is not JSON"):
+        protocol.parse(result(manifest="[" * 100000))
+
+
+def test_k_is_an_integer_or_nothing():
+    for k, expected in ((6, 6), ("/../../escape", None), (True, None), (2.5, None)):
+        manifest = json.dumps({"method": {"name": "kmeans", "params": {"k": k}}})
+        assert protocol.parse(result(manifest=manifest)).k == expected

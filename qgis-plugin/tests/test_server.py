@@ -154,3 +154,24 @@ def test_stop_closes_the_port(tree):
 def test_no_app_no_server(tmp_path):
     with pytest.raises(ServerError, match="no index.html"):
         AppServer(str(tmp_path))
+
+
+def test_a_folders_index_html_that_links_out_is_refused(server, tree):
+    (tree / "app" / "linked").mkdir()
+    os.symlink(tree / "secret.txt", tree / "app" / "linked" / "index.html")
+    os.symlink(tree, tree / "app" / "outside")
+    for path in ("linked/", "linked", "outside/", "outside/secret.txt"):
+        status, _, body = get(server, f"/{server.token}/{path}")
+        assert status == 404 and b"secret" not in body, path
+    assert resolve_static(str(tree / "app"), "linked/") is None
+
+
+def test_a_silent_client_is_dropped(server, monkeypatch):
+    import socket
+
+    from mapseg import server as module
+
+    monkeypatch.setattr(module._Handler, "timeout", 0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+        assert idle.recv(1) == b""  # closed by the server, not left waiting forever
+    assert get(server, f"/{server.token}/web.js")[0] == 200
