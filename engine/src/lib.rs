@@ -12,6 +12,7 @@
 //!   feature).
 //! - [`normalise`], [`features`], [`sample`], [`smoothing`]: the stages of a run.
 //! - [`stats`], [`labels`], [`manifest`]: what a run reports.
+//! - [`polygons`]: the label raster as simplified class polygons (FlatGeobuf, GeoJSON).
 //! - [`preview`]: display images (decimated or overview reads, label previews, colouring).
 
 pub mod cnn;
@@ -22,6 +23,7 @@ pub mod labels;
 pub mod manifest;
 pub mod normalise;
 pub mod pipeline;
+pub mod polygons;
 pub mod preview;
 pub mod progress;
 pub mod raster;

@@ -19,6 +19,8 @@ pub enum Stage {
     Hashing,
     /// Writing the output's directory and closing it.
     Writing,
+    /// Simplifying the label polygons' boundaries.
+    Polygons,
 }
 
 impl Stage {
@@ -32,6 +34,7 @@ impl Stage {
             Stage::Assigning => "assigning",
             Stage::Hashing => "hashing",
             Stage::Writing => "writing",
+            Stage::Polygons => "polygons",
         }
     }
 }

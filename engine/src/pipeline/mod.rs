@@ -264,6 +264,8 @@ pub enum SegmentError {
     #[error("could not read the input: {0}")]
     ReadInput(#[source] std::io::Error),
     #[error(transparent)]
+    Polygons(Box<crate::polygons::PolygonError>),
+    #[error(transparent)]
     Cancelled(#[from] Cancelled),
 }
 
@@ -273,6 +275,16 @@ impl From<KMeansError> for SegmentError {
         match e {
             KMeansError::Cancelled(c) => SegmentError::Cancelled(c),
             other => SegmentError::KMeans(other),
+        }
+    }
+}
+
+impl From<crate::polygons::PolygonError> for SegmentError {
+    /// Cancellation while tracing polygons is the run's cancellation.
+    fn from(e: crate::polygons::PolygonError) -> Self {
+        match e {
+            crate::polygons::PolygonError::Cancelled(c) => SegmentError::Cancelled(c),
+            other => SegmentError::Polygons(Box::new(other)),
         }
     }
 }
