@@ -1,11 +1,13 @@
-//! Display images: a small RGB(A) preview of a raster (from an overview when the file has a
-//! large enough one, else a decimated read that never holds more than a strip of chunks), a
-//! decimated copy of the labels on the same grid, and labels coloured by a legend.
+//! Display images: which bands make a true-colour (or false-colour) picture, a small RGB(A)
+//! preview of a raster (from an overview when the file has a large enough one, else a decimated
+//! read that never holds more than a strip of chunks), a decimated copy of the labels on the
+//! same grid, and labels coloured by a legend.
 
 use std::io::{Read, Seek};
 
+use crate::cnn::bands::{BandRole, BandRoles};
 use crate::features::{Normaliser, Validity};
-use crate::geotiff::{DecodeError, GeoTiffReader};
+use crate::geotiff::{DecodeError, GeoTiffReader, RasterInfo};
 use crate::labels::{LegendEntry, NODATA};
 use crate::raster::{SampleType, Window};
 
@@ -17,6 +19,53 @@ pub enum PreviewError {
     NoSuchBand { band: usize, bands: usize },
     #[error(transparent)]
     Decode(#[from] DecodeError),
+}
+
+/// The bands (0-based) to show as red, green and blue for a true-colour picture.
+///
+/// Wherever the file says which band is which, the bands' spectral roles decide (the same
+/// roles the CNN reads, see [`BandRoles::from_info`]): GDAL band descriptions ("B04", "Red"…),
+/// the RGB colour interpretation, or the usual band orders of a band count (a 6-band Landsat
+/// TM/ETM+ or a 7-band OLI file stores blue first, so it shows as bands 3, 2, 1, not 1, 2, 3).
+/// A panchromatic band shows as grey. Without red, green and blue roles the first data bands
+/// are shown ([`RasterInfo::display_bands`]).
+pub fn true_colour(info: &RasterInfo) -> [usize; 3] {
+    let Ok(roles) = BandRoles::from_info(info) else {
+        return info.display_bands();
+    };
+    let band = |role| role_band(&roles, role);
+    if let Some(pan) = band(BandRole::Pan) {
+        return [pan; 3];
+    }
+    match (
+        band(BandRole::Red),
+        band(BandRole::Green),
+        band(BandRole::Blue),
+    ) {
+        (Some(r), Some(g), Some(b)) => [r, g, b],
+        _ => info.display_bands(),
+    }
+}
+
+/// The bands of the usual false-colour picture (near infrared, red, green shown as red, green,
+/// blue: vegetation bright red), where the file's band roles name those three bands.
+pub fn false_colour(info: &RasterInfo) -> Option<[usize; 3]> {
+    let roles = BandRoles::from_info(info).ok()?;
+    let band = |role| role_band(&roles, role);
+    Some([
+        band(BandRole::Nir)?,
+        band(BandRole::Red)?,
+        band(BandRole::Green)?,
+    ])
+}
+
+/// The file band that has `wanted` as its role.
+fn role_band(roles: &BandRoles, wanted: BandRole) -> Option<usize> {
+    roles
+        .bands
+        .iter()
+        .find(|&&(_, role)| role == wanted)
+        .map(|&(band, _)| band)
 }
 
 /// An 8-bit RGBA image, row-major.

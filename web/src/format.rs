@@ -46,14 +46,43 @@ pub fn file_info(name: &str, size: u64, info: &RasterInfo) -> Result<FileInfo, R
             },
             |v| v.to_string(),
         ),
-        display_bands: info.display_bands(),
+        display_bands: engine::preview::true_colour(info),
+        false_colour: engine::preview::false_colour(info),
     })
 }
 
-/// "0.1 × 0.1 m" (or "°", "ftUS", "km", …; nothing for an unknown unit).
+/// "28.5 × 28.5 m" (or "°", "ftUS", "km", …; nothing for an unknown unit).
 fn pixel_size(georef: &GeoReference) -> String {
     let (x, y) = georef.transform.pixel_size();
-    format!("{} × {}{}", trim(x), trim(y), unit_suffix(georef.unit))
+    format!(
+        "{} × {}{}",
+        significant(x),
+        significant(y),
+        unit_suffix(georef.unit)
+    )
+}
+
+/// Significant digits a pixel size is shown with: a 28.5 m pixel stored as 28.499999999 shows
+/// as 28.5, a 0.000269494585 ° one as 0.000269495.
+const PIXEL_DIGITS: i32 = 6;
+
+/// `v` with [`PIXEL_DIGITS`] significant digits, trailing zeros removed.
+fn significant(v: f64) -> String {
+    trim_zeros(&format!("{v:.*}", decimals_for(v)))
+}
+
+/// Decimals that show `v` with [`PIXEL_DIGITS`] significant digits (0 for large values).
+fn decimals_for(v: f64) -> usize {
+    if v == 0.0 || !v.is_finite() {
+        return 0;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    usize::try_from(PIXEL_DIGITS - 1 - magnitude).unwrap_or(0)
+}
+
+/// Decimals of `v` as [`significant`] shows it: how precisely the grid's coordinates are known.
+fn shown_decimals(v: f64) -> usize {
+    significant(v).split_once('.').map_or(0, |(_, d)| d.len())
 }
 
 /// What follows a length in `unit`: " m", "°", " ftUS", ….
@@ -66,22 +95,59 @@ fn unit_suffix(unit: LinearUnit) -> String {
     }
 }
 
-/// "x 399000 to 399040, y 3282000 to 3282040".
+/// "x 399000 to 399040, y 3282000 to 3282040": as many decimals as the pixel size shows, so a
+/// corner is exact to the grid without float noise.
 fn extent(georef: &GeoReference, width: u32, height: u32) -> String {
     let [x0, y0, x1, y1] = georef.extent(width, height);
+    let (px, py) = georef.transform.pixel_size();
+    let (dx, dy) = (shown_decimals(px), shown_decimals(py));
+    let at = |v: f64, decimals: usize| trim_zeros(&format!("{v:.decimals$}"));
     format!(
         "x {} to {}, y {} to {}",
-        trim(x0),
-        trim(x1),
-        trim(y0),
-        trim(y1)
+        at(x0, dx),
+        at(x1, dx),
+        at(y0, dy),
+        at(y1, dy)
     )
 }
 
-/// A coordinate without float noise: at most 9 significant decimals, trailing zeros removed.
-fn trim(v: f64) -> String {
-    let s = format!("{v:.9}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+/// An area in hectares for the legend: three significant digits below 100 ha ("0.0191",
+/// "2.35", "47.1"), whole hectares with thousands separators above ("1 234").
+pub fn hectares(ha: f64) -> String {
+    if !ha.is_finite() {
+        return "—".to_owned();
+    }
+    if ha.abs() >= 100.0 {
+        return thousands(ha.round() as i64);
+    }
+    if ha == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = ha.abs().log10().floor() as i32;
+    let decimals = usize::try_from(2 - magnitude).unwrap_or(0);
+    trim_zeros(&format!("{ha:.decimals$}"))
+}
+
+/// "1 234 567" (thin spaces would not copy well; a plain space does).
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A formatted number without trailing zeros (or point); "-0" becomes "0".
+fn trim_zeros(s: &str) -> String {
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    };
     if s == "-0" {
         "0".to_owned()
     } else {
@@ -118,10 +184,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trims_numbers() {
-        assert_eq!(trim(0.1), "0.1");
-        assert_eq!(trim(399000.0), "399000");
-        assert_eq!(trim(-0.0), "0");
+    fn pixel_sizes_show_without_float_noise() {
+        assert_eq!(significant(28.499999999), "28.5");
+        assert_eq!(significant(0.1), "0.1");
+        assert_eq!(significant(30.0), "30");
+        assert_eq!(significant(0.000269494585236), "0.000269495");
+        assert_eq!(significant(-0.0), "0");
+        assert_eq!(shown_decimals(28.499999999), 1);
+        assert_eq!(shown_decimals(30.0), 0);
+    }
+
+    #[test]
+    fn areas_in_hectares() {
+        assert_eq!(hectares(0.019066), "0.0191");
+        assert_eq!(hectares(2.3456), "2.35");
+        assert_eq!(hectares(47.06), "47.1");
+        assert_eq!(hectares(1234.4), "1 234");
+        assert_eq!(hectares(1_234_567.0), "1 234 567");
+        assert_eq!(hectares(0.0), "0");
     }
 
     #[test]

@@ -184,8 +184,12 @@ pub struct FileInfo {
     pub pixel_size: String,
     pub extent: String,
     pub nodata: String,
-    /// The default display mapping (0-based bands for red, green, blue).
+    /// The default display mapping (0-based bands for red, green, blue): true colour wherever
+    /// the file's band roles allow.
     pub display_bands: [usize; 3],
+    /// The false-colour mapping (near infrared, red, green), where the file names those bands.
+    #[serde(default)]
+    pub false_colour: Option<[usize; 3]>,
 }
 
 #[cfg(test)]

@@ -375,6 +375,33 @@ fn BandPickers(state: AppState) -> impl IntoView {
                 }
             })
             .collect_view();
+        let show = move |d: [usize; 3]| {
+            s.update(|s| s.display = (d != default_display).then_some(d));
+            bridge::set_display(d);
+        };
+        let presets = info.false_colour.map(|false_colour| {
+            view! {
+                <div class="display-presets">
+                    <button
+                        type="button"
+                        class="button small"
+                        data-testid="display-true-colour"
+                        on:click=move |_| show(default_display)
+                    >
+                        "True colour"
+                    </button>
+                    <button
+                        type="button"
+                        class="button small"
+                        data-testid="display-false-colour"
+                        title="Near infrared as red, red as green, green as blue: vegetation shows bright red"
+                        on:click=move |_| show(false_colour)
+                    >
+                        "False colour (NIR, red, green)"
+                    </button>
+                </div>
+            }
+        });
         view! {
             <fieldset class="bands">
                 <legend>"Bands to segment"</legend>
@@ -383,6 +410,7 @@ fn BandPickers(state: AppState) -> impl IntoView {
             <fieldset class="bands" hidden=bands < 2>
                 <legend>"Display (red, green, blue)"</legend>
                 {pickers}
+                {presets}
             </fieldset>
         }
         .into_any()

@@ -60,7 +60,7 @@ pub fn Legend(state: AppState) -> impl IntoView {
                         </td>
                         <td class="num" data-testid=format!("legend-pixels-{i}")>{row.pixels.to_string()}</td>
                         <td class="num" data-testid=format!("legend-area-{i}")>
-                            {row.area_ha.map_or_else(|| "—".to_owned(), |a| format!("{a:.4}"))}
+                            {row.area_ha.map_or_else(|| "—".to_owned(), crate::format::hectares)}
                         </td>
                         <td class="num" data-testid=format!("legend-percent-{i}")>{format!("{:.2}", row.percent)}</td>
                     </tr>
