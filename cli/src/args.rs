@@ -16,12 +16,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Describe a GeoTIFF: size, bands, type, compression, CRS, pixel size, extent, nodata.
     Info(InfoArgs),
     /// Segment a GeoTIFF into k classes and write a label GeoTIFF.
     Segment(SegmentArgs),
+    /// Write the classes of a label GeoTIFF as polygons (FlatGeobuf or GeoJSON).
+    Polygons(PolygonsArgs),
     /// Time clustering alone (fit + assign of every pixel) on a raster held in memory.
     #[command(hide = true)]
     BenchCluster(BenchArgs),
@@ -90,6 +94,15 @@ pub struct SegmentArgs {
     /// Write the run manifest as JSON.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Also write the classes as polygons, one MultiPolygon per class with its name, colour
+    /// and area: FlatGeobuf in the raster's CRS (.fgb) or GeoJSON in WGS 84 (.geojson).
+    #[arg(long)]
+    pub polygons: Option<PathBuf>,
+    /// --polygons only: simplify the class boundaries with this tolerance in metres;
+    /// neighbours keep sharing their boundaries (no gaps, no overlaps). Default 0: every pixel
+    /// corner.
+    #[arg(long, value_name = "METRES")]
+    pub simplify: Option<f64>,
     /// Print inertia and silhouette for k = 2..16 and a suggested k.
     #[arg(long)]
     pub k_curve: bool,
@@ -99,6 +112,21 @@ pub struct SegmentArgs {
     /// Write stage timings (seconds) as JSON.
     #[arg(long)]
     pub timings: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolygonsArgs {
+    /// A label GeoTIFF (as `mapseg segment` writes it: one u8 band, 255 for nodata).
+    pub input: PathBuf,
+    /// Output: .fgb (FlatGeobuf, in the raster's CRS) or .geojson (GeoJSON, in WGS 84).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Simplify the class boundaries with this tolerance in metres (0: every pixel corner).
+    #[arg(long, value_name = "METRES", default_value_t = 0.0)]
+    pub simplify: f64,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,

@@ -2,7 +2,8 @@
 //!
 //! - `mapseg info FILE` prints what the file holds and where it lies.
 //! - `mapseg segment IN -o OUT` writes a georeferenced label GeoTIFF (K-Means), with optional
-//!   class statistics (CSV) and run manifest (JSON).
+//!   class statistics (CSV), run manifest (JSON) and class polygons (FlatGeobuf, GeoJSON).
+//! - `mapseg polygons LABELS -o OUT` writes the classes of a label GeoTIFF as polygons.
 //!
 //! Errors print one line and exit with status 1; Ctrl-C stops a run between units of work,
 //! leaves no partial output behind and exits with status 130.
@@ -13,6 +14,7 @@ mod cnn;
 mod info;
 mod output;
 mod parallel;
+mod polygons;
 mod progress;
 mod segment;
 
@@ -28,6 +30,9 @@ fn main() -> ExitCode {
         args::Command::Info(a) => info::run(&a),
         args::Command::Segment(a) => {
             progress::Cancel::on_ctrl_c().and_then(|cancel| segment::run(&a, &cancel))
+        }
+        args::Command::Polygons(a) => {
+            progress::Cancel::on_ctrl_c().and_then(|cancel| polygons::run(&a, &cancel))
         }
         args::Command::BenchCluster(a) => bench::run(&a),
     };

@@ -13,7 +13,7 @@ use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
 use engine::pipeline::{
     EncodedTiles, MethodParams, PostProcess, Runtime, SegmentError, SegmentParams, Segmenter,
-    writer_options,
+    UnitSink, writer_options,
 };
 use engine::progress::{Progress, Stage};
 use engine::raster::Window;
@@ -23,6 +23,7 @@ use crate::args::{Method, SegmentArgs, threads};
 use crate::info::{open, reopen};
 use crate::output;
 use crate::parallel::in_order;
+use crate::polygons::{self, UnitLabels};
 use crate::progress::{Bar, Cancel};
 
 /// Seconds spent in each phase, written with `--timings`.
@@ -34,13 +35,16 @@ struct Timings {
     label_s: f64,
     /// Writing the compressed tiles and the directory.
     write_s: f64,
+    /// Simplifying the class polygons and writing them (`--polygons`).
+    polygons_s: f64,
     total_s: f64,
 }
 
 type Reader = GeoTiffReader<BufReader<File>>;
 
-/// What a worker hands back for one unit: its class counts and compressed tiles.
-type UnitParts = (ClassStats, EncodedTiles);
+/// What a worker hands back for one unit: its class counts, compressed tiles and, for
+/// `--polygons`, its labels.
+type UnitParts = (ClassStats, EncodedTiles, UnitLabels);
 
 pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -48,6 +52,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         ("the output", Some(args.output.as_path())),
         ("--stats", args.stats.as_deref()),
         ("--manifest", args.manifest.as_deref()),
+        ("--polygons", args.polygons.as_deref()),
         ("--timings", args.timings.as_deref()),
     ]
     .into_iter()
@@ -69,6 +74,8 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let first = open(&args.input)?;
     let info = first.info().clone();
     params.validate(&info)?;
+    let polygons = polygons::Request::new(args.polygons.as_deref(), args.simplify, &info)?;
+    let mut tracer = polygons.map(|p| p.tracer(&info)).transpose()?;
     // One reader per worker, opened before any work starts and kept for every pass; they share
     // the file's parsed structure.
     let mut readers = (0..threads(args.threads))
@@ -133,19 +140,31 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         let mut parts = (
             ClassStats::new(classes, info.georef.as_ref()),
             EncodedTiles::new(encoder.clone()),
+            UnitLabels {
+                keep: polygons.is_some(),
+                labels: None,
+            },
         );
         pollster::block_on(segmenter.label_into(reader, unit, &mut parts))?;
         Ok(parts)
     };
     let units = segmenter.units();
-    in_order(&units, &mut readers, work, |done, (unit_stats, tiles)| {
-        let t = Instant::now();
-        writer.write_tiles(&tiles.tiles)?;
-        stats.merge(&unit_stats);
-        write_s += t.elapsed().as_secs_f64();
-        bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
-        Ok(())
-    })?;
+    in_order(
+        &units,
+        &mut readers,
+        work,
+        |done, (unit_stats, tiles, labels)| {
+            let t = Instant::now();
+            writer.write_tiles(&tiles.tiles)?;
+            stats.merge(&unit_stats);
+            write_s += t.elapsed().as_secs_f64();
+            if let (Some(tracer), Some((unit, labels))) = (tracer.as_mut(), labels.labels) {
+                tracer.unit(unit, &labels)?;
+            }
+            bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
+            Ok(())
+        },
+    )?;
     bar.check()?;
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
@@ -154,11 +173,30 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         .into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()?;
+    timings.write_s = write_s + t.elapsed().as_secs_f64();
+    let written = match (polygons, tracer) {
+        (Some(request), Some(tracer)) => {
+            let topology = tracer.finish().context("polygons failed")?;
+            Some(request.write(&topology, &legend, &bar)?)
+        }
+        _ => None,
+    };
     bar.check()?;
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    timings.write_s = write_s + t.elapsed().as_secs_f64();
-    timings.label_s = label_start.elapsed().as_secs_f64() - timings.write_s;
+    if let (Some(written), Some(path)) = (written, &args.polygons) {
+        timings.polygons_s = written.seconds;
+        if !args.quiet {
+            println!(
+                "wrote {}: {} polygons, {} vertices",
+                path.display(),
+                written.regions,
+                written.vertices
+            );
+        }
+        written.persist(path)?;
+    }
+    timings.label_s = label_start.elapsed().as_secs_f64() - timings.write_s - timings.polygons_s;
     bar.finish();
 
     let rows = stats.rows(&legend);

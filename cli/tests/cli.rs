@@ -10,6 +10,8 @@ mod bad_inputs;
 mod cancel;
 #[path = "cli/cnn.rs"]
 mod cnn;
+#[path = "cli/polygons.rs"]
+mod polygons;
 #[path = "cli/quality.rs"]
 mod quality;
 #[path = "cli/snapshots.rs"]

@@ -14,7 +14,10 @@ use crate::geotiff::{GeoKeyValue, GeoReference, LinearUnit};
 
 /// GeoKey ids read here.
 mod key {
+    pub const CITATION: u16 = 1026;
     pub const GEOGRAPHIC_TYPE: u16 = 2048;
+    pub const PROJECTED_TYPE: u16 = 3072;
+    pub const PCS_CITATION: u16 = 3073;
     pub const GEOG_GEODETIC_DATUM: u16 = 2050;
     pub const GEOG_ELLIPSOID: u16 = 2056;
     pub const GEOG_SEMI_MAJOR_AXIS: u16 = 2057;
@@ -60,7 +63,16 @@ impl SourceCrs {
     /// The CRS of `georef`.
     pub fn of(georef: &GeoReference) -> Result<SourceCrs, CrsError> {
         let name = georef.crs_name.clone();
-        if let Some(code) = georef.epsg {
+        // A user-defined projected CRS on an EPSG datum has the datum's code in
+        // `georef.epsg`: only a projected code (or a geographic one for a geographic CRS)
+        // names the whole system.
+        let projected = short(georef, key::PROJECTED_TYPE).filter(|&c| c != 0 && c != 32767);
+        let code = if georef.geographic {
+            georef.epsg
+        } else {
+            projected.map(u32::from)
+        };
+        if let Some(code) = code {
             let definition = epsg_proj4(code).ok_or(CrsError::UnknownEpsg(code))?;
             return Ok(SourceCrs {
                 proj: parse(definition)?,
@@ -83,6 +95,18 @@ impl SourceCrs {
             (format!("{definition} {datum} {unit}"), Some(wkt))
         };
         let proj = parse(&definition)?;
+        // `crs_name` may be the datum's (from its EPSG code): a projected system is named by
+        // its own citation.
+        let name = if georef.geographic {
+            name
+        } else {
+            [key::PCS_CITATION, key::CITATION]
+                .into_iter()
+                .find_map(|id| match georef.key(id) {
+                    Some(GeoKeyValue::Ascii(s)) if !s.trim().is_empty() => Some(s.clone()),
+                    _ => None,
+                })
+        };
         let wkt = wkt(
             &proj,
             georef,
