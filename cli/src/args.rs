@@ -26,6 +26,8 @@ pub enum Command {
     Segment(SegmentArgs),
     /// Write the classes of a label GeoTIFF as polygons (FlatGeobuf or GeoJSON).
     Polygons(PolygonsArgs),
+    /// Merge classes of a label GeoTIFF written by `mapseg segment` into one.
+    Relabel(RelabelArgs),
     /// Time clustering alone (fit + assign of every pixel) on a raster held in memory.
     #[command(hide = true)]
     BenchCluster(BenchArgs),
@@ -130,6 +132,28 @@ pub struct PolygonsArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RelabelArgs {
+    /// A label GeoTIFF written by Mapseg (its colour table, class names and manifest are read).
+    pub input: PathBuf,
+    /// Classes to merge, comma-separated label values as in the GeoTIFF and the statistics
+    /// CSV's `class` column (0-based: the default name "class 1" is value 0). The merged class
+    /// takes the lowest value and the colour of that class; higher classes move down to close
+    /// the gap. Repeat for several merges (values always as in the input file).
+    #[arg(long = "merge", value_name = "A,B[,C…]", required = true)]
+    pub merges: Vec<String>,
+    /// Name of the merged class (default: the merged names joined with " + "); one per
+    /// --merge, in order.
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Output label GeoTIFF (written atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also write the new per-class statistics as CSV (they are printed in any case).
+    #[arg(long)]
+    pub stats: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

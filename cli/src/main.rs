@@ -4,6 +4,7 @@
 //! - `mapseg segment IN -o OUT` writes a georeferenced label GeoTIFF (K-Means), with optional
 //!   class statistics (CSV), run manifest (JSON) and class polygons (FlatGeobuf, GeoJSON).
 //! - `mapseg polygons LABELS -o OUT` writes the classes of a label GeoTIFF as polygons.
+//! - `mapseg relabel LABELS --merge 2,5 --name water -o OUT` merges classes of a label GeoTIFF.
 //!
 //! Errors print one line and exit with status 1; Ctrl-C stops a run between units of work,
 //! leaves no partial output behind and exits with status 130.
@@ -16,6 +17,7 @@ mod output;
 mod parallel;
 mod polygons;
 mod progress;
+mod relabel;
 mod segment;
 
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         args::Command::Polygons(a) => {
             progress::Cancel::on_ctrl_c().and_then(|cancel| polygons::run(&a, &cancel))
         }
+        args::Command::Relabel(a) => relabel::run(&a),
         args::Command::BenchCluster(a) => bench::run(&a),
     };
     match result {

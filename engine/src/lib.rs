@@ -27,6 +27,7 @@ pub mod polygons;
 pub mod preview;
 pub mod progress;
 pub mod raster;
+pub mod relabel;
 pub mod sample;
 pub mod smoothing;
 pub mod stats;

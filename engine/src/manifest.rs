@@ -8,6 +8,7 @@ use crate::cnn::bands::BandRoles;
 use crate::kmeans::model::KMeansParams;
 use crate::normalise::Normaliser;
 use crate::pipeline::PostProcess;
+use crate::relabel::MergeRecord;
 
 /// Identifies the input raster.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,6 +39,9 @@ pub struct RunManifest {
     pub post: PostProcess,
     /// The method, its parameters and what it fitted, tagged by `name`.
     pub method: MethodManifest,
+    /// Class merges applied after the run, in order (absent in files without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<MergeRecord>,
 }
 
 /// The method of a run and what it fitted.

@@ -73,6 +73,16 @@ impl ClassStats {
         self.nodata_pixels += other.nodata_pixels;
     }
 
+    /// These statistics with the classes relabelled by `map` (counts and areas summed).
+    pub fn relabelled(&self, map: &crate::relabel::ClassMap) -> ClassStats {
+        ClassStats {
+            counts: map.sum(&self.counts),
+            area_m2: self.area_m2.as_ref().map(|a| map.sum(a)),
+            nodata_pixels: self.nodata_pixels,
+            pixel_area: self.pixel_area,
+        }
+    }
+
     /// The table, one row per class, named after `legend`.
     pub fn rows(&self, legend: &[LegendEntry]) -> Vec<ClassRow> {
         let valid: u64 = self.counts.iter().sum();

@@ -31,6 +31,9 @@ pub struct RasterInfo {
     pub little_endian: bool,
     /// The raw GDAL_METADATA XML.
     pub gdal_metadata: Option<String>,
+    /// The colour table (TIFF ColorMap) of a palette image, scaled to 8 bits, one colour per
+    /// value.
+    pub palette: Option<Vec<[u8; 3]>>,
 }
 
 impl RasterInfo {
@@ -102,6 +105,25 @@ impl RasterInfo {
             }
         }
         descriptions
+    }
+
+    /// The dataset's GDAL metadata items (no band, no domain) as (name, value), unescaped, in
+    /// file order.
+    pub fn dataset_metadata(&self) -> Vec<(String, String)> {
+        let Some(xml) = self.gdal_metadata.as_deref() else {
+            return Vec::new();
+        };
+        metadata_items(xml)
+            .filter(|item| {
+                item.attribute("sample").is_none()
+                    && item.attribute("role").is_none()
+                    && item.attribute("domain").is_none_or(str::is_empty)
+            })
+            .filter_map(|item| {
+                let name = unescape_xml(item.attribute("name")?);
+                Some((name, unescape_xml(&unescape_xml(item.text))))
+            })
+            .collect()
     }
 }
 
@@ -422,6 +444,7 @@ impl RasterInfo {
             big_tiff: false,
             little_endian: true,
             gdal_metadata: None,
+            palette: None,
         }
     }
 }

@@ -276,7 +276,25 @@ fn describe<R: Read + Seek>(
         big_tiff: tags.file.big_tiff,
         little_endian: tags.file.order == ByteOrder::Little,
         gdal_metadata: tags.ascii(tag::GDAL_METADATA, "GDAL_METADATA")?,
+        palette: tags
+            .shorts(tag::COLOR_MAP, "ColorMap")?
+            .and_then(|map| palette(&map)),
     })
+}
+
+/// A ColorMap (all reds, then all greens, then all blues, 16 bits each) as 8-bit colours;
+/// `None` when its length is not three equal parts.
+fn palette(map: &[u16]) -> Option<Vec<[u8; 3]>> {
+    let n = map.len() / 3;
+    if n == 0 || map.len() != 3 * n {
+        return None;
+    }
+    let eight = |v: u16| (v / 257) as u8;
+    Some(
+        (0..n)
+            .map(|i| [eight(map[i]), eight(map[n + i]), eight(map[2 * n + i])])
+            .collect(),
+    )
 }
 
 fn raw_geo_tags<R: Read + Seek>(tags: &mut Tags<'_, R>) -> Result<RawGeoTags, DecodeError> {

@@ -313,6 +313,7 @@ impl Segmenter {
             seed: params.seed,
             post: params.post,
             method,
+            merges: Vec::new(),
         }
     }
 }
