@@ -3,7 +3,7 @@
 // cache; everything is same-origin, nothing else is ever requested.
 'use strict';
 
-var CACHE = 'mapseg-v2';
+var CACHE = 'mapseg-v3';
 var FILES = [
   './',
   'index.html',
@@ -11,6 +11,10 @@ var FILES = [
   'web.js',
   'web_bg.wasm',
   'boot.js',
+  'manifest.webmanifest',
+  'icons/icon-192.png',
+  'icons/icon-512.png',
+  'icons/icon-maskable-512.png',
   'worker_loader.js',
   'worker_program.js',
   'sample/OSBS_029.tif',

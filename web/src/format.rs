@@ -80,9 +80,14 @@ fn decimals_for(v: f64) -> usize {
     usize::try_from(PIXEL_DIGITS - 1 - magnitude).unwrap_or(0)
 }
 
-/// Decimals of `v` as [`significant`] shows it: how precisely the grid's coordinates are known.
-fn shown_decimals(v: f64) -> usize {
-    significant(v).split_once('.').map_or(0, |(_, d)| d.len())
+/// Decimals that place a coordinate to a thousandth of a `pixel` (trailing zeros are trimmed
+/// afterwards): 2 for 28.5 m pixels, 4 for 0.1 m, 7 for 0.00027°.
+fn coordinate_decimals(pixel: f64) -> usize {
+    let step = pixel.abs() / 1000.0;
+    if step == 0.0 || !step.is_finite() {
+        return 9;
+    }
+    usize::try_from((-step.log10()).ceil() as i64).unwrap_or(0).min(12)
 }
 
 /// What follows a length in `unit`: " m", "°", " ftUS", ….
@@ -95,12 +100,12 @@ fn unit_suffix(unit: LinearUnit) -> String {
     }
 }
 
-/// "x 399000 to 399040, y 3282000 to 3282040": as many decimals as the pixel size shows, so a
-/// corner is exact to the grid without float noise.
+/// "x 288776.25 to 298722.75, y 9110728.75 to 9120760.75": corners to a thousandth of a pixel,
+/// without float noise.
 fn extent(georef: &GeoReference, width: u32, height: u32) -> String {
     let [x0, y0, x1, y1] = georef.extent(width, height);
     let (px, py) = georef.transform.pixel_size();
-    let (dx, dy) = (shown_decimals(px), shown_decimals(py));
+    let (dx, dy) = (coordinate_decimals(px), coordinate_decimals(py));
     let at = |v: f64, decimals: usize| trim_zeros(&format!("{v:.decimals$}"));
     format!(
         "x {} to {}, y {} to {}",
@@ -190,8 +195,12 @@ mod tests {
         assert_eq!(significant(30.0), "30");
         assert_eq!(significant(0.000269494585236), "0.000269495");
         assert_eq!(significant(-0.0), "0");
-        assert_eq!(shown_decimals(28.499999999), 1);
-        assert_eq!(shown_decimals(30.0), 0);
+        assert_eq!(coordinate_decimals(28.499999999), 2);
+        assert_eq!(coordinate_decimals(0.1), 4);
+        assert_eq!(coordinate_decimals(0.000269494585236), 7);
+        let at = |v: f64, d: usize| trim_zeros(&format!("{v:.d$}"));
+        assert_eq!(at(288776.250000803, 2), "288776.25");
+        assert_eq!(at(9120760.750028737, 2), "9120760.75");
     }
 
     #[test]
