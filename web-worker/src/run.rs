@@ -13,7 +13,7 @@ use std::sync::Arc;
 use engine::cnn::{self, Artifact, CnnParams, CnnRuntime};
 use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::{model, suggest_k};
-use engine::labels::LegendEntry;
+use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
 use engine::pipeline::{
     self, Accelerator, CPU_BACKEND, EncodedTiles, MethodParams, Runtime, SegmentError,
@@ -21,6 +21,7 @@ use engine::pipeline::{
 };
 use engine::preview::LabelPreview;
 use engine::progress::{Progress, Stage};
+use engine::relabel::{self, Merge, RelabelError};
 use engine::stats::ClassStats;
 
 use crate::backend::{Backend, CPU, Webgpu};
@@ -52,16 +53,50 @@ pub enum RunError {
 pub struct LastRun {
     info: RasterInfo,
     manifest: RunManifest,
+    /// The run's classes (before any merge).
+    classes: usize,
     tiles: Vec<EncodedTile>,
 }
 
+/// Why a result could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    #[error(transparent)]
+    Relabel(#[from] RelabelError),
+    #[error("the legend has {legend} classes but the merges leave {classes}")]
+    Legend { legend: usize, classes: usize },
+}
+
 impl LastRun {
-    /// The label GeoTIFF with `legend` as colour table and class names.
-    pub fn export(&self, legend: &[LegendEntry]) -> Result<Vec<u8>, SegmentError> {
-        pipeline::write_geotiff(
-            writer_options(&self.info, legend, &self.manifest),
-            &self.tiles,
-        )
+    /// The label GeoTIFF after `merges` (applied to the kept tiles, recorded in the manifest),
+    /// with `legend` (the legend after them) as colour table and class names.
+    pub fn export(&self, legend: &[LegendEntry], merges: &[Merge]) -> Result<Vec<u8>, ExportError> {
+        if merges.is_empty() {
+            return Ok(pipeline::write_geotiff(
+                writer_options(&self.info, legend, &self.manifest),
+                &self.tiles,
+            )?);
+        }
+        let relabelling = relabel::plan(&default_legend(self.classes), merges)?;
+        if relabelling.legend.len() != legend.len() {
+            return Err(ExportError::Legend {
+                legend: legend.len(),
+                classes: relabelling.legend.len(),
+            });
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.merges.extend(relabelling.records);
+        let tiles = self
+            .tiles
+            .iter()
+            .map(|t| relabelling.map.apply_tile(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(pipeline::write_geotiff(
+            writer_options(&self.info, legend, &manifest),
+            &tiles,
+        )?)
     }
 }
 
@@ -252,6 +287,7 @@ pub async fn run(
     };
     let last = LastRun {
         info,
+        classes: result.legend.len(),
         manifest,
         tiles: tiles.tiles,
     };

@@ -174,13 +174,13 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             with_state(|state| state.resources = Some(resources));
             Ok(reply)
         }
-        ToWorker::Export { legend } => {
+        ToWorker::Export { legend, merges } => {
             let Some(last) = with_state(|state| state.last.take()) else {
                 return Ok(FromWorker::ExportFailed {
                     message: "there is no result to export".to_owned(),
                 });
             };
-            let written = last.export(&legend);
+            let written = last.export(&legend, &merges);
             with_state(|state| state.last = Some(last));
             Ok(match written {
                 Ok(geotiff) => FromWorker::Exported { geotiff },

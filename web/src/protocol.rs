@@ -14,6 +14,7 @@ use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
 use engine::pipeline::SegmentParams;
 use engine::progress::Stage;
+use engine::relabel::Merge;
 use engine::stats::ClassRow;
 use serde::{Deserialize, Serialize};
 
@@ -79,9 +80,14 @@ pub enum ToWorker {
     /// Segments the open raster with the method and parameters of `params`; replies with
     /// progress and then [`FromWorker::Result`].
     Run { params: SegmentParams },
-    /// Writes the label GeoTIFF of the last result with this legend (names and colours);
-    /// replies [`FromWorker::Exported`].
-    Export { legend: Vec<LegendEntry> },
+    /// Writes the label GeoTIFF of the last result with this legend (names and colours), after
+    /// the class merges `merges` (in order, each on the classes the previous ones left; the
+    /// legend is the one after them); replies [`FromWorker::Exported`].
+    Export {
+        legend: Vec<LegendEntry>,
+        #[serde(default)]
+        merges: Vec<Merge>,
+    },
     /// Chooses where runs work (WebGPU or the CPU); replies [`FromWorker::Backend`].
     UseBackend { choice: BackendChoice },
 }

@@ -291,7 +291,10 @@ pub fn export(state: AppState, purpose: ExportFor) {
     }
     EXPORTS.with(|e| e.borrow_mut().push_back(purpose));
     let legend = state.legend.get_untracked();
-    send(&ToWorker::Export { legend }, None);
+    let merges = state
+        .merges
+        .with_untracked(|m| m.iter().map(|s| s.merge.clone()).collect());
+    send(&ToWorker::Export { legend, merges }, None);
 }
 
 /// The name of the open raster.
@@ -367,6 +370,8 @@ fn dispatch(state: AppState, msg: FromWorker) {
             RUNNING.with(|r| *r.borrow_mut() = None);
             let elapsed_ms = dom::now_ms() - state.run_started.get_untracked();
             state.legend.set(result.legend.clone());
+            state.merges.set(Vec::new());
+            state.selected.set(Vec::new());
             state.shown.set(Some(Shown {
                 result: *result,
                 elapsed_ms,

@@ -1,8 +1,15 @@
-//! The legend: colour (editable), name (editable), pixels, area and share of every class.
+//! The legend: colour (editable), name (editable), pixels, area and share of every class; a
+//! checkbox per class to merge two or more of them (undoable).
+//!
+//! A merge rewrites the shown result at once (the label preview, the statistics rows, the
+//! manifest) with the engine's [`engine::relabel`] mapping and keeps what it replaced; the
+//! worker applies the same merges to its label tiles when the GeoTIFF is exported.
 
+use engine::manifest::RunManifest;
+use engine::relabel::{Merge, plan};
 use leptos::prelude::*;
 
-use super::AppState;
+use super::{AppState, MergeStep};
 
 #[component]
 pub fn Legend(state: AppState) -> impl IntoView {
@@ -25,8 +32,27 @@ pub fn Legend(state: AppState) -> impl IntoView {
                     })
                 };
                 let name = move || state.legend.with(|l| l.get(i).map(|e| e.name.clone()).unwrap_or_default());
+                let class = row.class;
+                                let checked = move || state.selected.with(|s| s.contains(&class));
                 view! {
                     <tr data-testid=format!("legend-row-{i}")>
+                        <td>
+                            <input
+                                type="checkbox"
+                                title="Select for merging"
+                                data-testid=format!("legend-select-{i}")
+                                prop:checked=checked
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    state.selected.update(|s| {
+                                        s.retain(|&c| c != class);
+                                        if on {
+                                            s.push(class);
+                                        }
+                                    });
+                                }
+                            />
+                        </td>
                         <td>
                             <input
                                 type="color"
@@ -70,9 +96,29 @@ pub fn Legend(state: AppState) -> impl IntoView {
         view! {
             <section class="panel legend">
                 <h2>"Legend"</h2>
+                <div class="legend-actions">
+                    <button
+                        class="button"
+                        data-testid="merge-selected"
+                        title="Merge the selected classes into one (the first one's colour, the names joined)"
+                        prop:disabled=move || state.selected.with(|s| s.len() < 2)
+                        on:click=move |_| merge_selected(state)
+                    >
+                        "Merge selected"
+                    </button>
+                    <button
+                        class="button"
+                        data-testid="undo-merge"
+                        prop:disabled=move || state.merges.with(Vec::is_empty)
+                        on:click=move |_| undo_merge(state)
+                    >
+                        "Undo merge"
+                    </button>
+                </div>
                 <table data-testid="legend">
                     <thead>
                         <tr>
+                            <th>"Merge"</th>
                             <th>"Colour"</th>
                             <th>"Name"</th>
                             <th class="num">"Pixels"</th>
@@ -85,6 +131,62 @@ pub fn Legend(state: AppState) -> impl IntoView {
             </section>
         }
         .into_any()
+    }
+}
+
+/// Merges the selected classes of the shown result into the lowest of them.
+fn merge_selected(state: AppState) {
+    let classes = state.selected.get_untracked();
+    let Some(before) = state.shown.get_untracked() else {
+        return;
+    };
+    let legend_before = state.legend.get_untracked();
+    let merge = Merge {
+        classes,
+        name: None,
+    };
+    let relabelling = match plan(&legend_before, std::slice::from_ref(&merge)) {
+        Ok(r) => r,
+        Err(e) => {
+            state.fail(format!("cannot merge: {e}"), false);
+            return;
+        }
+    };
+    let Some(record) = relabelling.records.first().cloned() else {
+        return;
+    };
+    let mut shown = before.clone();
+    let result = &mut shown.result;
+    relabelling.map.apply(&mut result.labels);
+    result.rows = relabelling.map.rows(&result.rows, &relabelling.legend);
+    result.legend.clone_from(&relabelling.legend);
+    if let Ok(mut manifest) = serde_json::from_str::<RunManifest>(&result.manifest) {
+        manifest.merges.push(record.clone());
+        result.manifest = manifest.to_json();
+    }
+    state.merges.update(|m| {
+        m.push(MergeStep {
+            merge: Merge {
+                classes: record.classes,
+                name: Some(record.name),
+            },
+            before,
+            legend_before,
+        });
+    });
+    state.selected.set(Vec::new());
+    state.legend.set(relabelling.legend);
+    state.shown.set(Some(shown));
+}
+
+/// Undoes the last merge: the result and legend it replaced come back.
+fn undo_merge(state: AppState) {
+    let mut step = None;
+    state.merges.update(|m| step = m.pop());
+    if let Some(step) = step {
+        state.selected.set(Vec::new());
+        state.legend.set(step.legend_before);
+        state.shown.set(Some(step.before));
     }
 }
 

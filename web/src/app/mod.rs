@@ -17,6 +17,7 @@ mod map_view;
 mod progress;
 
 use engine::labels::LegendEntry;
+use engine::relabel::Merge;
 use leptos::prelude::*;
 
 use crate::protocol::{FileInfo, Image, RunResult};
@@ -58,6 +59,16 @@ pub struct Shown {
     pub elapsed_ms: f64,
 }
 
+/// One class merge of the shown result and what it replaced (for undo).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeStep {
+    /// The merge, named, on the classes the previous merges left.
+    pub merge: Merge,
+    /// The result and legend before it.
+    pub before: Shown,
+    pub legend_before: Vec<LegendEntry>,
+}
+
 /// The reactive state of the page.
 #[derive(Debug, Clone, Copy)]
 pub struct AppState {
@@ -77,6 +88,10 @@ pub struct AppState {
     pub shown: RwSignal<Option<Shown>>,
     /// The editable legend of the shown result.
     pub legend: RwSignal<Vec<LegendEntry>>,
+    /// Class merges applied to the shown result, oldest first, each with what it replaced.
+    pub merges: RwSignal<Vec<MergeStep>>,
+    /// Classes (label values) selected in the legend for merging.
+    pub selected: RwSignal<Vec<u8>>,
     pub problem: RwSignal<Option<Problem>>,
 }
 
@@ -97,6 +112,8 @@ impl AppState {
             run_started: RwSignal::new(0.0),
             shown: RwSignal::new(None),
             legend: RwSignal::new(Vec::new()),
+            merges: RwSignal::new(Vec::new()),
+            selected: RwSignal::new(Vec::new()),
             problem: RwSignal::new(None),
         }
     }
