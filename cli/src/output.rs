@@ -1,6 +1,7 @@
 //! Output files: written to a temporary file beside the target and renamed into place only when
 //! complete, and never onto the input or onto another output of the same run.
 
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -30,15 +31,20 @@ pub fn check_distinct(input: &Path, outputs: &[(&str, &Path)]) -> anyhow::Result
 
 /// A temporary file in the folder of `path`, to be [`NamedTempFile::persist`]ed onto it.
 pub fn temporary_beside(path: &Path) -> anyhow::Result<NamedTempFile> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = folder_of(path);
     tempfile::Builder::new()
         .prefix(".mapseg-")
         .suffix(".part")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))
+}
+
+/// An anonymous scratch file in the folder of `path` (so on the same disk as the output): the
+/// system removes it when it is closed, whatever ends the run.
+pub fn scratch_beside(path: &Path) -> anyhow::Result<File> {
+    let dir = folder_of(path);
+    tempfile::tempfile_in(dir)
+        .with_context(|| format!("cannot create a scratch file in {}", dir.display()))
 }
 
 /// Writes `bytes` to `path` through a temporary file, so `path` is either complete or untouched.
@@ -50,6 +56,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// `path` made absolute with symbolic links resolved, as far as it exists.

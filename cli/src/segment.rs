@@ -1,4 +1,5 @@
-//! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF.
+//! `mapseg segment`: fit on a sample, label the raster on every core, write the label GeoTIFF
+//! (cloud-optimised, with mode overviews).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use engine::cnn::CnnParams;
-use engine::geotiff::{GeoTiffReader, GeoTiffWriter, RasterInfo};
+use engine::geotiff::{CogWriter, GeoTiffReader, RasterInfo};
 use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
@@ -33,7 +34,7 @@ struct Timings {
     fit_s: f64,
     /// Decoding, assignment, smoothing and tile compression on the workers (wall time).
     label_s: f64,
-    /// Writing the compressed tiles and the directory.
+    /// Spilling the compressed tiles, building the overviews and writing the file.
     write_s: f64,
     /// Simplifying the class polygons and writing them (`--polygons`).
     polygons_s: f64,
@@ -126,7 +127,10 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     // Dropped (and deleted) on every early return, Ctrl-C included: no partial file is left.
     let tmp = output::temporary_beside(&args.output)?;
     let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-    let mut writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
+    // The tiles wait here until the overviews are done: a COG puts them last.
+    let scratch = output::scratch_beside(&args.output)?;
+    let options = writer_options(&info, &legend, &manifest);
+    let mut writer = CogWriter::new(sink, scratch, options)?;
     let encoder = writer.tile_encoder();
     let classes = segmenter.classes();
     let mut stats = ClassStats::new(classes, info.georef.as_ref());

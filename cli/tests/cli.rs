@@ -10,6 +10,8 @@ mod bad_inputs;
 mod cancel;
 #[path = "cli/cnn.rs"]
 mod cnn;
+#[path = "cli/cog.rs"]
+mod cog;
 #[path = "cli/polygons.rs"]
 mod polygons;
 #[path = "cli/quality.rs"]
@@ -71,11 +73,15 @@ fn segment(input: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-fn output_has_the_inputs_crs_and_geotransform_a_colour_table_and_nodata() {
-    for (name, k) in [
-        ("OSBS_029.tif", 6),
-        ("sample_geotiff.tif", 4),
-        ("L7_ETMs.tif", 8),
+fn output_is_a_cog_with_the_inputs_crs_and_geotransform_a_colour_table_and_nodata() {
+    for (name, k, overviews) in [
+        ("OSBS_029.tif", 6, serde_json::json!([{"size": [200, 200]}])),
+        (
+            "sample_geotiff.tif",
+            4,
+            serde_json::json!([{"size": [450, 450]}, {"size": [225, 225]}]),
+        ),
+        ("L7_ETMs.tif", 8, serde_json::json!([{"size": [175, 176]}])),
     ] {
         let (_dir, out) = segment(name, &["--k", &k.to_string()]);
         let input = gdalinfo(&fixture(name));
@@ -89,7 +95,9 @@ fn output_has_the_inputs_crs_and_geotransform_a_colour_table_and_nodata() {
             "{name}: geotransform differs"
         );
         assert_eq!(output["size"], input["size"], "{name}: size differs");
+        cog::assert_valid_cog(&out);
         let band = &output["bands"][0];
+        assert_eq!(band["overviews"], overviews, "{name}: overviews");
         assert_eq!(band["type"], "Byte");
         assert_eq!(band["noDataValue"], 255.0, "{name}: nodata");
         assert_eq!(band["colorInterpretation"], "Palette");

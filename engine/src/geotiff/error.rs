@@ -162,6 +162,8 @@ pub enum EncodeError {
     },
     #[error("tile (column {column}, row {row}) is outside the raster or was already written")]
     TileMismatch { column: u32, row: u32 },
+    #[error("tile (column {column}, row {row}) does not decompress to a 256x256 tile")]
+    CorruptTile { column: u32, row: u32 },
     #[error("the file is too large for TIFF offsets")]
     TooLarge,
     #[error("I/O error: {0}")]

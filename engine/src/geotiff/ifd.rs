@@ -159,6 +159,18 @@ pub(super) fn encode_ifd(
     order: ByteOrder,
     big: bool,
 ) -> Result<Vec<u8>, OffsetOverflow> {
+    encode_linked_ifd(entries, at, 0, order, big)
+}
+
+/// [`encode_ifd`] with the next directory at file offset `next` (0: none). The length of the
+/// result depends only on the entries' types and counts, not on `at`, `next` or the values.
+pub(super) fn encode_linked_ifd(
+    entries: &mut [(u16, Value)],
+    at: u64,
+    next: u64,
+    order: ByteOrder,
+    big: bool,
+) -> Result<Vec<u8>, OffsetOverflow> {
     entries.sort_by_key(|(tag, _)| *tag);
     let (count_len, entry_len, word) = if big { (8u64, 20u64, 8u64) } else { (2, 12, 4) };
     let count = u64::try_from(entries.len()).map_err(|_| OffsetOverflow)?;
@@ -193,7 +205,7 @@ pub(super) fn encode_ifd(
             }
         }
     }
-    put_word(&mut table, order, big, 0)?;
+    put_word(&mut table, order, big, next)?;
     put_word(
         &mut Vec::new(),
         order,

@@ -7,19 +7,25 @@
 //!   tags, which writers carry over verbatim.
 //! - [`GeoTiffWriter`] writes a tiled, Deflate-compressed GeoTIFF row-strip by row-strip, so its
 //!   memory does not depend on the raster's size.
+//! - [`CogWriter`] writes a class raster as a cloud-optimised GeoTIFF with mode overviews, its
+//!   tiles waiting in a scratch store until the end.
 
 mod chunk;
+mod cog;
+mod directory;
 mod error;
 mod geokeys;
 mod ifd;
 mod info;
 mod level;
 mod limits;
+mod pyramid;
 mod read;
 mod source;
 mod tags;
 mod write;
 
+pub use cog::CogWriter;
 pub use error::{FormatError, LimitExceeded, Unsupported};
 pub use geokeys::{
     GeoKey, GeoKeyValue, GeoReference, GeoTransform, LinearUnit, PixelArea, RasterType, RawGeoTags,

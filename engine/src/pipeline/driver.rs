@@ -6,10 +6,10 @@
 //! (`(ClassStats, EncodedTiles)`), and merges those in unit order; [`Segmenter::run`] does the
 //! units in order into one sink. New outputs (polygons) are one more sink.
 
-use std::io::{Read, Seek, Write};
+use std::io::{Cursor, Read, Seek, Write};
 
 use super::{Runtime, SegmentError, SegmentParams, Segmenter, writer_options};
-use crate::geotiff::{EncodedTile, GeoTiffReader, GeoTiffWriter, TileEncoder};
+use crate::geotiff::{CogWriter, EncodedTile, GeoTiffReader, TileEncoder};
 use crate::kmeans::model;
 use crate::labels::LegendEntry;
 use crate::manifest::{InputIdentity, RunManifest};
@@ -85,28 +85,28 @@ impl UnitSink for EncodedTiles {
     }
 }
 
-/// Compresses each unit's tiles and writes them to a label GeoTIFF.
+/// Compresses each unit's tiles and hands them to a cloud-optimised label GeoTIFF.
 #[derive(Debug)]
-pub struct TileWriter<W: Write + Seek> {
+pub struct TileWriter<W: Write, S: Read + Write + Seek> {
     encoder: TileEncoder,
-    writer: GeoTiffWriter<W>,
+    writer: CogWriter<W, S>,
 }
 
-impl<W: Write + Seek> TileWriter<W> {
-    pub fn new(writer: GeoTiffWriter<W>) -> Self {
+impl<W: Write, S: Read + Write + Seek> TileWriter<W, S> {
+    pub fn new(writer: CogWriter<W, S>) -> Self {
         Self {
             encoder: writer.tile_encoder(),
             writer,
         }
     }
 
-    /// Writes the directory and returns the sink.
+    /// Writes the file and returns the sink.
     pub fn finish(self) -> Result<W, SegmentError> {
         Ok(self.writer.finish()?)
     }
 }
 
-impl<W: Write + Seek> UnitSink for TileWriter<W> {
+impl<W: Write, S: Read + Write + Seek> UnitSink for TileWriter<W, S> {
     fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
         let tiles = self.encoder.encode(unit, &Samples::U8(labels.to_vec()))?;
         self.writer.write_tiles(&tiles)?;
@@ -198,8 +198,10 @@ pub async fn segmenter<R: Read + Seek>(
     }
 }
 
-/// Segments the raster of `reader` into `sink` as a label GeoTIFF, on the calling thread.
-pub async fn segment<R: Read + Seek, W: Write + Seek>(
+/// Segments the raster of `reader` into `sink` as a cloud-optimised label GeoTIFF, on the
+/// calling thread. The compressed tiles wait in memory until the file is written; a front end
+/// whose memory must not grow with the raster hands [`TileWriter`] a scratch file instead.
+pub async fn segment<R: Read + Seek, W: Write>(
     reader: &mut GeoTiffReader<R>,
     sink: W,
     params: &SegmentParams,
@@ -211,7 +213,8 @@ pub async fn segment<R: Read + Seek, W: Write + Seek>(
     let info = reader.info().clone();
     let legend = segmenter.legend();
     let manifest = segmenter.manifest(input, &runtime.backend(params));
-    let writer = GeoTiffWriter::new(sink, writer_options(&info, &legend, &manifest))?;
+    let options = writer_options(&info, &legend, &manifest);
+    let writer = CogWriter::new(sink, Cursor::new(Vec::new()), options)?;
     let mut outputs = (
         ClassStats::new(segmenter.classes(), info.georef.as_ref()),
         TileWriter::new(writer),

@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use super::SegmentError;
-use crate::geotiff::{EncodedTile, GeoTiffWriter, RasterInfo, WriterOptions};
+use crate::geotiff::{CogWriter, EncodedTile, RasterInfo, WriterOptions};
 use crate::labels::{LegendEntry, NODATA};
 use crate::manifest::RunManifest;
 use crate::raster::SampleType;
@@ -37,12 +37,18 @@ pub fn writer_options(
     }
 }
 
-/// Writes `tiles` (all tiles of a run, compressed with `options`) as a label GeoTIFF in memory.
+/// Writes `tiles` (all tiles of a run, compressed with `options`) as a cloud-optimised label
+/// GeoTIFF in memory, with its mode overviews.
 pub fn write_geotiff(
     options: WriterOptions,
     tiles: &[EncodedTile],
 ) -> Result<Vec<u8>, SegmentError> {
-    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options)?;
+    let size: usize = tiles.iter().map(|t| t.bytes.len()).sum();
+    let mut writer = CogWriter::new(
+        Vec::with_capacity(size + size / 2),
+        Cursor::new(Vec::with_capacity(size + size / 2)),
+        options,
+    )?;
     writer.write_tiles(tiles)?;
-    Ok(writer.finish()?.into_inner())
+    Ok(writer.finish()?)
 }
