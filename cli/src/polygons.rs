@@ -192,7 +192,13 @@ pub fn run(args: &PolygonsArgs, cancel: &Cancel) -> anyhow::Result<()> {
         tracer.add_rows(y, &labels)?;
     }
     let topology = tracer.finish()?;
-    let legend = default_legend(usize::from(max_label) + 1);
+    // The file's names and colours (a relabelled raster's merged names), defaults beyond them.
+    let mut legend = crate::relabel::file_legend(&info);
+    let classes = usize::from(max_label) + 1;
+    if legend.len() < classes {
+        let known = legend.len();
+        legend.extend(default_legend(classes).into_iter().skip(known));
+    }
     let written = request.write(&topology, &legend, &bar)?;
     bar.check()?;
     let (vertices, regions) = (written.vertices, written.regions);

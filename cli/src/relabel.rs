@@ -85,14 +85,25 @@ fn label_raster(info: &RasterInfo) -> anyhow::Result<(Vec<LegendEntry>, RunManif
     if info.bands != 1 || info.sample_type != SampleType::U8 {
         bail!("it has {} band(s) of {:?}", info.bands, info.sample_type);
     }
-    let metadata = info.dataset_metadata();
-    let json = metadata
-        .iter()
+    let json = info
+        .dataset_metadata()
+        .into_iter()
         .find(|(name, _)| name == "MAPSEG_MANIFEST")
         .map(|(_, v)| v)
         .context("it has no MAPSEG_MANIFEST metadata")?;
     let manifest: RunManifest =
-        serde_json::from_str(json).context("its MAPSEG_MANIFEST does not parse")?;
+        serde_json::from_str(&json).context("its MAPSEG_MANIFEST does not parse")?;
+    let legend = file_legend(info);
+    if legend.is_empty() {
+        bail!("it has no class names (CLASS_0_NAME, …)");
+    }
+    Ok((legend, manifest))
+}
+
+/// The legend a label GeoTIFF carries: one entry per `CLASS_{i}_NAME` metadata item from
+/// class 0 on, coloured from its colour table (the default colours where it has none).
+pub fn file_legend(info: &RasterInfo) -> Vec<LegendEntry> {
+    let metadata = info.dataset_metadata();
     let name_of = |i: usize| {
         let key = format!("CLASS_{i}_NAME");
         metadata
@@ -100,7 +111,7 @@ fn label_raster(info: &RasterInfo) -> anyhow::Result<(Vec<LegendEntry>, RunManif
             .find(|(n, _)| *n == key)
             .map(|(_, v)| v.clone())
     };
-    let legend: Vec<LegendEntry> = (0..usize::from(NODATA))
+    (0..usize::from(NODATA))
         .map_while(|i| {
             name_of(i).map(|name| LegendEntry {
                 name,
@@ -111,11 +122,7 @@ fn label_raster(info: &RasterInfo) -> anyhow::Result<(Vec<LegendEntry>, RunManif
                     .unwrap_or_else(|| default_colour(i)),
             })
         })
-        .collect();
-    if legend.is_empty() {
-        bail!("it has no class names (CLASS_0_NAME, …)");
-    }
-    Ok((legend, manifest))
+        .collect()
 }
 
 /// The merges of the command line, each in the file's class values: a later `--merge` naming

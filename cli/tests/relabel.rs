@@ -130,6 +130,25 @@ fn merge_rewrites_values_colours_names_manifest_and_stats() {
         "{csv}"
     );
 
+    // Polygons of the relabelled raster carry its names.
+    ok(&mapseg(&[
+        "polygons",
+        &p("merged.tif"),
+        "-o",
+        &p("merged.geojson"),
+        "--quiet",
+    ]));
+    let geojson: Value =
+        serde_json::from_str(&std::fs::read_to_string(p("merged.geojson")).unwrap()).unwrap();
+    let names: Vec<&str> = geojson["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"water"), "{names:?}");
+    assert!(!names.contains(&"class 4"), "{names:?}");
+
     // A second relabel appends to the manifest's merges, in the new file's values.
     ok(&mapseg(&[
         "relabel",
