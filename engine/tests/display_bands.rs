@@ -5,8 +5,10 @@ mod geotiff_support;
 use engine::preview::{false_colour, true_colour};
 use geotiff_support::open;
 
-/// (file under tests/fixtures, true colour, false colour), 0-based bands.
-const CASES: &[(&str, [usize; 3], Option<[usize; 3]>)] = &[
+/// A file under tests/fixtures, its true-colour and its false-colour bands (0-based).
+type Case = (&'static str, [usize; 3], Option<[usize; 3]>);
+
+const CASES: &[Case] = &[
     // An RGB orthophoto.
     ("real/OSBS_029.tif", [0, 1, 2], None),
     // Landsat 7 ETM+, six bands stored blue first: true colour is bands 3, 2, 1.
