@@ -87,7 +87,9 @@ fn coordinate_decimals(pixel: f64) -> usize {
     if step == 0.0 || !step.is_finite() {
         return 9;
     }
-    usize::try_from((-step.log10()).ceil() as i64).unwrap_or(0).min(12)
+    usize::try_from((-step.log10()).ceil() as i64)
+        .unwrap_or(0)
+        .min(12)
 }
 
 /// What follows a length in `unit`: " m", "°", " ftUS", ….

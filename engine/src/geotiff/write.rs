@@ -172,8 +172,7 @@ impl TileEncoder {
         (0..window.width.div_ceil(TILE_SIZE))
             .map(|i| {
                 self.fill_tile(&mut tile, samples, window, i * TILE_SIZE);
-                let mut encoder =
-                    ZlibEncoder::new(Vec::with_capacity(tile.len() / 4), self.level);
+                let mut encoder = ZlibEncoder::new(Vec::with_capacity(tile.len() / 4), self.level);
                 encoder.write_all(&tile)?;
                 Ok(EncodedTile {
                     column: (window.x + i * TILE_SIZE) / TILE_SIZE,
