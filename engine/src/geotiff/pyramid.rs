@@ -60,26 +60,33 @@ fn reduce(
     dst_start: usize,
     nodata: Option<u8>,
 ) {
+    // Most blocks lie inside one class: their mode is any of their pixels.
+    let mode2 = |a: u8, b: u8| if a == b { a } else { mode(&[a, b], nodata) };
+    let pairs = width / 2;
     for j in 0..height.div_ceil(2) {
         let top = &src[2 * j * src_stride..][..width];
-        let bottom = (2 * j + 1 < height).then(|| &src[(2 * j + 1) * src_stride..][..width]);
         let out = &mut dst[dst_start + j * dst_stride..][..width.div_ceil(2)];
-        for (i, o) in out.iter_mut().enumerate() {
-            let x = 2 * i;
-            let mut block = [0u8; 4];
-            let mut n = 0;
-            for row in std::iter::once(top).chain(bottom) {
-                for &v in &row[x..(x + 2).min(width)] {
-                    block[n] = v;
-                    n += 1;
-                }
+        let (whole, odd) = out.split_at_mut(pairs);
+        if 2 * j + 1 < height {
+            let bottom = &src[(2 * j + 1) * src_stride..][..width];
+            let blocks = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (o, (t, b)) in whole.iter_mut().zip(blocks) {
+                *o = if t[0] == t[1] && t[0] == b[0] && t[0] == b[1] {
+                    t[0]
+                } else {
+                    mode(&[t[0], t[1], b[0], b[1]], nodata)
+                };
             }
-            let block = &block[..n];
-            *o = if block.iter().all(|&v| v == block[0]) {
-                block[0]
-            } else {
-                mode(block, nodata)
-            };
+            if let Some(o) = odd.first_mut() {
+                *o = mode2(top[width - 1], bottom[width - 1]);
+            }
+        } else {
+            for (o, t) in whole.iter_mut().zip(top.chunks_exact(2)) {
+                *o = mode2(t[0], t[1]);
+            }
+            if let Some(o) = odd.first_mut() {
+                *o = top[width - 1];
+            }
         }
     }
 }
