@@ -282,6 +282,7 @@ fn tiles_in_any_order_give_the_same_file() {
     }
     assert_eq!(write_geotiff(options.clone(), &tiles).unwrap(), in_order);
     let mut writer = CogWriter::new(Vec::new(), Cursor::new(Vec::new()), options).unwrap();
+    assert_eq!(writer.overview_sizes(), [(450, 350), (225, 175)]);
     for chunk in tiles.chunks(3) {
         writer.write_tiles(chunk).unwrap();
     }

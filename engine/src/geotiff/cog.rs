@@ -178,12 +178,12 @@ impl<W: Write, S: Read + Write + Seek> CogWriter<W, S> {
     /// Takes compressed tiles (from [`Self::tile_encoder`]), in any order.
     pub fn write_tiles(&mut self, tiles: &[EncodedTile]) -> Result<(), EncodeError> {
         for t in tiles {
-            self.spill.put(0, t)?;
-            self.tiles_written += 1;
             decode_tile(&t.bytes, &mut self.tile).map_err(|_| EncodeError::CorruptTile {
                 column: t.column,
                 row: t.row,
             })?;
+            self.spill.put(0, t)?;
+            self.tiles_written += 1;
             let spill = &mut self.spill;
             self.pyramid
                 .add_tile(t.column, t.row, &self.tile, &mut |level, tile| {
