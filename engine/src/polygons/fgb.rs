@@ -15,9 +15,9 @@ use flatgeobuf::{
 };
 
 use super::crs::SourceCrs;
-use super::{ClassAttributes, PolygonError, Polygons, class_attributes, crs_rings};
+use super::{ClassAttributes, Features, PolygonError, Polygons};
 use crate::labels::LegendEntry;
-use crate::progress::{self, Progress, Stage};
+use crate::progress::Progress;
 
 /// FlatGeobuf's magic bytes, with the format version the schema types are for.
 const MAGIC: [u8; 8] = [b'f', b'g', b'b', flatgeobuf::VERSION, b'f', b'g', b'b', 0];
@@ -42,12 +42,9 @@ pub fn write_flatgeobuf<W: Write>(
     mut out: W,
     progress: &impl Progress,
 ) -> Result<W, PolygonError> {
-    let georef = polygons
-        .topology()
-        .georef()
-        .ok_or(PolygonError::NoGeoreference)?;
+    let features = Features::new(polygons, legend)?;
+    let georef = features.georef;
     let crs = SourceCrs::of(georef).ok();
-    let classes = class_attributes(polygons, legend);
 
     let mut fbb = FlatBufferBuilder::new();
     let columns: Vec<_> = COLUMNS
@@ -86,7 +83,7 @@ pub fn write_flatgeobuf<W: Write>(
             envelope,
             geometry_type: GeometryType::MultiPolygon,
             columns: Some(columns),
-            features_count: classes.len() as u64,
+            features_count: features.classes.len() as u64,
             index_node_size: 0,
             crs,
             ..HeaderArgs::default()
@@ -96,13 +93,9 @@ pub fn write_flatgeobuf<W: Write>(
     out.write_all(&MAGIC)?;
     out.write_all(fbb.finished_data())?;
 
-    for (i, attributes) in classes.iter().enumerate() {
-        progress::check(progress)?;
-        progress.report(Stage::Writing, i as f32 / classes.len() as f32);
-        let rings = crs_rings(polygons, georef, attributes.class);
-        out.write_all(&feature(&rings, attributes))?;
-    }
-    progress.report(Stage::Writing, 1.0);
+    features.write_each(progress, |_, attributes, rings| {
+        Ok(out.write_all(&feature(&rings, attributes))?)
+    })?;
     Ok(out)
 }
 

@@ -7,9 +7,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::crs::SourceCrs;
-use super::{ClassAttributes, PolygonError, Polygons, class_attributes, crs_rings};
+use super::{ClassAttributes, Features, PolygonError, Polygons};
 use crate::labels::LegendEntry;
-use crate::progress::{self, Progress, Stage};
+use crate::progress::Progress;
 
 /// Decimal places of the written degrees.
 const DECIMALS: i32 = 8;
@@ -45,18 +45,11 @@ pub fn write_geojson<W: Write>(
     mut out: W,
     progress: &impl Progress,
 ) -> Result<W, PolygonError> {
-    let georef = polygons
-        .topology()
-        .georef()
-        .ok_or(PolygonError::NoGeoreference)?;
-    let crs = SourceCrs::of(georef)?;
-    let classes = class_attributes(polygons, legend);
+    let features = Features::new(polygons, legend)?;
+    let crs = SourceCrs::of(features.georef)?;
     let scale = 10f64.powi(DECIMALS);
     out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
-    for (i, attributes) in classes.iter().enumerate() {
-        progress::check(progress)?;
-        progress.report(Stage::Writing, i as f32 / classes.len() as f32);
-        let mut coordinates = crs_rings(polygons, georef, attributes.class);
+    features.write_each(progress, |i, attributes, mut coordinates| {
         for ring in coordinates.iter_mut().flatten() {
             for point in ring.iter_mut() {
                 let (lon, lat) = crs.to_wgs84(point[0], point[1])?;
@@ -71,9 +64,9 @@ pub fn write_geojson<W: Write>(
         out.write_all(b",\"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":")?;
         serde_json::to_writer(&mut out, &coordinates).map_err(json_error)?;
         out.write_all(b"}}")?;
-    }
+        Ok(())
+    })?;
     out.write_all(b"\n]}\n")?;
-    progress.report(Stage::Writing, 1.0);
     Ok(out)
 }
 

@@ -45,7 +45,7 @@ pub use trace::Tracer;
 
 use crate::geotiff::GeoReference;
 use crate::labels::{LegendEntry, default_colour};
-use crate::progress::Cancelled;
+use crate::progress::{self, Cancelled, Progress, Stage};
 
 /// A pixel corner: `[column, row]` of the lattice, `0..=width` × `0..=height`.
 pub type Corner = [i32; 2];
@@ -208,4 +208,53 @@ fn crs_rings(polygons: &Polygons<'_>, georef: &GeoReference, class: u8) -> Vec<V
                 .collect()
         })
         .collect()
+}
+
+/// What both writers start from: the raster's georeferencing, which they need, and the
+/// attributes of every class that has polygons, one feature each.
+struct Features<'p, 't> {
+    polygons: &'p Polygons<'t>,
+    georef: &'t GeoReference,
+    classes: Vec<ClassAttributes>,
+}
+
+impl<'p, 't> Features<'p, 't> {
+    /// The features of `polygons`, named and coloured after `legend`; an error without
+    /// georeferencing.
+    fn new(polygons: &'p Polygons<'t>, legend: &[LegendEntry]) -> Result<Self, PolygonError> {
+        let georef = polygons
+            .topology()
+            .georef()
+            .ok_or(PolygonError::NoGeoreference)?;
+        Ok(Self {
+            polygons,
+            georef,
+            classes: class_attributes(polygons, legend),
+        })
+    }
+
+    /// Hands `write` each class in turn (its index, attributes and polygons in the raster's CRS,
+    /// as [`crs_rings`] makes them), checking for cancellation and reporting
+    /// [`Stage::Writing`] before each, and its end after the last.
+    fn write_each(
+        &self,
+        progress: &impl Progress,
+        mut write: impl FnMut(
+            usize,
+            &ClassAttributes,
+            Vec<Vec<Vec<[f64; 2]>>>,
+        ) -> Result<(), PolygonError>,
+    ) -> Result<(), PolygonError> {
+        for (i, attributes) in self.classes.iter().enumerate() {
+            progress::check(progress)?;
+            progress.report(Stage::Writing, i as f32 / self.classes.len() as f32);
+            write(
+                i,
+                attributes,
+                crs_rings(self.polygons, self.georef, attributes.class),
+            )?;
+        }
+        progress.report(Stage::Writing, 1.0);
+        Ok(())
+    }
 }
