@@ -9,10 +9,9 @@
 //! classes the previous ones left; the merged entry of the legend takes the given name (or the
 //! merged names joined with " + ") and the colour of the lowest class.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use flate2::Compression;
-use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
 use crate::geotiff::EncodedTile;
@@ -156,9 +155,8 @@ impl ClassMap {
         if self.is_identity() {
             return Ok(tile.clone());
         }
-        let mut pixels = Vec::with_capacity(1 << 16);
-        ZlibDecoder::new(tile.bytes.as_slice())
-            .read_to_end(&mut pixels)
+        let mut pixels = tile
+            .decompress()
             .map_err(|e| RelabelError::Tile(e.to_string()))?;
         self.apply(&mut pixels);
         let mut encoder = ZlibEncoder::new(Vec::with_capacity(tile.bytes.len()), TILE_LEVEL);
@@ -356,11 +354,7 @@ mod tests {
             bytes: enc.finish().expect("finish"),
         };
         let out = map.apply_tile(&tile).expect("tile");
-        let mut pixels = Vec::new();
-        ZlibDecoder::new(out.bytes.as_slice())
-            .read_to_end(&mut pixels)
-            .expect("read");
-        assert_eq!(pixels, vec![0, 1, 0, NODATA]);
+        assert_eq!(out.decompress().expect("read"), vec![0, 1, 0, NODATA]);
         assert_eq!((out.column, out.row), (1, 2));
     }
 }

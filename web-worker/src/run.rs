@@ -19,9 +19,10 @@ use engine::pipeline::{
     self, Accelerator, CPU_BACKEND, EncodedTiles, MethodParams, Runtime, SegmentError,
     SegmentParams, Segmenter, writer_options,
 };
+use engine::polygons::{self, PolygonError, PolygonFormat, PolygonLimits};
 use engine::preview::LabelPreview;
-use engine::progress::{Progress, Stage};
-use engine::relabel::{self, Merge, RelabelError};
+use engine::progress::{NoProgress, Progress, Stage};
+use engine::relabel::{self, Merge, RelabelError, Relabelling};
 use engine::stats::ClassStats;
 
 use crate::backend::{Backend, CPU, Webgpu};
@@ -31,6 +32,12 @@ use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
+
+/// Bounds on polygons in the browser: 4 million boundary vertices, about 400 MB at the peak
+/// (a real 4096 × 4096 label raster has about 1.1 million).
+const BROWSER_POLYGON_LIMITS: PolygonLimits = PolygonLimits {
+    max_vertices: 4_000_000,
+};
 
 /// Buffer of the reader that hashes the input.
 const HASH_BUFFER: usize = 4 << 20;
@@ -65,8 +72,18 @@ pub enum ExportError {
     Segment(#[from] SegmentError),
     #[error(transparent)]
     Relabel(#[from] RelabelError),
+    #[error(transparent)]
+    Polygons(#[from] PolygonError),
     #[error("the legend has {legend} classes but the merges leave {classes}")]
     Legend { legend: usize, classes: usize },
+}
+
+/// Polygons written by [`LastRun::polygons`].
+#[derive(Debug)]
+pub struct PolygonFile {
+    pub bytes: Vec<u8>,
+    pub regions: usize,
+    pub vertices: usize,
 }
 
 impl LastRun {
@@ -79,13 +96,7 @@ impl LastRun {
                 &self.tiles,
             )?);
         }
-        let relabelling = relabel::plan(&default_legend(self.classes), merges)?;
-        if relabelling.legend.len() != legend.len() {
-            return Err(ExportError::Legend {
-                legend: legend.len(),
-                classes: relabelling.legend.len(),
-            });
-        }
+        let relabelling = self.relabelling(legend, merges)?;
         let mut manifest = self.manifest.clone();
         manifest.merges.extend(relabelling.records);
         let tiles = self
@@ -97,6 +108,58 @@ impl LastRun {
             writer_options(&self.info, legend, &manifest),
             &tiles,
         )?)
+    }
+
+    /// The class polygons after `merges`, simplified with a tolerance of `simplify_m` metres,
+    /// in `format`, named and coloured after `legend` (the legend after the merges).
+    pub fn polygons(
+        &self,
+        legend: &[LegendEntry],
+        merges: &[Merge],
+        format: PolygonFormat,
+        simplify_m: f64,
+    ) -> Result<PolygonFile, ExportError> {
+        let relabelling = self.relabelling(legend, merges)?;
+        let topology = polygons::trace_tiles(
+            &self.tiles,
+            self.info.width,
+            self.info.height,
+            self.info.georef.as_ref(),
+            &relabelling.map,
+            BROWSER_POLYGON_LIMITS,
+            &NoProgress,
+        )?;
+        let simplified = topology.simplify(simplify_m, &NoProgress)?;
+        let bytes = match format {
+            PolygonFormat::FlatGeobuf => {
+                polygons::write_flatgeobuf(&simplified, legend, Vec::new(), &NoProgress)?
+            }
+            PolygonFormat::GeoJson => {
+                polygons::write_geojson(&simplified, legend, Vec::new(), &NoProgress)?
+            }
+        };
+        Ok(PolygonFile {
+            bytes,
+            regions: topology.regions(),
+            vertices: simplified.vertices(),
+        })
+    }
+
+    /// `merges` resolved against the run's classes, checked against `legend` (the legend the
+    /// page shows after them).
+    fn relabelling(
+        &self,
+        legend: &[LegendEntry],
+        merges: &[Merge],
+    ) -> Result<Relabelling, ExportError> {
+        let relabelling = relabel::plan(&default_legend(self.classes), merges)?;
+        if relabelling.legend.len() != legend.len() {
+            return Err(ExportError::Legend {
+                legend: legend.len(),
+                classes: relabelling.legend.len(),
+            });
+        }
+        Ok(relabelling)
     }
 }
 

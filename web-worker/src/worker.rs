@@ -174,6 +174,31 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             with_state(|state| state.resources = Some(resources));
             Ok(reply)
         }
+        ToWorker::Polygons {
+            legend,
+            merges,
+            format,
+            simplify_m,
+        } => {
+            let Some(last) = with_state(|state| state.last.take()) else {
+                return Ok(FromWorker::PolygonsFailed {
+                    message: "there is no result to make polygons of".to_owned(),
+                });
+            };
+            let written = last.polygons(&legend, &merges, format, simplify_m);
+            with_state(|state| state.last = Some(last));
+            Ok(match written {
+                Ok(file) => FromWorker::Polygons {
+                    bytes: file.bytes,
+                    format,
+                    regions: file.regions,
+                    vertices: file.vertices,
+                },
+                Err(e) => FromWorker::PolygonsFailed {
+                    message: format!("making the polygons failed: {e}"),
+                },
+            })
+        }
         ToWorker::Export { legend, merges } => {
             let Some(last) = with_state(|state| state.last.take()) else {
                 return Ok(FromWorker::ExportFailed {

@@ -13,6 +13,7 @@
 use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
 use engine::pipeline::SegmentParams;
+use engine::polygons::PolygonFormat;
 use engine::progress::Stage;
 use engine::relabel::Merge;
 use engine::stats::ClassRow;
@@ -88,6 +89,17 @@ pub enum ToWorker {
         #[serde(default)]
         merges: Vec<Merge>,
     },
+    /// Writes the class polygons of the last result in `format`, simplified with a tolerance
+    /// of `simplify_m` metres, named and coloured after `legend`, after `merges` (as for
+    /// [`ToWorker::Export`]); replies [`FromWorker::Polygons`] or
+    /// [`FromWorker::PolygonsFailed`].
+    Polygons {
+        legend: Vec<LegendEntry>,
+        #[serde(default)]
+        merges: Vec<Merge>,
+        format: PolygonFormat,
+        simplify_m: f64,
+    },
     /// Chooses where runs work (WebGPU or the CPU); replies [`FromWorker::Backend`].
     UseBackend { choice: BackendChoice },
 }
@@ -132,6 +144,19 @@ pub enum FromWorker {
     },
     /// The answer to an [`ToWorker::Export`] that could not be written.
     ExportFailed {
+        message: String,
+    },
+    /// The class polygons asked for by [`ToWorker::Polygons`].
+    Polygons {
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+        format: PolygonFormat,
+        /// Polygons (regions) and vertices written.
+        regions: usize,
+        vertices: usize,
+    },
+    /// The answer to a [`ToWorker::Polygons`] that could not be written.
+    PolygonsFailed {
         message: String,
     },
     /// A failure the user can act on (bad file, bad parameters); the text names the problem.
@@ -239,6 +264,32 @@ mod tests {
         assert_eq!(json["stage"], Stage::BandStatistics.label());
         assert_eq!(json["stage"], "band_statistics");
         assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn polygons_name_their_format() {
+        let msg = ToWorker::Polygons {
+            legend: Vec::new(),
+            merges: vec![Merge {
+                classes: vec![1, 3],
+                name: None,
+            }],
+            format: PolygonFormat::GeoJson,
+            simplify_m: 15.0,
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["type"], "polygons");
+        assert_eq!(json["format"], "geo_json");
+        assert_eq!(serde_json::from_value::<ToWorker>(json).unwrap(), msg);
+        let reply = FromWorker::Polygons {
+            bytes: vec![1, 2],
+            format: PolygonFormat::FlatGeobuf,
+            regions: 3,
+            vertices: 40,
+        };
+        let json = serde_json::to_value(&reply).unwrap();
+        assert_eq!(json["format"], "flat_geobuf");
+        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), reply);
     }
 
     #[test]

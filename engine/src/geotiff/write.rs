@@ -1,6 +1,6 @@
 //! Tile-streamed GeoTIFF encoding: tiled, Deflate-compressed, pixel-interleaved.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use flate2::write::ZlibEncoder;
 
@@ -104,6 +104,16 @@ pub struct EncodedTile {
     pub column: u32,
     pub row: u32,
     pub bytes: Vec<u8>,
+}
+
+impl EncodedTile {
+    /// The tile's samples as stored: [`TILE_SIZE`]² pixels, each of every band in turn,
+    /// little-endian, zero past the raster's edges.
+    pub fn decompress(&self) -> std::io::Result<Vec<u8>> {
+        let mut samples = Vec::with_capacity((TILE_SIZE * TILE_SIZE) as usize);
+        flate2::read::ZlibDecoder::new(self.bytes.as_slice()).read_to_end(&mut samples)?;
+        Ok(samples)
+    }
 }
 
 impl TileEncoder {

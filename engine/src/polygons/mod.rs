@@ -33,6 +33,7 @@ mod crs;
 mod fgb;
 mod geojson;
 mod simplify;
+mod tiles;
 mod topology;
 mod trace;
 
@@ -40,6 +41,7 @@ pub use crs::{CrsError, SourceCrs};
 pub use fgb::write_flatgeobuf;
 pub use geojson::write_geojson;
 pub use simplify::Polygons;
+pub use tiles::trace_tiles;
 pub use topology::Topology;
 pub use trace::Tracer;
 
@@ -129,6 +131,10 @@ pub enum PolygonError {
     UnknownUnit,
     #[error(transparent)]
     Crs(#[from] CrsError),
+    #[error("the label raster has {tiles} tiles where it should have {expected}, one of each")]
+    MissingTile { tiles: usize, expected: u64 },
+    #[error("a label tile does not decompress: {0}")]
+    Tile(String),
     #[error("polygon topology is inconsistent: {0} (a bug; please report it)")]
     Topology(&'static str),
     #[error("could not write the polygons: {0}")]

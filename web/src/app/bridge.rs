@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use engine::pipeline::{MethodParams, SegmentParams};
+use engine::polygons::PolygonFormat;
 use engine::progress::Stage;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -148,6 +149,7 @@ fn restart(state: AppState) {
         }
     });
     EXPORTS.with(|e| e.borrow_mut().clear());
+    state.polygons_pending.set(false);
     spawn_worker(state);
     let reopen = FILE.with(|f| {
         f.borrow()
@@ -297,6 +299,28 @@ pub fn export(state: AppState, purpose: ExportFor) {
     send(&ToWorker::Export { legend, merges }, None);
 }
 
+/// Asks the worker for the class polygons in `format`, simplified with a tolerance of
+/// `simplify_m` metres, with the current legend and merges.
+pub fn polygons(state: AppState, format: PolygonFormat, simplify_m: f64) {
+    if state.shown.with_untracked(Option::is_none) || state.polygons_pending.get_untracked() {
+        return;
+    }
+    state.polygons_pending.set(true);
+    let legend = state.legend.get_untracked();
+    let merges = state
+        .merges
+        .with_untracked(|m| m.iter().map(|s| s.merge.clone()).collect());
+    send(
+        &ToWorker::Polygons {
+            legend,
+            merges,
+            format,
+            simplify_m,
+        },
+        None,
+    );
+}
+
 /// The name of the open raster.
 pub fn file_name(state: AppState) -> String {
     state
@@ -392,6 +416,21 @@ fn dispatch(state: AppState, msg: FromWorker) {
                     }
                 }
             }
+        }
+        FromWorker::Polygons { bytes, format, .. } => {
+            state.polygons_pending.set(false);
+            let name = format!("{}_classes.{}", stem(&file_name(state)), format.extension());
+            let mime = match format {
+                PolygonFormat::GeoJson => "application/geo+json",
+                PolygonFormat::FlatGeobuf => "application/octet-stream",
+            };
+            if let Err(e) = dom::download_bytes(&name, &bytes, mime) {
+                state.fail(e, false);
+            }
+        }
+        FromWorker::PolygonsFailed { message } => {
+            state.polygons_pending.set(false);
+            state.fail(message, false);
         }
         FromWorker::ExportFailed { message } => {
             // Answers the oldest export request, like `Exported`.

@@ -92,6 +92,8 @@ pub struct AppState {
     pub merges: RwSignal<Vec<MergeStep>>,
     /// Classes (label values) selected in the legend for merging.
     pub selected: RwSignal<Vec<u8>>,
+    /// Whether the worker is making polygons for a download.
+    pub polygons_pending: RwSignal<bool>,
     pub problem: RwSignal<Option<Problem>>,
 }
 
@@ -114,6 +116,7 @@ impl AppState {
             legend: RwSignal::new(Vec::new()),
             merges: RwSignal::new(Vec::new()),
             selected: RwSignal::new(Vec::new()),
+            polygons_pending: RwSignal::new(false),
             problem: RwSignal::new(None),
         }
     }
