@@ -39,3 +39,20 @@ export function bandBytes(file, tmpDir) {
   for (const f of [raw, `${raw}.aux.xml`, raw.replace(/\.bin$/, '.hdr')]) fs.rmSync(f, { force: true });
   return bytes;
 }
+
+/** `ogrinfo -dialect sqlite -sql SQL file`: one object of field name to value (text) per row. */
+export function ogrSql(file, sql) {
+  const out = run('ogrinfo', ['-q', '-ro', '-dialect', 'sqlite', '-sql', sql, file]);
+  const rows = [];
+  for (const line of out.split(/\r?\n/)) {
+    if (line.startsWith('OGRFeature(')) rows.push({});
+    const field = /^\s+(\w+) \([^)]*\) = (.*)$/.exec(line);
+    if (field && rows.length) rows[rows.length - 1][field[1]] = field[2];
+  }
+  return rows;
+}
+
+/** `ogrinfo -so -al file`: the layers' summaries (name, geometry type, feature count, SRS) as text. */
+export function ogrSummary(file) {
+  return run('ogrinfo', ['-ro', '-so', '-al', file]);
+}

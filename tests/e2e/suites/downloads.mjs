@@ -1,10 +1,32 @@
 // The exports of a result, read back with GDAL.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { assert, assertEqual } from '../lib/assert.mjs';
 import { download, loadFile, runToResult, text, tid } from '../lib/app.mjs';
 import { L7 } from '../lib/fixtures.mjs';
-import { allMetadata, bandBytes, gdalinfo } from '../lib/gdal.mjs';
+import { allMetadata, bandBytes, gdalinfo, ogrSql, ogrSummary } from '../lib/gdal.mjs';
+
+/** The legend rows shown: name and pixels of each class. */
+async function legendRows(page) {
+  const n = await page.locator('[data-testid^="legend-row-"]').count();
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    rows.push({
+      name: await page.locator(tid(`legend-name-${i}`)).inputValue(),
+      pixels: Number((await text(page, `legend-pixels-${i}`)).replace(/\D/g, '')),
+    });
+  }
+  return rows;
+}
+
+/** The layer of a one-layer vector file, checked with GDAL: valid geometries and its features' areas. */
+function checkLayer(file) {
+  const layer = path.basename(file).replace(/\.[^.]+$/, '');
+  const [invalid] = ogrSql(file, `SELECT COUNT(*) AS invalid FROM "${layer}" WHERE NOT ST_IsValid(geometry)`);
+  assertEqual(Number(invalid.invalid), 0, `invalid geometries in ${path.basename(file)}`);
+  return layer;
+}
 
 async function l7Result(t) {
   const page = await t.open();
@@ -105,6 +127,64 @@ export default [
       const undone = allMetadata(gdalinfo(await download(page, 'download-geotiff', t.tmp), '-mdd', 'all'));
       assertEqual(undone[`CLASS_${n - 1}_NAME`], `class ${n}`, 'every class back in the GeoTIFF');
       assertEqual(JSON.parse(undone.MAPSEG_MANIFEST).merges, undefined, 'no merges after undo');
+    },
+  },
+  {
+    name: 'downloads: class polygons as GeoJSON in WGS 84 and, after a merge, simplified FlatGeobuf in the raster CRS',
+    async fn(t) {
+      const page = await l7Result(t);
+      const legend = await legendRows(page);
+      const classes = legend.filter((c) => c.pixels > 0);
+      const pixelArea = 28.49999999927454 ** 2;
+
+      // Exact pixel edges in WGS 84: one valid MultiPolygon per class, where GDAL puts the raster.
+      const geojsonFile = await download(page, 'download-polygons', t.tmp);
+      assert(geojsonFile.endsWith('_classes.geojson'), `GeoJSON file name: ${geojsonFile}`);
+      checkLayer(geojsonFile);
+      const geojson = JSON.parse(fs.readFileSync(geojsonFile, 'utf8'));
+      assertEqual(geojson.type, 'FeatureCollection', 'GeoJSON type');
+      assertEqual(geojson.features.length, classes.length, 'GeoJSON features (one per class)');
+      for (const f of geojson.features) {
+        assertEqual(f.geometry.type, 'MultiPolygon', 'geometry type');
+        const shown = legend[f.properties.class];
+        assertEqual(f.properties.name, shown.name, `name of class ${f.properties.class}`);
+        assertEqual(f.properties.pixels, shown.pixels, `pixels of class ${f.properties.class}`);
+        assert(Math.abs(f.properties.area_m2 - shown.pixels * pixelArea) < 1e-3 * f.properties.area_m2, `area of class ${f.properties.class}`);
+      }
+      const [[west, north], , [east, south]] = gdalinfo(L7).wgs84Extent.coordinates[0];
+      const slack = 1e-4; // about 10 m, a third of a pixel
+      for (const [lon, lat] of geojson.features.flatMap((f) => f.geometry.coordinates.flat(2))) {
+        assert(lon >= Math.min(west, east) - slack && lon <= Math.max(west, east) + slack, `longitude ${lon} outside the raster`);
+        assert(lat >= Math.min(north, south) - slack && lat <= Math.max(north, south) + slack, `latitude ${lat} outside the raster`);
+      }
+
+      // Merge classes 1 and 3, then FlatGeobuf simplified by 60 m: the merged class is one
+      // feature, the CRS is the raster's, and neighbours neither overlap nor leave gaps.
+      await page.locator(tid('legend-select-1')).check();
+      await page.locator(tid('legend-select-3')).check();
+      await page.locator(tid('merge-selected')).click();
+      const merged = await legendRows(page);
+      await page.locator(tid('polygon-format')).selectOption('fgb');
+      await page.locator(tid('polygon-simplify')).fill('60');
+      const fgb = await download(page, 'download-polygons', t.tmp);
+      assert(fgb.endsWith('_classes.fgb'), `FlatGeobuf file name: ${fgb}`);
+      const layer = checkLayer(fgb);
+      const summary = ogrSummary(fgb);
+      const crsName = /^PROJCRS\["([^"]+)"/.exec(gdalinfo(L7).coordinateSystem.wkt)[1];
+      assert(summary.includes(`PROJCRS["${crsName}"`), `FlatGeobuf CRS is not ${crsName}:\n${summary}`);
+      const features = ogrSql(fgb, `SELECT class, name, pixels FROM "${layer}" ORDER BY class`);
+      assertEqual(features.length, merged.filter((c) => c.pixels > 0).length, 'FlatGeobuf features after the merge');
+      assertEqual(features[1].name, merged[1].name, 'merged class name');
+      assertEqual(Number(features[1].pixels), legend[1].pixels + legend[3].pixels, 'merged class pixels');
+      const [{ total }] = ogrSql(fgb, `SELECT SUM(ST_Area(geometry)) AS total FROM "${layer}"`);
+      const [w, h] = gdalinfo(L7).size;
+      const rasterArea = w * h * pixelArea;
+      assert(Math.abs(Number(total) - rasterArea) < 1, `simplified polygons cover ${total} m², the raster ${rasterArea} m² (a gap or an overlap)`);
+      const [{ overlap }] = ogrSql(
+        fgb,
+        `SELECT COALESCE(SUM(ST_Area(ST_Intersection(a.geometry, b.geometry))), 0) AS overlap FROM "${layer}" a, "${layer}" b WHERE a.class < b.class AND ST_Intersects(a.geometry, b.geometry)`,
+      );
+      assert(Number(overlap) < 1, `simplified classes overlap by ${overlap} m²`);
     },
   },
 ];
