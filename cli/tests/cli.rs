@@ -16,41 +16,61 @@ mod cog;
 mod polygons;
 #[path = "cli/quality.rs"]
 mod quality;
+#[path = "cli/relabel.rs"]
+mod relabel;
 #[path = "cli/snapshots.rs"]
 mod snapshots;
 
-use std::path::{Path, PathBuf};
+// GDAL's programs and COG validator, shared with the engine's tests.
+#[path = "../../engine/tests/gdal_tools/mod.rs"]
+mod gdal_tools;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use gdal_tools::{assert_valid_cog, gdal, gdal_pixels, gdalinfo, gdalinfo_with};
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
+/// The `mapseg` binary under test.
+const MAPSEG: &str = env!("CARGO_BIN_EXE_mapseg");
+
+/// `relative` to the workspace root.
+fn workspace(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/real")
-        .join(name)
+        .join("..")
+        .join(relative)
+}
+
+/// A real image of `tests/fixtures/real`.
+fn fixture(name: &str) -> PathBuf {
+    workspace("tests/fixtures/real").join(name)
 }
 
 fn mapseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapseg"))
+    Command::new(MAPSEG)
         .args(args)
         .output()
         .expect("mapseg runs")
 }
 
-fn gdalinfo(path: &Path) -> Value {
-    let out = Command::new("gdalinfo")
-        .args(["-json", "-mdd", "all"])
-        .arg(path)
-        .output()
-        .expect("gdalinfo (package gdal-bin) must be installed: `cargo xtask test` installs it");
+/// The standard output of a run that must have succeeded.
+fn succeeded(run: &Output) -> String {
     assert!(
-        out.status.success(),
-        "gdalinfo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        run.status.success(),
+        "mapseg failed: {}",
+        String::from_utf8_lossy(&run.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
+/// The standard error of a run that must have failed.
+fn failed(run: &Output) -> String {
+    assert!(!run.status.success(), "mapseg succeeded unexpectedly");
+    String::from_utf8_lossy(&run.stderr).into_owned()
+}
+
+/// Runs `mapseg segment` on the real image `input` with `extra` options, quietly, into
+/// `labels.tif` of a new temporary folder.
 fn segment(input: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("labels.tif");
@@ -63,12 +83,7 @@ fn segment(input: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    let run = mapseg(&args);
-    assert!(
-        run.status.success(),
-        "mapseg failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    succeeded(&mapseg(&args));
     (dir, out)
 }
 
@@ -95,7 +110,7 @@ fn output_is_a_cog_with_the_inputs_crs_and_geotransform_a_colour_table_and_nodat
             "{name}: geotransform differs"
         );
         assert_eq!(output["size"], input["size"], "{name}: size differs");
-        cog::assert_valid_cog(&out);
+        assert_valid_cog(&out);
         let band = &output["bands"][0];
         assert_eq!(band["overviews"], overviews, "{name}: overviews");
         assert_eq!(band["type"], "Byte");
@@ -344,14 +359,13 @@ fn tile_locations(tiff: &[u8]) -> Vec<(usize, usize)> {
 fn a_run_that_fails_while_writing_leaves_no_output_and_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let tiled = dir.path().join("tiled.tif");
-    let made = Command::new("gdal_translate")
-        .args(["-q", "-co", "TILED=YES", "-co", "BLOCKXSIZE=16", "-co"])
-        .args(["BLOCKYSIZE=16", "-co", "COMPRESS=DEFLATE"])
-        .arg(fixture("sample_geotiff.tif"))
-        .arg(&tiled)
-        .output()
-        .expect("gdal_translate (package gdal-bin) must be installed");
-    assert!(made.status.success(), "{made:?}");
+    gdal(
+        Command::new("gdal_translate")
+            .args(["-q", "-co", "TILED=YES", "-co", "BLOCKXSIZE=16", "-co"])
+            .args(["BLOCKYSIZE=16", "-co", "COMPRESS=DEFLATE"])
+            .arg(fixture("sample_geotiff.tif"))
+            .arg(&tiled),
+    );
     let original = std::fs::read(&tiled).unwrap();
     let tiles = tile_locations(&original);
     let (damaged, out) = (dir.path().join("damaged.tif"), dir.path().join("out.tif"));

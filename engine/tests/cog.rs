@@ -6,19 +6,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod gdal_tools;
 mod geotiff_support;
 
 use std::io::Cursor;
-use std::path::Path;
-use std::process::Command;
 
 use engine::geotiff::{
     CogWriter, EncodeError, GeoTiffReader, TILE_SIZE, TileEncoder, WriterOptions,
 };
 use engine::pipeline::write_geotiff;
 use engine::raster::{SampleType, Samples, Window};
+use gdal_tools::{assert_valid_cog, gdal_pixels, gdalinfo};
 use geotiff_support::{XorShift, gdal_json, open};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const NODATA: u8 = 255;
 
@@ -124,76 +124,6 @@ fn write_strips(options: &WriterOptions, labels: &[u8]) -> Vec<u8> {
     writer.finish().unwrap()
 }
 
-/// The Python interpreter that has GDAL's bindings (Debian's, when another `python3` comes
-/// first on the PATH).
-fn python_with_gdal() -> &'static str {
-    ["/usr/bin/python3", "python3"]
-        .into_iter()
-        .find(|python| {
-            Command::new(python)
-                .args([
-                    "-c",
-                    "import osgeo_utils.samples.validate_cloud_optimized_geotiff",
-                ])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("GDAL's COG validator needs python3-gdal (a dependency of gdal-bin)")
-}
-
-/// Runs GDAL's COG validator with the full check (tile leaders and trailers, row-major order):
-/// no error and no warning.
-fn assert_valid_cog(path: &Path) {
-    let out = Command::new(python_with_gdal())
-        .args([
-            "-m",
-            "osgeo_utils.samples.validate_cloud_optimized_geotiff",
-            "--full-check=yes",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("is a valid cloud optimized GeoTIFF"),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains("warning"), "{text}");
-}
-
-fn gdalinfo(path: &Path) -> Value {
-    let out = Command::new("gdalinfo")
-        .args(["-json", "-mdd", "all"])
-        .arg(path)
-        .output()
-        .expect("gdalinfo (package gdal-bin) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The pixels of overview `index` (0 the largest) as GDAL reads them.
-fn gdal_overview(path: &Path, index: usize) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("level.img");
-    let out = Command::new("gdal_translate")
-        .args(["-q", "-of", "ENVI", "-ovr", &index.to_string()])
-        .arg(path)
-        .arg(&raw)
-        .output()
-        .expect("gdal_translate (package gdal-bin) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(raw).unwrap()
-}
-
 /// Our reader's pixels of every level, full resolution first.
 fn read_levels(bytes: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
     let mut reader = GeoTiffReader::open(Cursor::new(bytes.to_vec())).unwrap();
@@ -232,7 +162,11 @@ fn a_large_label_raster_is_a_valid_cog_with_mode_overviews() {
     assert_eq!(levels.len(), 4);
     for (i, (ours, reference)) in levels[1..].iter().zip(&pyramid).enumerate() {
         assert_eq!(ours, reference, "overview {i}: our reader");
-        assert_eq!(gdal_overview(&path, i), reference.2, "overview {i}: GDAL");
+        assert_eq!(
+            gdal_pixels(&path, Some(i)),
+            reference.2,
+            "overview {i}: GDAL"
+        );
     }
 
     let info = gdalinfo(&path);

@@ -6,12 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::{MAPSEG, workspace};
+
 /// Address space a run may use: allocations past it fail, and Rust aborts.
 const MEMORY_BYTES: u64 = 1 << 30;
 const SECONDS: u32 = 15;
 
 fn bad_inputs() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bad-inputs")
+    workspace("tests/fixtures/bad-inputs")
 }
 
 /// Copies every hostile file into `dir`, decompressing the `.gz` ones with `gzip`.
@@ -57,7 +59,7 @@ fn hostile_files_fail_cleanly_within_memory_and_time() {
                 .args(["-s", "KILL", &SECONDS.to_string()])
                 .arg("prlimit")
                 .arg(format!("--as={MEMORY_BYTES}"))
-                .arg(env!("CARGO_BIN_EXE_mapseg"))
+                .arg(MAPSEG)
                 .args(&args)
                 .output()
                 .expect("timeout and prlimit (coreutils, util-linux) run mapseg");

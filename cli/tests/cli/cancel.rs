@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use engine::geotiff::{GeoTiffReader, GeoTiffWriter, WriterOptions};
 use engine::raster::{SampleType, Samples};
 
-use super::fixture;
+use super::{MAPSEG, fixture};
 
 /// A 4096² RGB raster of seeded noise with the NEON orthophoto's georeferencing: slow enough to
 /// label that a signal arrives mid-run.
@@ -48,7 +48,7 @@ fn ctrl_c_cancels_and_leaves_no_partial_file() {
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let output = out_dir.join("labels.tif");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mapseg"))
+    let mut child = Command::new(MAPSEG)
         .args([
             "segment",
             input.to_str().unwrap(),

@@ -1,7 +1,7 @@
 //! `mapseg segment --method cnn`: the built-in model or a model folder, band roles, GDAL's view
 //! of the output, and clear errors for options of the other method and missing backends.
 
-use super::{fixture, gdalinfo, mapseg, segment};
+use super::{failed, fixture, gdalinfo, mapseg, segment, workspace};
 
 #[test]
 fn the_cnn_writes_a_georeferenced_label_raster_and_its_manifest() {
@@ -44,8 +44,7 @@ fn the_cnn_is_the_same_on_one_thread_and_on_many() {
 
 #[test]
 fn a_model_folder_replaces_the_built_in_model() {
-    let models = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
-    let model = models.join("mapseg-cnn-s1");
+    let model = workspace("models/mapseg-cnn-s1");
     let (_dir, out) = segment(
         "OSBS_029.tif",
         &[
@@ -68,8 +67,7 @@ fn a_model_folder_replaces_the_built_in_model() {
         "--model",
         "/nonexistent/model",
     ]);
-    assert!(!missing.status.success());
-    let err = String::from_utf8_lossy(&missing.stderr);
+    let err = failed(&missing);
     assert!(
         err.contains("--model") && err.contains("meta.json"),
         "{err}"
@@ -88,10 +86,9 @@ fn failure(extra: &[&str]) -> String {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let run = mapseg(&args);
-    assert!(!run.status.success(), "{extra:?} should fail");
+    let err = failed(&mapseg(&args));
     assert!(!out.exists(), "{extra:?} left an output");
-    String::from_utf8_lossy(&run.stderr).into_owned()
+    err
 }
 
 #[test]

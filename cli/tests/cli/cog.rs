@@ -2,69 +2,9 @@
 //! python3-gdal, which gdal-bin depends on) whose overviews, as GDAL reads them, are the 2×2 modes
 //! of the labels level by level.
 
-use std::path::Path;
-use std::process::Command;
-
-use super::{gdalinfo, segment};
+use super::{assert_valid_cog, gdal_pixels, gdalinfo, segment};
 
 const NODATA: u8 = 255;
-
-/// The Python interpreter that has GDAL's bindings (Debian's, when another `python3` comes
-/// first on the PATH).
-fn python_with_gdal() -> &'static str {
-    ["/usr/bin/python3", "python3"]
-        .into_iter()
-        .find(|python| {
-            Command::new(python)
-                .args([
-                    "-c",
-                    "import osgeo_utils.samples.validate_cloud_optimized_geotiff",
-                ])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("GDAL's COG validator needs python3-gdal (a dependency of gdal-bin)")
-}
-
-/// GDAL's COG validator with its full check (tile leaders, trailers and order): no error, no
-/// warning.
-pub fn assert_valid_cog(path: &Path) {
-    let out = Command::new(python_with_gdal())
-        .args([
-            "-m",
-            "osgeo_utils.samples.validate_cloud_optimized_geotiff",
-            "--full-check=yes",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("is a valid cloud optimized GeoTIFF"),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains("warning"), "{text}");
-}
-
-/// The pixels of `path` as GDAL reads them: full resolution (`None`) or overview `index`.
-fn gdal_pixels(path: &Path, overview: Option<usize>) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("level.img");
-    let level = overview.map_or_else(|| "NONE".to_owned(), |i| i.to_string());
-    let out = Command::new("gdal_translate")
-        .args(["-q", "-of", "ENVI", "-ovr", &level])
-        .arg(path)
-        .arg(&raw)
-        .output()
-        .expect("gdal_translate (package gdal-bin) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(raw).unwrap()
-}
 
 /// Each pixel the most frequent non-nodata value of its 2×2 block (smaller at an odd edge), the
 /// smallest on a tie, nodata only for a block of nodata.

@@ -9,22 +9,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{fixture, mapseg};
+use super::{fixture, gdal, mapseg, succeeded, workspace};
 
 /// `ogrinfo -dialect sqlite -sql SQL` on `path`: one map of field name to value per row.
 fn ogr_sql(path: &Path, sql: &str) -> Vec<BTreeMap<String, String>> {
-    let out = Command::new("ogrinfo")
-        .args(["-q", "-dialect", "sqlite", "-sql", sql])
-        .arg(path)
-        .output()
-        .expect("ogrinfo (package gdal-bin) must be installed");
-    assert!(
-        out.status.success(),
-        "ogrinfo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = gdal(
+        Command::new("ogrinfo")
+            .args(["-q", "-dialect", "sqlite", "-sql", sql])
+            .arg(path),
     );
     let mut rows = Vec::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in String::from_utf8(out).unwrap().lines() {
         if line.starts_with("OGRFeature(") {
             rows.push(BTreeMap::new());
         } else if let (Some(row), Some((name, value))) = (rows.last_mut(), line.split_once(" = ")) {
@@ -53,12 +48,7 @@ fn segment_polygons(input: &Path, dir: &Path, name: &str, extra: &[&str]) -> Pat
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    let run = mapseg(&args);
-    assert!(
-        run.status.success(),
-        "mapseg failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    succeeded(&mapseg(&args));
     polygons
 }
 
@@ -181,38 +171,32 @@ fn geojson_lies_where_gdal_reprojects_it() {
     // (its GeoKeys rebuilt into a PROJ string and, in the FlatGeobuf, a WKT), a geographic
     // raster, and a rotated transform.
     let tmerc = dir.path().join("tmerc.tif");
-    let made = Command::new("gdal_translate")
-        .args(["-q", "-a_srs"])
-        .arg("+proj=tmerc +lat_0=0 +lon_0=-81.5 +k=0.9999 +x_0=450000 +y_0=0 +datum=WGS84 +units=m")
-        .arg(fixture("OSBS_029.tif"))
-        .arg(&tmerc)
-        .output()
-        .expect("gdal_translate (package gdal-bin) must be installed");
-    assert!(made.status.success(), "{made:?}");
-    let gdal = |name: &str| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/gdal")
-            .join(name)
-    };
+    gdal(
+        Command::new("gdal_translate")
+            .args(["-q", "-a_srs"])
+            .arg("+proj=tmerc +lat_0=0 +lon_0=-81.5 +k=0.9999 +x_0=450000 +y_0=0 +datum=WGS84 +units=m")
+            .arg(fixture("OSBS_029.tif"))
+            .arg(&tmerc),
+    );
+    let gdal_fixture = |name: &str| workspace("tests/fixtures/gdal").join(name);
     // (input, pixel size in metres, simplification)
     let cases = [
         (fixture("OSBS_029.tif"), 0.1, "0.2"),
         (tmerc, 0.1, "0"),
-        (gdal("geographic_4326.tif"), 0.09, "0.1"),
-        (gdal("pan_rotated_lzw_strips.tif"), 0.5, "0.6"),
+        (gdal_fixture("geographic_4326.tif"), 0.09, "0.1"),
+        (gdal_fixture("pan_rotated_lzw_strips.tif"), 0.5, "0.6"),
     ];
     for (i, (input, pixel_m, simplify)) in cases.iter().enumerate() {
         let extra = ["--k", "3", "--simplify", simplify];
         let ours = segment_polygons(input, dir.path(), &format!("{i}.geojson"), &extra);
         let native = segment_polygons(input, dir.path(), &format!("{i}.fgb"), &extra);
         let reference = dir.path().join(format!("{i}-gdal.geojson"));
-        let run = Command::new("ogr2ogr")
-            .args(["-f", "GeoJSON", "-t_srs", "EPSG:4326"])
-            .arg(&reference)
-            .arg(&native)
-            .output()
-            .expect("ogr2ogr (package gdal-bin) must be installed");
-        assert!(run.status.success(), "{run:?}");
+        gdal(
+            Command::new("ogr2ogr")
+                .args(["-f", "GeoJSON", "-t_srs", "EPSG:4326"])
+                .arg(&reference)
+                .arg(&native),
+        );
         let (a, areas) = positions(&ours);
         let (b, _) = positions(&reference);
         assert_eq!(a.len(), b.len(), "{input:?}: different vertex counts");
@@ -243,13 +227,8 @@ fn geojson_lies_where_gdal_reprojects_it() {
 fn flatgeobuf_carries_the_crs_and_the_legend() {
     let dir = tempfile::tempdir().unwrap();
     let fgb = segment_polygons(&fixture("OSBS_029.tif"), dir.path(), "c.fgb", &["--k", "4"]);
-    let info = Command::new("ogrinfo")
-        .args(["-so"])
-        .arg(&fgb)
-        .arg("classes")
-        .output()
-        .unwrap();
-    let info = String::from_utf8(info.stdout).unwrap();
+    let info = gdal(Command::new("ogrinfo").arg("-so").arg(&fgb).arg("classes"));
+    let info = String::from_utf8(info).unwrap();
     assert!(
         info.contains("ID[\"EPSG\",32617]"),
         "the CRS should be EPSG:32617:\n{info}"
@@ -277,7 +256,7 @@ fn polygons_of_an_existing_label_raster() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("stats.csv");
     let labels = dir.path().join("labels.tif");
-    let run = mapseg(&[
+    succeeded(&mapseg(&[
         "segment",
         fixture("sample_geotiff.tif").to_str().unwrap(),
         "-o",
@@ -287,10 +266,9 @@ fn polygons_of_an_existing_label_raster() {
         "--stats",
         csv.to_str().unwrap(),
         "--quiet",
-    ]);
-    assert!(run.status.success());
+    ]));
     let out = dir.path().join("classes.geojson");
-    let run = mapseg(&[
+    succeeded(&mapseg(&[
         "polygons",
         labels.to_str().unwrap(),
         "-o",
@@ -298,12 +276,7 @@ fn polygons_of_an_existing_label_raster() {
         "--simplify",
         "20",
         "--quiet",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    ]));
     let areas = stats_areas(&csv);
     let rows = ogr_sql(
         &out,

@@ -9,6 +9,8 @@ use std::process::Command;
 use shard_tools::eval::raster::evaluate_files;
 use shard_tools::eval::{EvalOptions, MatchingMode};
 
+use super::{MAPSEG, workspace};
+
 /// A row of `tests/fixtures/labelled/scenes.json` (the list `cargo xtask quality` scores).
 ///
 /// Each floor is the mean IoU measured with the current defaults, minus 0.01 (measured: 0.2173,
@@ -40,17 +42,14 @@ fn floors() -> Vec<Floor> {
 }
 
 fn labelled(dir: &str, file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/labelled")
-        .join(dir)
-        .join(file)
+    workspace("tests/fixtures/labelled").join(dir).join(file)
 }
 
 /// Segments one configuration at the defaults of `method` and returns its mean IoU.
 fn mean_iou(f: &Floor, method: &str) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("labels.tif");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mapseg"));
+    let mut cmd = Command::new(MAPSEG);
     cmd.arg("segment")
         .arg(labelled(&f.dir, &f.image))
         .arg("-o")

@@ -1,52 +1,14 @@
 //! `mapseg relabel` end to end: a real run's label raster, classes merged, GDAL as the judge.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions fail loudly on purpose
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/real")
-        .join(name)
-}
-
-fn mapseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapseg"))
-        .args(args)
-        .output()
-        .expect("mapseg runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "mapseg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failure(out: &Output) -> String {
-    assert!(!out.status.success(), "mapseg succeeded unexpectedly");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use super::{failed, fixture, gdalinfo_with, mapseg, segment, succeeded};
 
 /// `gdalinfo -json -hist` (exact histogram: 256 buckets, one per byte value).
 fn gdalinfo(path: &Path) -> Value {
-    let out = Command::new("gdalinfo")
-        .args(["-json", "-hist"])
-        .arg(path)
-        .output()
-        .expect("gdalinfo (package gdal-bin) must be installed: `cargo xtask test` installs it");
-    assert!(
-        out.status.success(),
-        "gdalinfo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    gdalinfo_with(path, &["-hist"])
 }
 
 fn histogram(info: &Value) -> Vec<u64> {
@@ -66,19 +28,9 @@ fn colour(info: &Value, i: usize) -> Value {
 
 #[test]
 fn merge_rewrites_values_colours_names_manifest_and_stats() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _) = segment("OSBS_029.tif", &["--k", "5"]);
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    let input = fixture("OSBS_029.tif");
-    ok(&mapseg(&[
-        "segment",
-        input.to_str().unwrap(),
-        "-o",
-        &p("labels.tif"),
-        "--k",
-        "5",
-        "--quiet",
-    ]));
-    let printed = ok(&mapseg(&[
+    let printed = succeeded(&mapseg(&[
         "relabel",
         &p("labels.tif"),
         "--merge",
@@ -131,7 +83,7 @@ fn merge_rewrites_values_colours_names_manifest_and_stats() {
     );
 
     // Polygons of the relabelled raster carry its names.
-    ok(&mapseg(&[
+    succeeded(&mapseg(&[
         "polygons",
         &p("merged.tif"),
         "-o",
@@ -150,7 +102,7 @@ fn merge_rewrites_values_colours_names_manifest_and_stats() {
     assert!(!names.contains(&"class 4"), "{names:?}");
 
     // A second relabel appends to the manifest's merges, in the new file's values.
-    ok(&mapseg(&[
+    succeeded(&mapseg(&[
         "relabel",
         &p("merged.tif"),
         "--merge",
@@ -168,30 +120,21 @@ fn merge_rewrites_values_colours_names_manifest_and_stats() {
 
 #[test]
 fn errors_name_the_problem() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _) = segment("OSBS_029.tif", &["--k", "4"]);
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
     let input = fixture("OSBS_029.tif");
-    ok(&mapseg(&[
-        "segment",
-        input.to_str().unwrap(),
-        "-o",
-        &p("labels.tif"),
-        "--k",
-        "4",
-        "--quiet",
-    ]));
     let relabel =
         |merge: &str, src: &str| mapseg(&["relabel", src, "--merge", merge, "-o", &p("out.tif")]);
-    let err = failure(&relabel("1,7", &p("labels.tif")));
+    let err = failed(&relabel("1,7", &p("labels.tif")));
     assert!(
         err.contains("no class 7") && err.contains("0 to 3"),
         "{err}"
     );
-    let err = failure(&relabel("2,2", &p("labels.tif")));
+    let err = failed(&relabel("2,2", &p("labels.tif")));
     assert!(err.contains("at least two different classes"), "{err}");
-    let err = failure(&relabel("1,x", &p("labels.tif")));
+    let err = failed(&relabel("1,x", &p("labels.tif")));
     assert!(err.contains("`x` is not a class number"), "{err}");
-    let err = failure(&relabel("0,1", input.to_str().unwrap()));
+    let err = failed(&relabel("0,1", input.to_str().unwrap()));
     assert!(err.contains("is not a Mapseg label raster"), "{err}");
     assert!(!Path::new(&p("out.tif")).exists());
 }
