@@ -2,15 +2,18 @@
 //!
 //! The legend comes from the file (colour table, `CLASS_{i}_NAME` metadata), the run manifest
 //! from its `MAPSEG_MANIFEST` metadata. The new raster keeps the georeferencing tags verbatim,
-//! nodata, and gets the merged legend and the manifest with the merges appended; it is written
-//! through a temporary file renamed into place, and its statistics are printed (and written as
-//! CSV with `--stats`).
+//! nodata, and gets the merged legend and the manifest with the merges appended. The file is
+//! read and relabelled one strip of tiles at a time into a [`CogWriter`] whose tiles wait in a
+//! scratch file, so memory does not grow with the raster; the output goes to a temporary file
+//! renamed into place. Its statistics are printed (and written as CSV with `--stats`).
+
+use std::io::BufWriter;
 
 use anyhow::{Context, bail};
-use engine::geotiff::{RasterInfo, TILE_SIZE, TileEncoder};
+use engine::geotiff::{CogWriter, RasterInfo, TILE_SIZE};
 use engine::labels::{LegendEntry, NODATA, default_colour};
 use engine::manifest::RunManifest;
-use engine::pipeline::{write_geotiff, writer_options};
+use engine::pipeline::writer_options;
 use engine::raster::{SampleType, Samples, Window};
 use engine::relabel::{Merge, plan};
 use engine::stats::{ClassStats, to_csv};
@@ -45,10 +48,16 @@ pub fn run(args: &RelabelArgs) -> anyhow::Result<()> {
     let relabelling = plan(&legend, &merges)?;
     manifest.merges.extend(relabelling.records.iter().cloned());
 
+    // Dropped (and deleted) on every early return: no partial file is left.
+    let tmp = output::temporary_beside(&args.output)?;
+    let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
+    // The compressed tiles wait here, not in memory, until the overviews are done: a COG puts
+    // them last.
+    let scratch = output::scratch_beside(&args.output)?;
     let options = writer_options(&info, &relabelling.legend, &manifest);
-    let encoder = TileEncoder::new(&options);
+    let mut writer = CogWriter::new(sink, scratch, options)?;
+    let cannot_write = || format!("cannot write {}", args.output.display());
     let mut stats = ClassStats::new(relabelling.legend.len(), info.georef.as_ref());
-    let mut tiles = Vec::new();
     for y in (0..info.height).step_by(TILE_SIZE as usize) {
         let window = Window::new(0, y, info.width, TILE_SIZE.min(info.height - y));
         let block = reader
@@ -59,11 +68,19 @@ pub fn run(args: &RelabelArgs) -> anyhow::Result<()> {
         };
         relabelling.map.apply(&mut labels);
         stats.add_rows(y, info.width, &labels);
-        tiles.extend(encoder.encode(window, &Samples::U8(labels))?);
+        writer
+            .write_strip(&Samples::U8(labels))
+            .with_context(cannot_write)?;
     }
-    let bytes = write_geotiff(options, &tiles).context("cannot write the label raster")?;
+    writer
+        .finish()
+        .with_context(cannot_write)?
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|file| file.sync_all())
+        .with_context(cannot_write)?;
     let csv = to_csv(&stats.rows(&relabelling.legend));
-    output::write(&args.output, &bytes)?;
+    tmp.persist(&args.output).with_context(cannot_write)?;
     if let Some(path) = &args.stats {
         output::write(path, csv.as_bytes())?;
     }

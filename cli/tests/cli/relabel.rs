@@ -1,10 +1,19 @@
 //! `mapseg relabel` end to end: a real run's label raster, classes merged, GDAL as the judge.
 
+use std::io::Cursor;
 use std::path::Path;
 
+use engine::geotiff::{GeoTiffReader, TILE_SIZE, TileEncoder};
+use engine::labels::LegendEntry;
+use engine::manifest::RunManifest;
+use engine::pipeline::{write_geotiff, writer_options};
+use engine::raster::{Samples, Window};
+use engine::relabel::{Merge, plan};
 use serde_json::Value;
 
-use super::{failed, fixture, gdalinfo_with, mapseg, segment, succeeded};
+use super::{
+    assert_valid_cog, failed, fixture, gdal_pixels, gdalinfo_with, mapseg, segment, succeeded,
+};
 
 /// `gdalinfo -json -hist` (exact histogram: 256 buckets, one per byte value).
 fn gdalinfo(path: &Path) -> Value {
@@ -137,4 +146,99 @@ fn errors_name_the_problem() {
     let err = failed(&relabel("0,1", input.to_str().unwrap()));
     assert!(err.contains("is not a Mapseg label raster"), "{err}");
     assert!(!Path::new(&p("out.tif")).exists());
+}
+
+/// `labels` relabelled with `merges` (in the values of the raster before each) the way
+/// `mapseg relabel` did before it streamed: every compressed tile in memory, then
+/// [`write_geotiff`].
+fn relabelled_in_memory(labels: &Path, merges: &[Merge]) -> Vec<u8> {
+    let mut reader = GeoTiffReader::open(Cursor::new(std::fs::read(labels).unwrap())).unwrap();
+    let info = reader.info().clone();
+    let metadata = info.dataset_metadata();
+    let item = |key: &str| {
+        metadata
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.clone())
+    };
+    let palette = info.palette.clone().unwrap();
+    let legend: Vec<LegendEntry> = (0..)
+        .map_while(|i| {
+            item(&format!("CLASS_{i}_NAME")).map(|name| LegendEntry {
+                name,
+                colour: palette[i],
+            })
+        })
+        .collect();
+    let mut manifest: RunManifest =
+        serde_json::from_str(&item("MAPSEG_MANIFEST").unwrap()).unwrap();
+    let relabelling = plan(&legend, merges).unwrap();
+    manifest.merges.extend(relabelling.records.iter().cloned());
+    let options = writer_options(&info, &relabelling.legend, &manifest);
+    let encoder = TileEncoder::new(&options);
+    let mut tiles = Vec::new();
+    for y in (0..info.height).step_by(TILE_SIZE as usize) {
+        let window = Window::new(0, y, info.width, TILE_SIZE.min(info.height - y));
+        let Samples::U8(mut values) = reader.read_window(window).unwrap().samples else {
+            panic!("labels are u8");
+        };
+        relabelling.map.apply(&mut values);
+        tiles.extend(encoder.encode(window, &Samples::U8(values)).unwrap());
+    }
+    write_geotiff(options, &tiles).unwrap()
+}
+
+#[test]
+fn the_streamed_file_is_the_one_written_in_memory_and_a_valid_cog() {
+    // 900² pixels: four strips of tiles and two overviews.
+    let (dir, labels) = segment("sample_geotiff.tif", &["--k", "5"]);
+    let merged = dir.path().join("merged.tif");
+    succeeded(&mapseg(&[
+        "relabel",
+        labels.to_str().unwrap(),
+        "--merge",
+        "1,3",
+        "--name",
+        "water",
+        "--merge",
+        "0,4",
+        "-o",
+        merged.to_str().unwrap(),
+    ]));
+    let streamed = std::fs::read(&merged).unwrap();
+    // The second merge in the values after the first: class 4 moved down to 3.
+    let merges = [
+        Merge {
+            classes: vec![1, 3],
+            name: Some("water".into()),
+        },
+        Merge {
+            classes: vec![0, 3],
+            name: None,
+        },
+    ];
+    assert!(
+        streamed == relabelled_in_memory(&labels, &merges),
+        "the streamed file differs from the one written in memory"
+    );
+
+    assert_valid_cog(&merged);
+    let before = gdal_pixels(&labels, None);
+    let after = gdal_pixels(&merged, None);
+    let expected: Vec<u8> = before
+        .iter()
+        .map(|&v| match v {
+            1 | 3 => 1,
+            0 | 4 => 0,
+            255 => 255,
+            other => other,
+        })
+        .collect();
+    assert_eq!(after, expected, "pixels as GDAL reads them");
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".mapseg-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
