@@ -12,6 +12,7 @@
 //!   feature).
 //! - [`normalise`], [`features`], [`sample`], [`smoothing`]: the stages of a run.
 //! - [`stats`], [`labels`], [`manifest`]: what a run reports.
+//! - [`naming`]: suggested class names from each class's spectral signature.
 //! - [`polygons`]: the label raster as simplified class polygons (FlatGeobuf, GeoJSON).
 //! - [`preview`]: display images (decimated or overview reads, label previews, colouring).
 
@@ -21,6 +22,7 @@ pub mod geotiff;
 pub mod kmeans;
 pub mod labels;
 pub mod manifest;
+pub mod naming;
 pub mod normalise;
 pub mod pipeline;
 pub mod polygons;

