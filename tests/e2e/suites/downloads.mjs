@@ -22,7 +22,8 @@ async function legendRows(page) {
 
 /** The layer of a one-layer vector file, checked with GDAL: valid geometries and its features' areas. */
 function checkLayer(file) {
-  const layer = path.basename(file).replace(/\.[^.]+$/, '');
+  const layer = /^Layer name: (.*)$/m.exec(ogrSummary(file))?.[1];
+  assert(layer, `no layer in ${path.basename(file)}`);
   const [invalid] = ogrSql(file, `SELECT COUNT(*) AS invalid FROM "${layer}" WHERE NOT ST_IsValid(geometry)`);
   assertEqual(Number(invalid.invalid), 0, `invalid geometries in ${path.basename(file)}`);
   return layer;
@@ -151,11 +152,18 @@ export default [
         assertEqual(f.properties.pixels, shown.pixels, `pixels of class ${f.properties.class}`);
         assert(Math.abs(f.properties.area_m2 - shown.pixels * pixelArea) < 1e-3 * f.properties.area_m2, `area of class ${f.properties.class}`);
       }
-      const [[west, north], , [east, south]] = gdalinfo(L7).wgs84Extent.coordinates[0];
-      const slack = 1e-4; // about 10 m, a third of a pixel
-      for (const [lon, lat] of geojson.features.flatMap((f) => f.geometry.coordinates.flat(2))) {
-        assert(lon >= Math.min(west, east) - slack && lon <= Math.max(west, east) + slack, `longitude ${lon} outside the raster`);
-        assert(lat >= Math.min(north, south) - slack && lat <= Math.max(north, south) + slack, `latitude ${lat} outside the raster`);
+      // The raster's corners as GDAL reprojects them; UTM's grid is turned against WGS 84's.
+      const corners = gdalinfo(L7).wgs84Extent.coordinates[0];
+      const [lons, lats] = [corners.map((c) => c[0]), corners.map((c) => c[1])];
+      const slack = 1e-5; // about 1 m, a thirtieth of a pixel
+      const points = geojson.features.flatMap((f) => f.geometry.coordinates.flat(2));
+      for (const [lon, lat] of points) {
+        assert(lon >= Math.min(...lons) - slack && lon <= Math.max(...lons) + slack, `longitude ${lon} outside the raster`);
+        assert(lat >= Math.min(...lats) - slack && lat <= Math.max(...lats) + slack, `latitude ${lat} outside the raster`);
+      }
+      for (const [lon, lat] of corners) {
+        const nearest = Math.min(...points.map(([x, y]) => Math.hypot(x - lon, y - lat)));
+        assert(nearest < slack, `no polygon vertex within 1 m of the raster corner ${lon}, ${lat} (${nearest}°)`);
       }
 
       // Merge classes 1 and 3, then FlatGeobuf simplified by 60 m: the merged class is one
