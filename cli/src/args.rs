@@ -105,6 +105,13 @@ pub struct SegmentArgs {
     /// corner.
     #[arg(long, value_name = "METRES")]
     pub simplify: Option<f64>,
+    /// Name the classes with their suggested names (water, dense or sparse vegetation, bare
+    /// soil, built-up… from each class's mean band values: spectral indices where the bands
+    /// include near infrared, brightness and colour for RGB) in the GeoTIFF, --stats and
+    /// --polygons, for the classes that have one. They are suggestions to check, not a
+    /// classification; the summary shows them in any case.
+    #[arg(long)]
+    pub suggested_names: bool,
     /// Print inertia and silhouette for k = 2..16 and a suggested k.
     #[arg(long)]
     pub k_curve: bool,

@@ -2,20 +2,24 @@
 //! (cloud-optimised, with mode overviews).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use engine::cnn::CnnParams;
-use engine::geotiff::{CogWriter, GeoTiffReader, RasterInfo};
+use engine::cnn::bands::BandRoles;
+use engine::geotiff::{CogWriter, EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
+use engine::labels::LegendEntry;
 use engine::manifest::{InputIdentity, hash_input};
+use engine::naming::{self, Suggestion};
 use engine::pipeline::{
     EncodedTiles, MethodParams, PostProcess, Runtime, SegmentError, SegmentParams, Segmenter,
     UnitSink, writer_options,
 };
+use engine::preview::LabelPreview;
 use engine::progress::{Progress, Stage};
 use engine::raster::Window;
 use engine::stats::{ClassStats, to_csv};
@@ -44,8 +48,73 @@ struct Timings {
 type Reader = GeoTiffReader<BufReader<File>>;
 
 /// What a worker hands back for one unit: its class counts, compressed tiles and, for
-/// `--polygons`, its labels.
+/// `--polygons` and the suggested class names, its labels.
 type UnitParts = (ClassStats, EncodedTiles, UnitLabels);
+
+/// Longer side of the label preview the class names are suggested from (as the web app's).
+const NAMING_PREVIEW_SIDE: u32 = 1024;
+
+/// Where the compressed label tiles go during labelling.
+// One per run: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Tiles {
+    /// Straight into the COG writer.
+    Now(CogWriter<BufWriter<File>, File>),
+    /// Into a scratch file, until the class names the file's header holds are known
+    /// (`--suggested-names`); then into a writer on `sink` and `scratch`.
+    Later {
+        spill: TileSpill,
+        sink: BufWriter<File>,
+        scratch: File,
+    },
+}
+
+/// Compressed tiles waiting in a scratch file, each as column, row and byte count (u32,
+/// little-endian) followed by its bytes.
+struct TileSpill {
+    file: BufWriter<File>,
+    tiles: u64,
+}
+
+impl TileSpill {
+    fn new(file: File) -> Self {
+        Self {
+            file: BufWriter::with_capacity(1 << 20, file),
+            tiles: 0,
+        }
+    }
+
+    fn put(&mut self, tiles: &[EncodedTile]) -> anyhow::Result<()> {
+        for t in tiles {
+            let len = u32::try_from(t.bytes.len()).context("a label tile over 4 GiB")?;
+            for v in [t.column, t.row, len] {
+                self.file.write_all(&v.to_le_bytes())?;
+            }
+            self.file.write_all(&t.bytes)?;
+            self.tiles += 1;
+        }
+        Ok(())
+    }
+
+    /// Hands every tile, in the order they came, to `writer`.
+    fn replay(self, writer: &mut CogWriter<BufWriter<File>, File>) -> anyhow::Result<()> {
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut file = BufReader::with_capacity(1 << 20, file);
+        let mut word = [0u8; 4];
+        let mut next = |file: &mut BufReader<File>| -> std::io::Result<u32> {
+            file.read_exact(&mut word)?;
+            Ok(u32::from_le_bytes(word))
+        };
+        for _ in 0..self.tiles {
+            let (column, row, len) = (next(&mut file)?, next(&mut file)?, next(&mut file)?);
+            let mut bytes = vec![0; len as usize];
+            file.read_exact(&mut bytes)?;
+            writer.write_tiles(&[EncodedTile { column, row, bytes }])?;
+        }
+        Ok(())
+    }
+}
 
 pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -130,10 +199,23 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     // The tiles wait here until the overviews are done: a COG puts them last.
     let scratch = output::scratch_beside(&args.output)?;
     let options = writer_options(&info, &legend, &manifest);
-    let mut writer = CogWriter::new(sink, scratch, options)?;
-    let encoder = writer.tile_encoder();
+    // The same encoder as the writer's: the class names do not change the tiles.
+    let encoder = TileEncoder::new(&options);
+    let mut tiles = if args.suggested_names {
+        Tiles::Later {
+            spill: TileSpill::new(output::scratch_beside(&args.output)?),
+            sink,
+            scratch,
+        }
+    } else {
+        Tiles::Now(CogWriter::new(sink, scratch, options)?)
+    };
     let classes = segmenter.classes();
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
+    // The labels the class names are suggested from (for the summary, or --suggested-names).
+    let naming = args.suggested_names || !args.quiet;
+    let mut preview =
+        naming.then(|| LabelPreview::new(info.width, info.height, NAMING_PREVIEW_SIDE));
 
     let label_start = Instant::now();
     let mut write_s = 0.0;
@@ -145,7 +227,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
             ClassStats::new(classes, info.georef.as_ref()),
             EncodedTiles::new(encoder.clone()),
             UnitLabels {
-                keep: polygons.is_some(),
+                keep: polygons.is_some() || naming,
                 labels: None,
             },
         );
@@ -157,21 +239,51 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         &units,
         &mut readers,
         work,
-        |done, (unit_stats, tiles, labels)| {
+        |done, (unit_stats, unit_tiles, labels)| {
             let t = Instant::now();
-            writer.write_tiles(&tiles.tiles)?;
+            match &mut tiles {
+                Tiles::Now(writer) => writer.write_tiles(&unit_tiles.tiles)?,
+                Tiles::Later { spill, .. } => spill.put(&unit_tiles.tiles)?,
+            }
             stats.merge(&unit_stats);
             write_s += t.elapsed().as_secs_f64();
-            if let (Some(tracer), Some((unit, labels))) = (tracer.as_mut(), labels.labels) {
-                tracer.unit(unit, &labels)?;
+            if let Some((unit, labels)) = labels.labels {
+                if let Some(preview) = preview.as_mut() {
+                    preview.add(unit, &labels);
+                }
+                if let Some(tracer) = tracer.as_mut() {
+                    tracer.unit(unit, &labels)?;
+                }
             }
             bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
             Ok(())
         },
     )?;
     bar.check()?;
+    let suggestions = match &preview {
+        Some(preview) => suggest(&mut readers[0], preview, classes, args, &bar)?,
+        None => vec![None; classes],
+    };
+    let legend = if args.suggested_names {
+        named(legend, &suggestions)
+    } else {
+        legend
+    };
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
+    let writer = match tiles {
+        Tiles::Now(writer) => writer,
+        Tiles::Later {
+            spill,
+            sink,
+            scratch,
+        } => {
+            let mut writer =
+                CogWriter::new(sink, scratch, writer_options(&info, &legend, &manifest))?;
+            spill.replay(&mut writer)?;
+            writer
+        }
+    };
     writer
         .finish()?
         .into_inner()
@@ -215,7 +327,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         output::write(path, serde_json::to_string_pretty(&timings)?.as_bytes())?;
     }
     if !args.quiet {
-        print_summary(&args.output, &rows, timings.total_s);
+        print_summary(&args.output, &rows, &suggestions, timings.total_s);
     }
     Ok(())
 }
@@ -367,20 +479,69 @@ fn print_k_curve(fitted: &model::Fitted, bar: &Bar) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(output: &Path, rows: &[engine::stats::ClassRow], seconds: f64) {
+/// Suggested names for the classes whose labels `preview` holds, from the input's band roles
+/// (the user's `--band-roles`, else the file's).
+fn suggest(
+    reader: &mut Reader,
+    preview: &LabelPreview,
+    classes: usize,
+    args: &SegmentArgs,
+    bar: &Bar,
+) -> anyhow::Result<Vec<Option<Suggestion>>> {
+    let roles = match &args.band_roles {
+        Some(text) => Some(BandRoles::parse(text, reader.info())?),
+        None => BandRoles::from_info(reader.info()).ok(),
+    };
+    let Some(roles) = roles else {
+        return Ok(vec![None; classes]);
+    };
+    naming::suggest_names_with(reader, preview, classes, &roles, bar)
+        .context("suggesting class names failed")
+}
+
+/// `legend` with each suggested name in place of its class's default name.
+fn named(mut legend: Vec<LegendEntry>, suggestions: &[Option<Suggestion>]) -> Vec<LegendEntry> {
+    for (entry, suggestion) in legend.iter_mut().zip(suggestions) {
+        if let Some(s) = suggestion {
+            entry.name.clone_from(&s.name);
+        }
+    }
+    legend
+}
+
+fn print_summary(
+    output: &Path,
+    rows: &[engine::stats::ClassRow],
+    suggestions: &[Option<Suggestion>],
+    seconds: f64,
+) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "wrote {} in {seconds:.2} s", output.display());
+    let width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .fold(12, usize::max);
     let _ = writeln!(
         out,
-        "{:>5}  {:<12}  {:>12}  {:>12}  {:>7}",
+        "{:>5}  {:<width$}  {:>12}  {:>12}  {:>7}  suggested (from the class's mean band values)",
         "class", "name", "pixels", "hectares", "%"
     );
     for r in rows {
         let ha = r.area_ha.map_or_else(|| "-".into(), |a| format!("{a:.4}"));
+        let suggested = suggestions
+            .get(usize::from(r.class))
+            .and_then(Option::as_ref)
+            .map_or_else(|| "-".into(), |s| format!("{} ({})", s.name, s.basis));
         let _ = writeln!(
             out,
-            "{:>5}  {:<12}  {:>12}  {:>12}  {:>6.2}%",
+            "{:>5}  {:<width$}  {:>12}  {:>12}  {:>6.2}%  {suggested}",
             r.class, r.name, r.pixels, ha, r.percent
+        );
+    }
+    if suggestions.iter().any(Option::is_some) {
+        let _ = writeln!(
+            out,
+            "suggested names are hints to check, not a classification; --suggested-names uses them"
         );
     }
 }

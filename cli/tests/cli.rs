@@ -12,6 +12,8 @@ mod cancel;
 mod cnn;
 #[path = "cli/cog.rs"]
 mod cog;
+#[path = "cli/naming.rs"]
+mod naming;
 #[path = "cli/polygons.rs"]
 mod polygons;
 #[path = "cli/quality.rs"]

@@ -3,9 +3,12 @@
 //! With near infrared and red, standard normalised-difference indices of each class's mean
 //! values decide, with their published thresholds (never thresholds fitted to one scene):
 //!
-//! - water: NDWI = (green − NIR) / (green + NIR) > 0 (McFeeters 1996, *Int. J. Remote
-//!   Sensing* 17(7)), or MNDWI = (green − SWIR1) / (green + SWIR1) > 0 (Xu 2006, *Int. J.
-//!   Remote Sensing* 27(14)) where NDVI is low;
+//! - water: with SWIR1, MNDWI above 0 where NDVI is low, MNDWI = (green − SWIR1) / (green +
+//!   SWIR1) (Xu 2006, *Int. J. Remote Sensing* 27(14)); without SWIR1, NDWI above 0, NDWI =
+//!   (green − NIR) / (green + NIR) (McFeeters 1996, *Int. J. Remote Sensing* 17(7)). Xu's
+//!   index replaces McFeeters' where it can because built-up land, bright in green, often has
+//!   a positive NDWI too (as the town in the Landsat 7 fixture does: NDWI 0.05 to 0.13, MNDWI
+//!   −0.14 to −0.22);
 //! - vegetation: NDVI = (NIR − red) / (NIR + red) (Rouse et al. 1974) above 0.5 is dense
 //!   vegetation (forest, full crops), 0.2–0.5 sparse vegetation (grass, shrubs, young or
 //!   senescent crops): the USGS and NASA Earth Observatory ranges;
@@ -152,8 +155,11 @@ impl Indices {
     /// The name these indices suggest.
     pub fn name(&self) -> Option<&'static str> {
         let ndvi = self.ndvi?;
-        let water = self.ndwi.is_some_and(|v| v > WATER_INDEX)
-            || (self.mndwi.is_some_and(|v| v > WATER_INDEX) && ndvi < SPARSE_NDVI);
+        let water = match (self.mndwi, self.ndwi) {
+            (Some(mndwi), _) => mndwi > WATER_INDEX && ndvi < SPARSE_NDVI,
+            (None, Some(ndwi)) => ndwi > WATER_INDEX,
+            (None, None) => false,
+        };
         Some(if water {
             "water"
         } else if ndvi >= DENSE_NDVI {
@@ -204,7 +210,7 @@ fn rgb(signatures: &Signatures, bands: Bands) -> Vec<Option<Suggestion>> {
             Some(Suggestion {
                 name: colour.name().to_owned(),
                 basis: format!(
-                    "brightness {}, greenness {}, redness {} (scene-relative)",
+                    "against the scene: brightness {}, greenness {}, redness {}",
                     value(colour.brightness),
                     value(colour.greenness),
                     value(colour.redness)
@@ -366,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn mndwi_finds_water_only_where_vegetation_is_sparse() {
+    fn mndwi_decides_water_where_there_is_swir() {
         let i = Indices {
             ndvi: Some(0.05),
             ndwi: Some(-0.1),
@@ -380,6 +386,20 @@ mod tests {
         };
         assert_eq!(vegetated.name(), Some("sparse vegetation"));
         assert_eq!(Indices::default().name(), None);
+        // A town bright in green: NDWI > 0, but MNDWI < 0.
+        let town = Indices {
+            ndvi: Some(-0.1),
+            ndwi: Some(0.1),
+            mndwi: Some(-0.2),
+            ndbi: Some(0.3),
+        };
+        assert_eq!(town.name(), Some("built-up or bare soil"));
+        let no_swir = Indices {
+            mndwi: None,
+            ndbi: None,
+            ..town
+        };
+        assert_eq!(no_swir.name(), Some("water"));
     }
 
     #[test]
@@ -421,7 +441,10 @@ mod tests {
         );
         assert_eq!(names(&shifted, &rgb), names(&s, &rgb));
         let basis = suggest(&s, &rgb)[0].clone().expect("named").basis;
-        assert!(basis.starts_with("brightness 1."), "{basis}");
+        assert!(
+            basis.starts_with("against the scene: brightness 1."),
+            "{basis}"
+        );
         // A dark class with blue well above red and no green excess: water or shadow.
         assert_eq!(Colour::new(-1.5, -0.9, -0.2).name(), "water or shadow");
         assert_eq!(Colour::new(-0.6, 0.0, 0.3).name(), "water or vegetation");
