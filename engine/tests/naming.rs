@@ -162,39 +162,50 @@ fn one_band_gets_no_suggestion() {
     ));
 }
 
-/// A 16 × 8192 single-band raster of 256 × 256 tiles (32 tile rows), every pixel `value`.
-fn tall_raster(value: u16) -> Vec<u8> {
-    let (w, h) = (16u32, 8192u32);
-    let options = WriterOptions::new(w, h, 1, SampleType::U16);
+/// A 4096 × 8192 single-band raster of 256 × 256 tiles (32 tile rows of 1 M pixels), every
+/// pixel `value`.
+fn tall_raster(value: u8) -> Vec<u8> {
+    let (w, h) = (4096u32, 8192u32);
+    let options = WriterOptions::new(w, h, 1, SampleType::U8);
     let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).expect("writer");
     for _ in 0..h / 256 {
         writer
-            .write_strip(&Samples::U16(vec![value; (w * 256) as usize]))
+            .write_strip(&Samples::U8(vec![value; (w * 256) as usize]))
             .expect("strip");
     }
     writer.finish().expect("finish").into_inner()
 }
 
+/// A label preview (1024 px on the longer side) of the tall raster, class 1 in the rows
+/// above `rows_of_1`, class 0 below.
+fn tall_preview(rows_of_1: u32) -> LabelPreview {
+    let mut preview = LabelPreview::new(4096, 8192, 1024);
+    for y in (0..8192).step_by(256) {
+        let labels: Vec<u8> = (y..y + 256)
+            .flat_map(|row| std::iter::repeat_n(u8::from(row < rows_of_1), 4096))
+            .collect();
+        preview.add(Window::new(0, y, 4096, 256), &labels);
+    }
+    preview
+}
+
 #[test]
 fn signatures_read_a_bounded_number_of_chunk_rows() {
     let mut reader = GeoTiffReader::open(Cursor::new(tall_raster(7))).expect("reader");
-    let mut preview = LabelPreview::new(16, 8192, 8192);
-    // Class 1 only in the first 10 rows, a chunk row the evenly spread pass skips.
-    let labels: Vec<u8> = (0..16 * 8192).map(|i| u8::from(i < 16 * 10)).collect();
-    preview.add(Window::new(0, 0, 16, 8192), &labels);
+    // A preview of 512 × 1024, every 8th row and column: 32 preview rows per tile row. Class 1
+    // only in the first tile row's first preview row, a tile row the spread pass skips.
+    let preview = tall_preview(10);
     let s = naming::signatures(&mut reader, &preview, 2, &NoProgress).expect("signatures");
-    // 16 tile rows of 256 × 16 pixels for class 0 (class 1 never reaches enough pixels, so
-    // the spread pass does not stop early), then the first tile row for class 1.
-    assert_eq!(s.classes[1].pixels, 10 * 16);
-    assert_eq!(s.classes[0].pixels, 16 * 256 * 16 + (256 - 10) * 16);
+    // 16 of the 32 tile rows (class 1 never has enough pixels, so the pass goes on to the
+    // end), then the first tile row for class 1.
+    assert_eq!(s.classes[1].pixels, 512);
+    assert_eq!(s.classes[0].pixels, 16 * 32 * 512 + 31 * 512);
     assert_eq!((s.classes[0].mean[0], s.classes[0].variance[0]), (7.0, 0.0));
-    assert!((s.classes[1].share - 10.0 / 8192.0).abs() < 1e-12);
+    assert!((s.classes[1].share - 1.0 / 1024.0).abs() < 1e-12);
 
     // One class everywhere: the first tile row already gives it enough pixels.
-    let mut preview = LabelPreview::new(16, 8192, 8192);
-    preview.add(Window::new(0, 0, 16, 8192), &vec![0; 16 * 8192]);
-    let s = naming::signatures(&mut reader, &preview, 1, &NoProgress).expect("signatures");
-    assert_eq!(s.classes[0].pixels, 256 * 16);
+    let s = naming::signatures(&mut reader, &tall_preview(0), 1, &NoProgress).expect("sig");
+    assert_eq!(s.classes[0].pixels, 32 * 512);
 }
 
 /// Coarse covers a reference class may be called.

@@ -13,6 +13,9 @@ use crate::raster::Window;
 
 /// Chunk rows (tile rows or strips) read in the evenly spread pass.
 pub const SPREAD_CHUNK_ROWS: usize = 16;
+/// Pixels the spread pass may decode when its chunk rows are small (strips of a few rows):
+/// then it reads as many chunk rows as fit, beyond [`SPREAD_CHUNK_ROWS`].
+pub const SPREAD_PIXELS: u64 = 1 << 24;
 /// Chunk rows read at most, beyond the spread pass, for classes it did not meet.
 pub const EXTRA_CHUNK_ROWS: usize = 16;
 /// Pixels per class after which the spread pass stops early (every class has that many).
@@ -96,13 +99,15 @@ struct Sums {
 /// every band, nodata pixels ([`Validity`]) and nodata labels skipped.
 ///
 /// **Cost.** The file is never decoded whole. Preview rows are grouped by the chunk row (tile
-/// row or strip) they fall in; at most [`SPREAD_CHUNK_ROWS`] of those chunk rows, spread evenly
-/// over the raster, are read (each chunk once, the preview's rows in it one row at a time
-/// through the reader's chunk cache), stopping early once every class of the preview has
-/// [`ENOUGH_PIXELS`]. A class of the preview that none of them met gets at most
-/// [`EXTRA_CHUNK_ROWS`] more chunk rows in all (the one holding most of its preview pixels).
-/// So at most 32 chunk rows are decoded, and at most the preview's pixels (1024² for a
-/// preview of 1024 per side) converted. Cancellation is checked between chunk rows.
+/// row or strip) they fall in; at most [`SPREAD_CHUNK_ROWS`] of those chunk rows (or, where
+/// chunk rows are small, as many as hold [`SPREAD_PIXELS`]), spread evenly over the raster,
+/// are read (each chunk once, the preview's rows in it one row at a time through the reader's
+/// chunk cache), stopping early once every class of the preview has [`ENOUGH_PIXELS`]. A
+/// class of the preview that none of them met gets at most [`EXTRA_CHUNK_ROWS`] more chunk
+/// rows in all (the one holding most of its preview pixels). So what is decoded is at most
+/// 16 chunk rows or 16 M pixels, whichever is more, plus 16 chunk rows; at most the preview's
+/// pixels (1024² for a preview of 1024 per side) are converted. Cancellation is checked
+/// between chunk rows.
 ///
 /// # Errors
 ///
@@ -219,7 +224,11 @@ pub fn signatures<R: Read + Seek>(
     };
 
     let mut visited = vec![false; groups.len()];
-    for g in spread(groups.len(), SPREAD_CHUNK_ROWS) {
+    let chunk_row_pixels = u64::from(chunk_h.min(info.height)) * u64::from(info.width);
+    let most = usize::try_from(SPREAD_PIXELS / chunk_row_pixels.max(1))
+        .unwrap_or(usize::MAX)
+        .max(SPREAD_CHUNK_ROWS);
+    for g in spread(groups.len(), most) {
         progress::check(progress)?;
         read_group(&groups[g], &mut sums)?;
         visited[g] = true;
