@@ -327,7 +327,13 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         output::write(path, serde_json::to_string_pretty(&timings)?.as_bytes())?;
     }
     if !args.quiet {
-        print_summary(&args.output, &rows, &suggestions, timings.total_s);
+        print_summary(
+            &args.output,
+            &rows,
+            &suggestions,
+            args.suggested_names,
+            timings.total_s,
+        );
     }
     Ok(())
 }
@@ -513,6 +519,7 @@ fn print_summary(
     output: &Path,
     rows: &[engine::stats::ClassRow],
     suggestions: &[Option<Suggestion>],
+    used: bool,
     seconds: f64,
 ) {
     let mut out = std::io::stdout().lock();
@@ -539,9 +546,14 @@ fn print_summary(
         );
     }
     if suggestions.iter().any(Option::is_some) {
+        let how = if used {
+            "used as the class names"
+        } else {
+            "--suggested-names uses them as the class names"
+        };
         let _ = writeln!(
             out,
-            "suggested names are hints to check, not a classification; --suggested-names uses them"
+            "suggested names are hints to check, not a classification ({how})"
         );
     }
 }
