@@ -8,11 +8,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use engine::cnn::CnnParams;
-use engine::cnn::bands::BandRoles;
 use engine::geotiff::{CogWriter, EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
-use engine::labels::LegendEntry;
 use engine::manifest::{InputIdentity, hash_input};
 use engine::naming::{self, Suggestion};
 use engine::pipeline::{
@@ -264,11 +262,10 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         Some(preview) => suggest(&mut readers[0], preview, classes, args, &bar)?,
         None => vec![None; classes],
     };
-    let legend = if args.suggested_names {
-        named(legend, &suggestions)
-    } else {
-        legend
-    };
+    let mut legend = legend;
+    if args.suggested_names {
+        naming::take_suggestions(&mut legend, &suggestions);
+    }
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
     let writer = match tiles {
@@ -494,25 +491,8 @@ fn suggest(
     args: &SegmentArgs,
     bar: &Bar,
 ) -> anyhow::Result<Vec<Option<Suggestion>>> {
-    let roles = match &args.band_roles {
-        Some(text) => Some(BandRoles::parse(text, reader.info())?),
-        None => BandRoles::from_info(reader.info()).ok(),
-    };
-    let Some(roles) = roles else {
-        return Ok(vec![None; classes]);
-    };
-    naming::suggest_names_with(reader, preview, classes, &roles, bar)
+    naming::suggest_for_run(reader, preview, classes, args.band_roles.as_deref(), bar)
         .context("suggesting class names failed")
-}
-
-/// `legend` with each suggested name in place of its class's default name.
-fn named(mut legend: Vec<LegendEntry>, suggestions: &[Option<Suggestion>]) -> Vec<LegendEntry> {
-    for (entry, suggestion) in legend.iter_mut().zip(suggestions) {
-        if let Some(s) = suggestion {
-            entry.name.clone_from(&s.name);
-        }
-    }
-    legend
 }
 
 fn print_summary(

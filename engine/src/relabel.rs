@@ -171,6 +171,27 @@ impl ClassMap {
         })
     }
 
+    /// Per-class values after the mapping where merged classes can only keep what they share:
+    /// a new class takes the value of its old classes when all of them have one and `same`
+    /// holds between them (the first one's), else none.
+    pub fn shared<T: Clone>(
+        &self,
+        values: &[Option<T>],
+        same: impl Fn(&T, &T) -> bool,
+    ) -> Vec<Option<T>> {
+        // Per new class: not seen yet (`None`), or what its classes share so far.
+        let mut out: Vec<Option<Option<T>>> = vec![None; self.after];
+        for (old, value) in values.iter().enumerate().take(self.before) {
+            if let Some(slot) = out.get_mut(usize::from(self.lut[old])) {
+                *slot = Some(match slot.take() {
+                    None => value.clone(),
+                    Some(first) => first.filter(|f| value.as_ref().is_some_and(|v| same(f, v))),
+                });
+            }
+        }
+        out.into_iter().map(Option::flatten).collect()
+    }
+
     /// Per-class values (counts, areas) summed into the new classes.
     pub fn sum<T: Copy + std::ops::AddAssign + Default>(&self, values: &[T]) -> Vec<T> {
         let mut out = vec![T::default(); self.after];
@@ -288,6 +309,25 @@ mod tests {
     use super::*;
     use crate::labels::default_legend;
     use crate::stats::ClassStats;
+
+    #[test]
+    fn merged_classes_keep_only_a_shared_value() {
+        let values = [Some("water"), Some("trees"), Some("water"), None];
+        let same = |a: &&str, b: &&str| a == b;
+        let map = ClassMap::merge(4, &[0, 2]).expect("merge");
+        assert_eq!(
+            map.shared(&values, same),
+            [Some("water"), Some("trees"), None]
+        );
+        let map = ClassMap::merge(4, &[1, 2]).expect("merge");
+        assert_eq!(map.shared(&values, same), [Some("water"), None, None]);
+        let map = ClassMap::merge(4, &[2, 3]).expect("merge");
+        assert_eq!(
+            map.shared(&values, same),
+            [Some("water"), Some("trees"), None]
+        );
+        assert_eq!(ClassMap::identity(4).shared(&values, same), values);
+    }
 
     #[test]
     fn merge_keeps_lowest_and_closes_gaps() {

@@ -15,6 +15,7 @@ use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
+use engine::naming::{self, Suggestion};
 use engine::pipeline::{
     self, Accelerator, CPU_BACKEND, EncodedTiles, MethodParams, Runtime, SegmentError,
     SegmentParams, Segmenter, writer_options,
@@ -337,6 +338,7 @@ pub async fn run(
         sinks: (stats, labels_preview, tiles),
     } = labelled?;
 
+    let suggestions = suggest_names(reader, &labels_preview, legend.len(), params, &progress);
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
         label_width,
@@ -347,6 +349,7 @@ pub async fn run(
         manifest: manifest.to_json(),
         k_curve,
         suggested_k,
+        suggestions,
     };
     let last = LastRun {
         info,
@@ -355,6 +358,25 @@ pub async fn run(
         tiles: tiles.tiles,
     };
     Ok((result, last))
+}
+
+/// Suggested class names from the labels of `preview` (none where the bands do not allow
+/// any). A failure only costs the suggestions: it is logged, and the run's result stands.
+fn suggest_names(
+    reader: &mut GeoTiffReader<BlobReader>,
+    preview: &LabelPreview,
+    classes: usize,
+    params: &SegmentParams,
+    progress: &Throttled,
+) -> Vec<Option<Suggestion>> {
+    let band_roles = match &params.method {
+        MethodParams::Cnn(cnn) => cnn.band_roles.as_deref(),
+        _ => None,
+    };
+    naming::suggest_for_run(reader, preview, classes, band_roles, progress).unwrap_or_else(|e| {
+        web_sys::console::warn_1(&format!("no suggested class names: {e}").into());
+        vec![None; classes]
+    })
 }
 
 /// Fits the CNN on the current backend (its model fetched first).

@@ -12,6 +12,7 @@
 
 use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
+use engine::naming::Suggestion;
 use engine::pipeline::SegmentParams;
 use engine::polygons::PolygonFormat;
 use engine::progress::Stage;
@@ -194,6 +195,10 @@ pub struct RunResult {
     pub k_curve: Option<Vec<KChoice>>,
     /// The k the curve suggests, if any.
     pub suggested_k: Option<usize>,
+    /// A suggested name for each class (by value) from its mean spectrum, where the bands
+    /// allow one: shown for the user to take or edit, never as a classification.
+    #[serde(default)]
+    pub suggestions: Vec<Option<Suggestion>>,
 }
 
 /// What the file panel shows about a raster, formatted in the worker.
@@ -303,6 +308,7 @@ mod tests {
             manifest: String::new(),
             k_curve: None,
             suggested_k: None,
+            suggestions: Vec::new(),
         };
         let msg = FromWorker::Result(Box::new(result));
         let json = serde_json::to_value(&msg).unwrap();

@@ -18,8 +18,9 @@ use std::io::{Read, Seek};
 pub use rules::suggest;
 pub use signature::{ClassSignature, Signatures, signatures};
 
-use crate::cnn::bands::BandRoles;
+use crate::cnn::bands::{BandRoleError, BandRoles};
 use crate::geotiff::{DecodeError, GeoTiffReader};
+use crate::labels::LegendEntry;
 use crate::preview::LabelPreview;
 use crate::progress::{Cancelled, Progress};
 
@@ -45,6 +46,9 @@ pub enum NamingError {
         preview: (u32, u32),
         raster: (u32, u32),
     },
+    /// The band roles given for the run do not fit the raster.
+    #[error(transparent)]
+    BandRoles(#[from] BandRoleError),
     /// The input's pixels could not be read.
     #[error(transparent)]
     Decode(#[from] DecodeError),
@@ -73,6 +77,29 @@ pub fn suggest_names<R: Read + Seek>(
     suggest_names_with(reader, preview, classes, &roles, progress)
 }
 
+/// [`suggest_names`] for a run: with the band roles the user gave the run (`band_roles`, as
+/// written for the CNN's `--band-roles`), else the file's.
+///
+/// # Errors
+///
+/// [`NamingError::BandRoles`] when `band_roles` does not parse for this raster, else as
+/// [`signatures`].
+pub fn suggest_for_run<R: Read + Seek>(
+    reader: &mut GeoTiffReader<R>,
+    preview: &LabelPreview,
+    classes: usize,
+    band_roles: Option<&str>,
+    progress: &impl Progress,
+) -> Result<Vec<Option<Suggestion>>, NamingError> {
+    match band_roles {
+        Some(text) => {
+            let roles = BandRoles::parse(text, reader.info())?;
+            suggest_names_with(reader, preview, classes, &roles, progress)
+        }
+        None => suggest_names(reader, preview, classes, progress),
+    }
+}
+
 /// [`suggest_names`] with band roles the caller decided (e.g. a user's `--band-roles`).
 ///
 /// # Errors
@@ -90,4 +117,13 @@ pub fn suggest_names_with<R: Read + Seek>(
     }
     let signatures = signatures(reader, preview, classes, progress)?;
     Ok(suggest(&signatures, roles))
+}
+
+/// Names each class of `legend` that has a suggestion after it.
+pub fn take_suggestions(legend: &mut [LegendEntry], suggestions: &[Option<Suggestion>]) {
+    for (entry, suggestion) in legend.iter_mut().zip(suggestions) {
+        if let Some(s) = suggestion {
+            entry.name.clone_from(&s.name);
+        }
+    }
 }

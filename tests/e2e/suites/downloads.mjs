@@ -195,4 +195,37 @@ export default [
       assert(Number(overlap) < 1, `simplified classes overlap by ${overlap} m²`);
     },
   },
+  {
+    name: 'legend: suggested class names are offered, taken one or all, and reach the GeoTIFF',
+    async fn(t) {
+      const page = await l7Result(t);
+      const n = await page.locator('[data-testid^="legend-row-"]').count();
+      const offered = [];
+      for (let i = 0; i < n; i++) {
+        const button = page.locator(tid(`legend-suggest-${i}`));
+        if ((await button.count()) && (await button.isVisible())) offered.push(i);
+      }
+      // Six Landsat ETM+ bands (blue … SWIR2): every class gets a suggestion from its indices.
+      assertEqual(offered.length, n, 'classes with a suggested name');
+      const first = page.locator(tid(`legend-suggest-${offered[0]}`));
+      const suggested = (await first.textContent()).replace(/^suggested: /, '');
+      assert(suggested.length > 0, 'empty suggestion');
+      assert(/NDVI/.test(await first.getAttribute('title')), 'the suggestion does not say what it rests on');
+      await first.click();
+      assertEqual(await page.locator(tid(`legend-name-${offered[0]}`)).inputValue(), suggested, 'name after taking the suggestion');
+      assert(!(await first.isVisible()), 'the suggestion stays offered once taken');
+
+      await page.locator(tid('use-suggested-names')).click();
+      const names = [];
+      for (let i = 0; i < n; i++) names.push(await page.locator(tid(`legend-name-${i}`)).inputValue());
+      assert(names.every((name) => !/^class \d+$/.test(name)), `default names left: ${names}`);
+      const edited = page.locator(tid('legend-name-1'));
+      await edited.fill(`${names[1]} (checked)`);
+      await edited.dispatchEvent('change');
+      const metadata = allMetadata(gdalinfo(await download(page, 'download-geotiff', t.tmp), '-mdd', 'all'));
+      for (let i = 0; i < n; i++) {
+        assertEqual(metadata[`CLASS_${i}_NAME`], i === 1 ? `${names[1]} (checked)` : names[i], `CLASS_${i}_NAME`);
+      }
+    },
+  },
 ];

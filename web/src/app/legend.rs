@@ -1,11 +1,15 @@
 //! The legend: colour (editable), name (editable), pixels, area and share of every class; a
 //! checkbox per class to merge two or more of them (undoable).
 //!
+//! Where the run suggested a name for a class (from its mean spectrum), a button under its
+//! name takes it, and "Use suggested names" takes them all; they stay editable.
+//!
 //! A merge rewrites the shown result at once (the label preview, the statistics rows, the
 //! manifest) with the engine's [`engine::relabel`] mapping and keeps what it replaced; the
 //! worker applies the same merges to its label tiles when the GeoTIFF is exported.
 
 use engine::manifest::RunManifest;
+use engine::naming::{self, Suggestion};
 use engine::relabel::{Merge, plan};
 use leptos::prelude::*;
 
@@ -14,12 +18,13 @@ use super::{AppState, MergeStep};
 #[component]
 pub fn Legend(state: AppState) -> impl IntoView {
     move || {
-        let Some(rows) = state
-            .shown
-            .with(|s| s.as_ref().map(|s| s.result.rows.clone()))
-        else {
+        let Some((rows, suggestions)) = state.shown.with(|s| {
+            s.as_ref()
+                .map(|s| (s.result.rows.clone(), s.result.suggestions.clone()))
+        }) else {
             return ().into_any();
         };
+        let any_suggestion = suggestions.iter().any(Option::is_some);
         let body = rows
             .into_iter()
             .map(|row| {
@@ -32,6 +37,7 @@ pub fn Legend(state: AppState) -> impl IntoView {
                     })
                 };
                 let name = move || state.legend.with(|l| l.get(i).map(|e| e.name.clone()).unwrap_or_default());
+                let suggestion = suggestions.get(i).cloned().flatten();
                 let class = row.class;
                                 let checked = move || state.selected.with(|s| s.contains(&class));
                 view! {
@@ -83,6 +89,7 @@ pub fn Legend(state: AppState) -> impl IntoView {
                                     });
                                 }
                             />
+                            {suggestion.map(|s| suggestion_button(state, i, s))}
                         </td>
                         <td class="num" data-testid=format!("legend-pixels-{i}")>{row.pixels.to_string()}</td>
                         <td class="num" data-testid=format!("legend-area-{i}")>
@@ -108,6 +115,15 @@ pub fn Legend(state: AppState) -> impl IntoView {
                     </button>
                     <button
                         class="button"
+                        data-testid="use-suggested-names"
+                        title="Name every class that has a suggestion after it (you can still edit each name)"
+                        hidden=!any_suggestion
+                        on:click=move |_| use_all_suggestions(state)
+                    >
+                        "Use suggested names"
+                    </button>
+                    <button
+                        class="button"
                         data-testid="undo-merge"
                         prop:disabled=move || state.merges.with(Vec::is_empty)
                         on:click=move |_| undo_merge(state)
@@ -115,6 +131,9 @@ pub fn Legend(state: AppState) -> impl IntoView {
                         "Undo merge"
                     </button>
                 </div>
+                <p class="hint" hidden=!any_suggestion>
+                    "Suggested names are guesses from each class's mean spectrum (spectral indices, or brightness and greenness for RGB), not a classification: check them against the image."
+                </p>
                 <table data-testid="legend">
                     <thead>
                         <tr>
@@ -132,6 +151,53 @@ pub fn Legend(state: AppState) -> impl IntoView {
         }
         .into_any()
     }
+}
+
+/// The suggested name of class `i` as a button that takes it, hidden while the name is the
+/// suggestion.
+fn suggestion_button(state: AppState, i: usize, suggestion: Suggestion) -> impl IntoView {
+    let title = format!(
+        "Suggested from the class's mean spectrum: {}. A guess to check, not a classification.",
+        suggestion.basis
+    );
+    let name = suggestion.name;
+    let taken = {
+        let name = name.clone();
+        move || {
+            state
+                .legend
+                .with(|l| l.get(i).is_some_and(|e| e.name == name))
+        }
+    };
+    let label = format!("suggested: {name}");
+    view! {
+        <button
+            class="button small suggestion"
+            data-testid=format!("legend-suggest-{i}")
+            title=title
+            hidden=taken
+            on:click=move |_| {
+                state.legend.update(|l| {
+                    if let Some(e) = l.get_mut(i) {
+                        e.name.clone_from(&name);
+                    }
+                });
+            }
+        >
+            {label}
+        </button>
+    }
+}
+
+/// Names every class that has a suggestion after it.
+fn use_all_suggestions(state: AppState) {
+    let suggestions = state
+        .shown
+        .with_untracked(|s| s.as_ref().map(|s| s.result.suggestions.clone()))
+        .unwrap_or_default();
+    state
+        .legend
+        .update(|legend| naming::take_suggestions(legend, &suggestions));
 }
 
 /// Merges the selected classes of the shown result into the lowest of them.
@@ -160,6 +226,9 @@ fn merge_selected(state: AppState) {
     relabelling.map.apply(&mut result.labels);
     result.rows = relabelling.map.rows(&result.rows, &relabelling.legend);
     result.legend.clone_from(&relabelling.legend);
+    result.suggestions = relabelling
+        .map
+        .shared(&result.suggestions, |a, b| a.name == b.name);
     if let Ok(mut manifest) = serde_json::from_str::<RunManifest>(&result.manifest) {
         manifest.merges.push(record.clone());
         result.manifest = manifest.to_json();
