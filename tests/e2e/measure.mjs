@@ -9,6 +9,8 @@
 //   --sample      also measure the built-in sample at the app's default settings (the default without --runs)
 //   --no-sample   do not (the default with --runs)
 //   --out FILE    also append each result line to FILE
+//   --polygons M  after each result, also time the class polygon download (GeoJSON, simplified by M metres; 0 keeps
+//                 pixel edges): `polygons_ms` (click to file), `polygons_bytes`, and the peaks again after it
 //
 // One JSON object per measurement on standard output. For each: wall time from handing the file to the page until
 // `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
@@ -32,7 +34,7 @@ import { serveDir } from './lib/server.mjs';
 const BENCH = process.env.MAPSEG_BENCH || path.join(os.homedir(), '.cache', 'mapseg-bench');
 const MIB = 1024;
 const USAGE = 'usage: node measure.mjs DIST [FILE…] [--runs kmeans:cpu,kmeans:webgpu,cnn:cpu,cnn:webgpu] '
-  + '[--sample | --no-sample] [--out FILE]';
+  + '[--sample | --no-sample] [--out FILE] [--polygons METRES]';
 
 /** The URL query of each method:backend run. */
 const RUNS = {
@@ -49,7 +51,7 @@ function usage(message) {
 
 /** `{ dist, files, runs, sample, out }` from the command line. */
 function parseArgs(argv) {
-  const options = { dist: process.env.MAPSEG_DIST, files: [], runs: null, sample: null, out: null };
+  const options = { dist: process.env.MAPSEG_DIST, files: [], runs: null, sample: null, out: null, polygons: null };
   const positional = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -61,6 +63,10 @@ function parseArgs(argv) {
     };
     if (name === '--runs') options.runs = value().split(',').map((r) => r.trim()).filter(Boolean);
     else if (name === '--out') options.out = value();
+    else if (name === '--polygons') {
+      options.polygons = Number(value());
+      if (!(options.polygons >= 0)) throw usage(`--polygons needs a tolerance in metres, 0 or more\n${USAGE}`);
+    }
     else if (name === '--sample') options.sample = true;
     else if (name === '--no-sample') options.sample = false;
     else if (name === '--help' || name === '-h') throw usage(USAGE);
@@ -127,7 +133,7 @@ async function backendShown(page) {
 }
 
 /** One measurement in a fresh browser: `load(page)` hands the input over, then Run until the result. */
-async function measure(url, fields, load, file = null) {
+async function measure(url, fields, load, file = null, polygons = null) {
   const browser = await launch();
   const log = [];
   try {
@@ -144,6 +150,7 @@ async function measure(url, fields, load, file = null) {
     const peak = largestRenderer(browser.profile);
     const [width, height] = await rasterSize(page, file);
     const megapixels = width && height ? (width * height) / 1e6 : null;
+    const polygonFields = polygons === null ? {} : await measurePolygons(page, browser.profile, polygons);
     return {
       ...fields,
       ...(await backendShown(page)),
@@ -157,12 +164,34 @@ async function measure(url, fields, load, file = null) {
       renderer_peak_rss_mib: peak && Math.round(peak.hwmKib / MIB),
       renderer_rss_after_startup_mib: baseline && Math.round(baseline.rssKib / MIB),
       wasm_memory_mib: wasmBytes === null ? null : Math.round(Number(wasmBytes) / 2 ** 20),
+      ...polygonFields,
     };
   } catch (error) {
     return { ...fields, error: String(error.message ?? error), log: log.slice(-20) };
   } finally {
     await browser.close();
   }
+}
+
+/** Times the polygon download (GeoJSON, simplified by `metres`) of the shown result. */
+async function measurePolygons(page, profile, metres) {
+  await page.locator(tid('polygon-format')).selectOption('geojson');
+  await page.locator(tid('polygon-simplify')).fill(String(metres));
+  const start = Date.now();
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 1_800_000 }),
+    page.click(tid('download-polygons')),
+  ]);
+  const file = await download.path();
+  const polygonsMs = Date.now() - start;
+  const peak = largestRenderer(profile);
+  return {
+    polygons_simplify_m: metres,
+    polygons_ms: polygonsMs,
+    polygons_bytes: file ? fs.statSync(file).size : null,
+    renderer_peak_rss_after_polygons_mib: peak && Math.round(peak.hwmKib / MIB),
+    wasm_memory_after_polygons_mib: Math.round(Number(await wasmMemoryBytes(page)) / 2 ** 20) || null,
+  };
 }
 
 async function main() {
@@ -186,7 +215,7 @@ async function main() {
         const label = `${path.basename(file)} ${run}`;
         console.error(`measuring ${label} …`);
         const fields = { label, file, run, method, backend_requested: backend };
-        emit(await measure(server.url + RUNS[run], fields, (page) => loadFile(page, file), file));
+        emit(await measure(server.url + RUNS[run], fields, (page) => loadFile(page, file), file, options.polygons));
       }
     }
     return results.some((r) => r.error) ? 1 : 0;
