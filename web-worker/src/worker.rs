@@ -83,13 +83,27 @@ pub fn start() {
 
 /// Posts a message to the page.
 pub(crate) fn post(msg: &FromWorker) {
+    send(msg, None);
+}
+
+/// Posts a reply, its file (if any: [`FromWorker::take_payload`]) beside it in a transferred
+/// buffer.
+fn post_reply(mut msg: FromWorker) {
+    let payload = msg
+        .take_payload()
+        .map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
+    send(&msg, payload.as_ref());
+}
+
+fn send(msg: &FromWorker, payload: Option<&js_sys::Uint8Array>) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    match envelope(msg, None) {
-        Ok(value) => {
-            if let Err(e) = scope.post_message(&value) {
-                web_sys::console::error_2(&"mapseg worker: postMessage failed".into(), &e);
-            }
-        }
+    let posted = envelope(msg, payload.map(AsRef::as_ref)).map(|value| match payload {
+        Some(p) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&p.buffer())),
+        None => scope.post_message(&value),
+    });
+    match posted {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => web_sys::console::error_2(&"mapseg worker: postMessage failed".into(), &e),
         Err(e) => web_sys::console::error_1(&e.to_string().into()),
     }
 }
@@ -114,7 +128,7 @@ async fn drain() {
         next
     }) {
         let reply = job(msg, file).await;
-        post(&reply.unwrap_or_else(|message| FromWorker::Error { message }));
+        post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }));
     }
 }
 

@@ -140,7 +140,8 @@ pub enum FromWorker {
     },
     Result(Box<RunResult>),
     Exported {
-        #[serde(with = "serde_bytes")]
+        /// The file's bytes: a payload (see [`FromWorker::take_payload`]).
+        #[serde(skip)]
         geotiff: Vec<u8>,
     },
     /// The answer to an [`ToWorker::Export`] that could not be written.
@@ -149,7 +150,8 @@ pub enum FromWorker {
     },
     /// The class polygons asked for by [`ToWorker::Polygons`].
     Polygons {
-        #[serde(with = "serde_bytes")]
+        /// The file's bytes: a payload (see [`FromWorker::take_payload`]).
+        #[serde(skip)]
         bytes: Vec<u8>,
         format: PolygonFormat,
         /// Polygons (regions) and vertices written.
@@ -168,6 +170,30 @@ pub enum FromWorker {
     Panic {
         message: String,
     },
+}
+
+impl FromWorker {
+    /// Takes the file a message carries (an exported GeoTIFF, polygons), which travels beside
+    /// the message as a transferred buffer rather than through serde: an internally tagged
+    /// enum buffers every field before it is read, tens of bytes per byte of a file.
+    pub fn take_payload(&mut self) -> Option<Vec<u8>> {
+        match self {
+            FromWorker::Exported { geotiff } => Some(std::mem::take(geotiff)),
+            FromWorker::Polygons { bytes, .. } => Some(std::mem::take(bytes)),
+            _ => None,
+        }
+    }
+
+    /// Puts back the file [`FromWorker::take_payload`] took; false when the message carries
+    /// none.
+    pub fn put_payload(&mut self, payload: Vec<u8>) -> bool {
+        match self {
+            FromWorker::Exported { geotiff } => *geotiff = payload,
+            FromWorker::Polygons { bytes, .. } => *bytes = payload,
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// An RGBA8 image (row-major) and how it maps onto the raster.
@@ -286,15 +312,47 @@ mod tests {
         assert_eq!(json["type"], "polygons");
         assert_eq!(json["format"], "geo_json");
         assert_eq!(serde_json::from_value::<ToWorker>(json).unwrap(), msg);
-        let reply = FromWorker::Polygons {
+        let mut reply = FromWorker::Polygons {
             bytes: vec![1, 2],
             format: PolygonFormat::FlatGeobuf,
             regions: 3,
             vertices: 40,
         };
+        let payload = reply.take_payload();
+        assert_eq!(payload.as_deref(), Some(&[1u8, 2][..]));
         let json = serde_json::to_value(&reply).unwrap();
         assert_eq!(json["format"], "flat_geobuf");
-        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), reply);
+        assert!(
+            json.get("bytes").is_none(),
+            "the file travels beside the message"
+        );
+        let mut back = serde_json::from_value::<FromWorker>(json).unwrap();
+        assert!(back.put_payload(payload.unwrap()));
+        assert_eq!(back, reply_with(vec![1, 2]));
+    }
+
+    fn reply_with(bytes: Vec<u8>) -> FromWorker {
+        FromWorker::Polygons {
+            bytes,
+            format: PolygonFormat::FlatGeobuf,
+            regions: 3,
+            vertices: 40,
+        }
+    }
+
+    #[test]
+    fn only_files_are_payloads() {
+        let mut exported = FromWorker::Exported {
+            geotiff: vec![7; 3],
+        };
+        assert_eq!(exported.take_payload(), Some(vec![7; 3]));
+        assert!(exported.put_payload(vec![8]));
+        assert_eq!(exported, FromWorker::Exported { geotiff: vec![8] });
+        let mut error = FromWorker::Error {
+            message: "no".to_owned(),
+        };
+        assert_eq!(error.take_payload(), None);
+        assert!(!error.put_payload(vec![1]));
     }
 
     #[test]

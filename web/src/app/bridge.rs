@@ -75,7 +75,12 @@ pub fn spawn_worker(state: AppState) {
             return;
         }
         match open::<FromWorker>(&event.data()) {
-            Ok((msg, _)) => dispatch(state, msg),
+            Ok((mut msg, payload)) => {
+                if let Some(payload) = payload {
+                    msg.put_payload(js_sys::Uint8Array::new(&payload).to_vec());
+                }
+                dispatch(state, msg);
+            }
             Err(e) => state.fail(e.to_string(), true),
         }
     });
