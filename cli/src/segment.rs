@@ -2,13 +2,13 @@
 //! (cloud-optimised, with mode overviews).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use engine::cnn::CnnParams;
-use engine::geotiff::{CogWriter, EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
+use engine::geotiff::{CogWriter, GeoTiffReader, RasterInfo};
 use engine::kmeans::model::{self, KMeansParams, Sampler};
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
@@ -51,68 +51,6 @@ type UnitParts = (ClassStats, EncodedTiles, UnitLabels);
 
 /// Longer side of the label preview the class names are suggested from (as the web app's).
 const NAMING_PREVIEW_SIDE: u32 = 1024;
-
-/// Where the compressed label tiles go during labelling.
-// One per run: the size of the larger variant does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Tiles {
-    /// Straight into the COG writer.
-    Now(CogWriter<BufWriter<File>, File>),
-    /// Into a scratch file, until the class names the file's header holds are known
-    /// (`--suggested-names`); then into a writer on `sink` and `scratch`.
-    Later {
-        spill: TileSpill,
-        sink: BufWriter<File>,
-        scratch: File,
-    },
-}
-
-/// Compressed tiles waiting in a scratch file, each as column, row and byte count (u32,
-/// little-endian) followed by its bytes.
-struct TileSpill {
-    file: BufWriter<File>,
-    tiles: u64,
-}
-
-impl TileSpill {
-    fn new(file: File) -> Self {
-        Self {
-            file: BufWriter::with_capacity(1 << 20, file),
-            tiles: 0,
-        }
-    }
-
-    fn put(&mut self, tiles: &[EncodedTile]) -> anyhow::Result<()> {
-        for t in tiles {
-            let len = u32::try_from(t.bytes.len()).context("a label tile over 4 GiB")?;
-            for v in [t.column, t.row, len] {
-                self.file.write_all(&v.to_le_bytes())?;
-            }
-            self.file.write_all(&t.bytes)?;
-            self.tiles += 1;
-        }
-        Ok(())
-    }
-
-    /// Hands every tile, in the order they came, to `writer`.
-    fn replay(self, writer: &mut CogWriter<BufWriter<File>, File>) -> anyhow::Result<()> {
-        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut file = BufReader::with_capacity(1 << 20, file);
-        let mut word = [0u8; 4];
-        let mut next = |file: &mut BufReader<File>| -> std::io::Result<u32> {
-            file.read_exact(&mut word)?;
-            Ok(u32::from_le_bytes(word))
-        };
-        for _ in 0..self.tiles {
-            let (column, row, len) = (next(&mut file)?, next(&mut file)?, next(&mut file)?);
-            let mut bytes = vec![0; len as usize];
-            file.read_exact(&mut bytes)?;
-            writer.write_tiles(&[EncodedTile { column, row, bytes }])?;
-        }
-        Ok(())
-    }
-}
 
 pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -197,17 +135,8 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     // The tiles wait here until the overviews are done: a COG puts them last.
     let scratch = output::scratch_beside(&args.output)?;
     let options = writer_options(&info, &legend, &manifest);
-    // The same encoder as the writer's: the class names do not change the tiles.
-    let encoder = TileEncoder::new(&options);
-    let mut tiles = if args.suggested_names {
-        Tiles::Later {
-            spill: TileSpill::new(output::scratch_beside(&args.output)?),
-            sink,
-            scratch,
-        }
-    } else {
-        Tiles::Now(CogWriter::new(sink, scratch, options)?)
-    };
+    let mut writer = CogWriter::new(sink, scratch, options)?;
+    let encoder = writer.tile_encoder();
     let classes = segmenter.classes();
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     // The labels the class names are suggested from (for the summary, or --suggested-names).
@@ -239,10 +168,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         work,
         |done, (unit_stats, unit_tiles, labels)| {
             let t = Instant::now();
-            match &mut tiles {
-                Tiles::Now(writer) => writer.write_tiles(&unit_tiles.tiles)?,
-                Tiles::Later { spill, .. } => spill.put(&unit_tiles.tiles)?,
-            }
+            writer.write_tiles(&unit_tiles.tiles)?;
             stats.merge(&unit_stats);
             write_s += t.elapsed().as_secs_f64();
             if let Some((unit, labels)) = labels.labels {
@@ -264,23 +190,12 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     };
     let mut legend = legend;
     if args.suggested_names {
+        // The file's header is written last: the names still reach it.
         naming::take_suggestions(&mut legend, &suggestions);
+        writer.describe(writer_options(&info, &legend, &manifest))?;
     }
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
-    let writer = match tiles {
-        Tiles::Now(writer) => writer,
-        Tiles::Later {
-            spill,
-            sink,
-            scratch,
-        } => {
-            let mut writer =
-                CogWriter::new(sink, scratch, writer_options(&info, &legend, &manifest))?;
-            spill.replay(&mut writer)?;
-            writer
-        }
-    };
     writer
         .finish()?
         .into_inner()

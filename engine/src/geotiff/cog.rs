@@ -193,6 +193,27 @@ impl<W: Write, S: Read + Write + Seek> CogWriter<W, S> {
         Ok(())
     }
 
+    /// Replaces what the file will say about its pixels (colour table, class names, metadata,
+    /// georeferencing) with what `options` say: the header is written last, by
+    /// [`Self::finish`], so what is known only once the labels are (suggested class names)
+    /// still reaches it. The pixels' layout (size, bands, sample type) and nodata (which the
+    /// overviews already use) must stay as they are.
+    pub fn describe(&mut self, options: WriterOptions) -> Result<(), EncodeError> {
+        options.validate()?;
+        let pixels = |o: &WriterOptions| {
+            let nodata = o.nodata.map(f64::to_bits);
+            (o.width, o.height, o.bands, o.sample_type, nodata)
+        };
+        if pixels(&options) != pixels(&self.options) {
+            return Err(EncodeError::InvalidOptions(
+                "the size, bands, sample type and nodata of a raster being written cannot change"
+                    .into(),
+            ));
+        }
+        self.options = options;
+        Ok(())
+    }
+
     /// Writes the whole file to the sink and returns it (flushed); the scratch store is dropped.
     /// A BigTIFF when classic TIFF offsets would overflow.
     pub fn finish(self) -> Result<W, EncodeError> {
@@ -395,6 +416,39 @@ mod tests {
         assert_eq!(classic.1.len(), 3);
         assert_eq!(classic.1[0], Samples::U8(labels));
         assert_eq!(classic.1, big.1);
+    }
+
+    #[test]
+    fn a_description_given_before_finish_is_the_files() {
+        let mut options = WriterOptions::new(300, 260, 1, SampleType::U8);
+        options.nodata = Some(255.0);
+        let labels = Samples::U8((0..300 * 260).map(|i| (i % 3) as u8).collect());
+        let write = |options: &WriterOptions, later: Option<&WriterOptions>| {
+            let mut writer =
+                CogWriter::new(Vec::new(), Cursor::new(Vec::new()), options.clone()).unwrap();
+            writer.write_strip(&labels.slice(0..300 * 256)).unwrap();
+            if let Some(later) = later {
+                writer.describe(later.clone()).unwrap();
+            }
+            writer
+                .write_strip(&labels.slice(300 * 256..300 * 260))
+                .unwrap();
+            writer.finish().unwrap()
+        };
+        let mut named = options.clone();
+        named.palette = Some(vec![[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
+        named.metadata = vec![("CLASS_0_NAME".into(), "water".into())];
+        assert_eq!(write(&options, Some(&named)), write(&named, None));
+
+        let mut writer = CogWriter::new(Vec::new(), Cursor::new(Vec::new()), options).unwrap();
+        named.nodata = Some(0.0);
+        assert!(matches!(
+            writer.describe(named.clone()),
+            Err(EncodeError::InvalidOptions(_))
+        ));
+        named.nodata = Some(255.0);
+        named.width = 301;
+        assert!(writer.describe(named).is_err());
     }
 
     #[test]
