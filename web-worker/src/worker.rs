@@ -86,13 +86,24 @@ pub(crate) fn post(msg: &FromWorker) {
     send(msg, None);
 }
 
-/// Posts a reply, its file (if any: [`FromWorker::take_payload`]) beside it in a transferred
-/// buffer.
-fn post_reply(mut msg: FromWorker) {
-    let payload = msg
-        .take_payload()
+/// A job's answer: a message, and the file it announces (an exported GeoTIFF, polygons).
+struct Reply {
+    msg: FromWorker,
+    file: Option<Vec<u8>>,
+}
+
+impl From<FromWorker> for Reply {
+    fn from(msg: FromWorker) -> Self {
+        Reply { msg, file: None }
+    }
+}
+
+/// Posts a reply, its file beside the message in a transferred buffer.
+fn post_reply(reply: Reply) {
+    let file = reply
+        .file
         .map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
-    send(&msg, payload.as_ref());
+    send(&reply.msg, file.as_ref());
 }
 
 fn send(msg: &FromWorker, payload: Option<&js_sys::Uint8Array>) {
@@ -128,7 +139,7 @@ async fn drain() {
         next
     }) {
         let reply = job(msg, file).await;
-        post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }));
+        post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }.into()));
     }
 }
 
@@ -138,7 +149,7 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
 }
 
 /// Answers one message.
-async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String> {
+async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
     match msg {
         ToWorker::Open {
             name,
@@ -151,14 +162,14 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             });
             let (session, reply) = open_file(name, file, display, with_preview)?;
             with_state(|state| state.session = Some(session));
-            Ok(reply)
+            Ok(reply.into())
         }
         ToWorker::Preview { display } => {
             let mut session = with_state(|state| state.session.take())
                 .ok_or_else(|| "no raster is open".to_owned())?;
             let image = preview(&mut session, display);
             with_state(|state| state.session = Some(session));
-            image.map(|preview| FromWorker::Preview { preview })
+            image.map(|preview| FromWorker::Preview { preview }.into())
         }
         ToWorker::Run { params } => {
             let mut session = with_state(|state| {
@@ -174,7 +185,7 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             });
             let (result, last) = outcome.map_err(|e| e.to_string())?;
             with_state(|state| state.last = Some(last));
-            Ok(FromWorker::Result(Box::new(result)))
+            Ok(FromWorker::Result(Box::new(result)).into())
         }
         ToWorker::UseBackend { choice } => {
             let mut resources = take_resources();
@@ -186,7 +197,7 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
                 note,
             };
             with_state(|state| state.resources = Some(resources));
-            Ok(reply)
+            Ok(reply.into())
         }
         ToWorker::Polygons {
             legend,
@@ -197,35 +208,44 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<FromWorker, String>
             let Some(last) = with_state(|state| state.last.take()) else {
                 return Ok(FromWorker::PolygonsFailed {
                     message: "there is no result to make polygons of".to_owned(),
-                });
+                }
+                .into());
             };
             let written = last.polygons(&legend, &merges, format, simplify_m);
             with_state(|state| state.last = Some(last));
             Ok(match written {
-                Ok(file) => FromWorker::Polygons {
-                    bytes: file.bytes,
-                    format,
-                    regions: file.regions,
-                    vertices: file.vertices,
+                Ok(file) => Reply {
+                    msg: FromWorker::Polygons {
+                        format,
+                        regions: file.regions,
+                        vertices: file.vertices,
+                    },
+                    file: Some(file.bytes),
                 },
                 Err(e) => FromWorker::PolygonsFailed {
                     message: format!("making the polygons failed: {e}"),
-                },
+                }
+                .into(),
             })
         }
         ToWorker::Export { legend, merges } => {
             let Some(last) = with_state(|state| state.last.take()) else {
                 return Ok(FromWorker::ExportFailed {
                     message: "there is no result to export".to_owned(),
-                });
+                }
+                .into());
             };
             let written = last.export(&legend, &merges);
             with_state(|state| state.last = Some(last));
             Ok(match written {
-                Ok(geotiff) => FromWorker::Exported { geotiff },
+                Ok(geotiff) => Reply {
+                    msg: FromWorker::Exported,
+                    file: Some(geotiff),
+                },
                 Err(e) => FromWorker::ExportFailed {
                     message: format!("writing the GeoTIFF failed: {e}"),
-                },
+                }
+                .into(),
             })
         }
     }

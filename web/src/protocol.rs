@@ -139,20 +139,17 @@ pub enum FromWorker {
         fraction: f32,
     },
     Result(Box<RunResult>),
-    Exported {
-        /// The file's bytes: a payload (see [`FromWorker::take_payload`]).
-        #[serde(skip)]
-        geotiff: Vec<u8>,
-    },
+    /// The label GeoTIFF asked for by [`ToWorker::Export`]. Its bytes travel beside the
+    /// message (the envelope's `file`, a transferred buffer), never through serde, whose
+    /// tagged enums buffer every byte of a field as a value of its own.
+    Exported,
     /// The answer to an [`ToWorker::Export`] that could not be written.
     ExportFailed {
         message: String,
     },
-    /// The class polygons asked for by [`ToWorker::Polygons`].
+    /// The class polygons asked for by [`ToWorker::Polygons`]; the file travels beside the
+    /// message, as for [`FromWorker::Exported`].
     Polygons {
-        /// The file's bytes: a payload (see [`FromWorker::take_payload`]).
-        #[serde(skip)]
-        bytes: Vec<u8>,
         format: PolygonFormat,
         /// Polygons (regions) and vertices written.
         regions: usize,
@@ -170,30 +167,6 @@ pub enum FromWorker {
     Panic {
         message: String,
     },
-}
-
-impl FromWorker {
-    /// Takes the file a message carries (an exported GeoTIFF, polygons), which travels beside
-    /// the message as a transferred buffer rather than through serde: an internally tagged
-    /// enum buffers every field before it is read, tens of bytes per byte of a file.
-    pub fn take_payload(&mut self) -> Option<Vec<u8>> {
-        match self {
-            FromWorker::Exported { geotiff } => Some(std::mem::take(geotiff)),
-            FromWorker::Polygons { bytes, .. } => Some(std::mem::take(bytes)),
-            _ => None,
-        }
-    }
-
-    /// Puts back the file [`FromWorker::take_payload`] took; false when the message carries
-    /// none.
-    pub fn put_payload(&mut self, payload: Vec<u8>) -> bool {
-        match self {
-            FromWorker::Exported { geotiff } => *geotiff = payload,
-            FromWorker::Polygons { bytes, .. } => *bytes = payload,
-            _ => return false,
-        }
-        true
-    }
 }
 
 /// An RGBA8 image (row-major) and how it maps onto the raster.
@@ -312,47 +285,14 @@ mod tests {
         assert_eq!(json["type"], "polygons");
         assert_eq!(json["format"], "geo_json");
         assert_eq!(serde_json::from_value::<ToWorker>(json).unwrap(), msg);
-        let mut reply = FromWorker::Polygons {
-            bytes: vec![1, 2],
+        let reply = FromWorker::Polygons {
             format: PolygonFormat::FlatGeobuf,
             regions: 3,
             vertices: 40,
         };
-        let payload = reply.take_payload();
-        assert_eq!(payload.as_deref(), Some(&[1u8, 2][..]));
         let json = serde_json::to_value(&reply).unwrap();
         assert_eq!(json["format"], "flat_geobuf");
-        assert!(
-            json.get("bytes").is_none(),
-            "the file travels beside the message"
-        );
-        let mut back = serde_json::from_value::<FromWorker>(json).unwrap();
-        assert!(back.put_payload(payload.unwrap()));
-        assert_eq!(back, reply_with(vec![1, 2]));
-    }
-
-    fn reply_with(bytes: Vec<u8>) -> FromWorker {
-        FromWorker::Polygons {
-            bytes,
-            format: PolygonFormat::FlatGeobuf,
-            regions: 3,
-            vertices: 40,
-        }
-    }
-
-    #[test]
-    fn only_files_are_payloads() {
-        let mut exported = FromWorker::Exported {
-            geotiff: vec![7; 3],
-        };
-        assert_eq!(exported.take_payload(), Some(vec![7; 3]));
-        assert!(exported.put_payload(vec![8]));
-        assert_eq!(exported, FromWorker::Exported { geotiff: vec![8] });
-        let mut error = FromWorker::Error {
-            message: "no".to_owned(),
-        };
-        assert_eq!(error.take_payload(), None);
-        assert!(!error.put_payload(vec![1]));
+        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), reply);
     }
 
     #[test]

@@ -75,12 +75,7 @@ pub fn spawn_worker(state: AppState) {
             return;
         }
         match open::<FromWorker>(&event.data()) {
-            Ok((mut msg, payload)) => {
-                if let Some(payload) = payload {
-                    msg.put_payload(js_sys::Uint8Array::new(&payload).to_vec());
-                }
-                dispatch(state, msg);
-            }
+            Ok((msg, file)) => dispatch(state, msg, file.map(|f| js_sys::Uint8Array::new(&f))),
             Err(e) => state.fail(e.to_string(), true),
         }
     });
@@ -334,7 +329,9 @@ pub fn file_name(state: AppState) -> String {
         .unwrap_or_else(|| "raster.tif".to_owned())
 }
 
-fn dispatch(state: AppState, msg: FromWorker) {
+/// Handles a message of the worker, with the file it carries beside it (an exported
+/// GeoTIFF, polygons).
+fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) {
     match msg {
         FromWorker::Ready { backend } => {
             state.backend.set(backend);
@@ -410,26 +407,34 @@ fn dispatch(state: AppState, msg: FromWorker) {
                 export(state, ExportFor::Host);
             }
         }
-        FromWorker::Exported { geotiff } => {
+        FromWorker::Exported => {
             let purpose = EXPORTS.with(|e| e.borrow_mut().pop_front());
+            let Some(geotiff) = file else {
+                state.fail("the worker sent no GeoTIFF", true);
+                return;
+            };
             match purpose {
-                Some(ExportFor::Host) => host::send_result(state, &geotiff),
+                Some(ExportFor::Host) => host::send_result(state, &geotiff.to_vec()),
                 Some(ExportFor::Download) | None => {
                     let name = format!("{}_classes.tif", stem(&file_name(state)));
-                    if let Err(e) = dom::download_bytes(&name, &geotiff, "image/tiff") {
+                    if let Err(e) = dom::download_array(&name, &geotiff, "image/tiff") {
                         state.fail(e, false);
                     }
                 }
             }
         }
-        FromWorker::Polygons { bytes, format, .. } => {
+        FromWorker::Polygons { format, .. } => {
             state.polygons_pending.set(false);
+            let Some(bytes) = file else {
+                state.fail("the worker sent no polygons", true);
+                return;
+            };
             let name = format!("{}_classes.{}", stem(&file_name(state)), format.extension());
             let mime = match format {
                 PolygonFormat::GeoJson => "application/geo+json",
                 PolygonFormat::FlatGeobuf => "application/octet-stream",
             };
-            if let Err(e) = dom::download_bytes(&name, &bytes, mime) {
+            if let Err(e) = dom::download_array(&name, &bytes, mime) {
                 state.fail(e, false);
             }
         }

@@ -32,7 +32,12 @@ pub fn replace_query(query: &str) {
 
 /// A `Blob` holding `bytes`.
 pub fn blob_from_bytes(bytes: &[u8], mime: &str) -> Result<Blob, String> {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    blob_from_array(&js_sys::Uint8Array::from(bytes), mime)
+}
+
+/// A `Blob` of type `mime` holding a copy of `array`.
+fn blob_from_array(array: &js_sys::Uint8Array, mime: &str) -> Result<Blob, String> {
+    let parts = js_sys::Array::of1(array);
     let options = BlobPropertyBag::new();
     options.set_type(mime);
     Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| js_error_text(&e))
@@ -41,6 +46,12 @@ pub fn blob_from_bytes(bytes: &[u8], mime: &str) -> Result<Blob, String> {
 /// Starts a browser download of `bytes` as `name`.
 pub fn download_bytes(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     download_blob(name, &blob_from_bytes(bytes, mime)?)
+}
+
+/// Starts a browser download of the JavaScript bytes `array` as `name` (never copied into the
+/// page's WebAssembly memory).
+pub fn download_array(name: &str, array: &js_sys::Uint8Array, mime: &str) -> Result<(), String> {
+    download_blob(name, &blob_from_array(array, mime)?)
 }
 
 /// Starts a browser download of `blob` as `name` (an `<a download>` with a blob URL).
