@@ -22,7 +22,7 @@ use super::error::EncodeError;
 use super::ifd::{self, ByteOrder, OffsetOverflow};
 use super::pyramid::Pyramid;
 use super::write::{EncodedTile, TILE_SIZE, TileEncoder, WriterOptions};
-use crate::raster::{SampleType, Samples, Window};
+use crate::raster::{SampleType, Samples};
 
 /// GDAL's structural metadata, as its COG driver writes it (the trailing space pads the block
 /// so that the first directory starts on a word boundary).
@@ -162,17 +162,10 @@ impl<W: Write, S: Read + Write + Seek> CogWriter<W, S> {
 
     /// Takes the next [`TILE_SIZE`] rows (fewer for the last strip), full width.
     pub fn write_strip(&mut self, samples: &Samples) -> Result<(), EncodeError> {
-        let WriterOptions { width, height, .. } = self.options;
-        if self.rows_written >= height {
-            return Err(EncodeError::TooManyStrips { height });
-        }
-        let rows = TILE_SIZE.min(height - self.rows_written);
         let tiles = self
             .encoder
-            .encode(Window::new(0, self.rows_written, width, rows), samples)?;
-        self.write_tiles(&tiles)?;
-        self.rows_written += rows;
-        Ok(())
+            .encode_next_strip(&mut self.rows_written, samples)?;
+        self.write_tiles(&tiles)
     }
 
     /// Takes compressed tiles (from [`Self::tile_encoder`]), in any order.
@@ -382,6 +375,7 @@ mod tests {
 
     use super::*;
     use crate::geotiff::GeoTiffReader;
+    use crate::raster::Window;
 
     /// Every level of `file` as our reader decodes it.
     fn levels(file: Vec<u8>) -> (bool, Vec<Samples>) {

@@ -193,6 +193,24 @@ impl TileEncoder {
             .collect()
     }
 
+    /// Compresses the next full-width strip: [`TILE_SIZE`] rows (fewer at the bottom) after the
+    /// `rows_written` rows before it, which it counts. Both writers' `write_strip`.
+    pub(super) fn encode_next_strip(
+        &self,
+        rows_written: &mut u32,
+        samples: &Samples,
+    ) -> Result<Vec<EncodedTile>, EncodeError> {
+        if *rows_written >= self.height {
+            return Err(EncodeError::TooManyStrips {
+                height: self.height,
+            });
+        }
+        let rows = TILE_SIZE.min(self.height - *rows_written);
+        let tiles = self.encode(Window::new(0, *rows_written, self.width, rows), samples)?;
+        *rows_written += rows;
+        Ok(tiles)
+    }
+
     /// Puts the tile starting at column `x0` of `window` into `tile`, zero-padded to 256×256.
     fn fill_tile(&self, tile: &mut Vec<u8>, samples: &Samples, window: Window, x0: u32) {
         let (width, bands) = (window.width as usize, self.bands);
@@ -270,17 +288,10 @@ impl<W: Write + Seek> GeoTiffWriter<W> {
     /// Writes the next [`TILE_SIZE`] rows (fewer for the last strip): full width,
     /// pixel-interleaved, of the options' sample type.
     pub fn write_strip(&mut self, samples: &Samples) -> Result<(), EncodeError> {
-        let WriterOptions { width, height, .. } = self.options;
-        if self.rows_written >= height {
-            return Err(EncodeError::TooManyStrips { height });
-        }
-        let rows = TILE_SIZE.min(height - self.rows_written);
         let tiles = self
             .encoder
-            .encode(Window::new(0, self.rows_written, width, rows), samples)?;
-        self.write_tiles(&tiles)?;
-        self.rows_written += rows;
-        Ok(())
+            .encode_next_strip(&mut self.rows_written, samples)?;
+        self.write_tiles(&tiles)
     }
 
     /// Appends compressed tiles (from [`Self::tile_encoder`]) to the sink, in any order.
