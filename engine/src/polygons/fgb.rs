@@ -15,7 +15,8 @@ use flatgeobuf::{
 };
 
 use super::crs::SourceCrs;
-use super::{ClassAttributes, Features, PolygonError, Polygons};
+use super::features::Features;
+use super::{ClassAttributes, PolygonError, Polygons};
 use crate::labels::LegendEntry;
 use crate::progress::Progress;
 

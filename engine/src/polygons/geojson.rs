@@ -7,7 +7,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::crs::SourceCrs;
-use super::{ClassAttributes, Features, PolygonError, Polygons};
+use super::features::Features;
+use super::{ClassAttributes, PolygonError, Polygons};
 use crate::labels::LegendEntry;
 use crate::progress::Progress;
 

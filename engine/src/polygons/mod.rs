@@ -25,29 +25,39 @@
 //! GDAL open with its CRS) or in WGS 84 as GeoJSON (`geojson.rs`, RFC 7946), reprojected with
 //! `proj4rs` (`crs.rs`: EPSG codes, or a user-defined CRS from the GeoKeys).
 //!
+//! The writers and the reprojection are behind the engine's `vector` feature (the CLI and the
+//! web app's worker take it; the page, which only names the formats, does not).
+//!
 //! Areas are those of the class statistics ([`crate::stats::ClassStats`], fed the same rows):
 //! pixel counts times the pixel area, planar for projected CRS and ellipsoidal for geographic
 //! ones, whatever the simplification.
 
+#[cfg(feature = "vector")]
 mod crs;
+#[cfg(feature = "vector")]
+mod features;
+#[cfg(feature = "vector")]
 mod fgb;
+#[cfg(feature = "vector")]
 mod geojson;
 mod simplify;
 mod tiles;
 mod topology;
 mod trace;
 
+#[cfg(feature = "vector")]
 pub use crs::{CrsError, SourceCrs};
+#[cfg(feature = "vector")]
 pub use fgb::write_flatgeobuf;
+#[cfg(feature = "vector")]
 pub use geojson::write_geojson;
 pub use simplify::Polygons;
 pub use tiles::trace_tiles;
 pub use topology::Topology;
 pub use trace::Tracer;
 
-use crate::geotiff::GeoReference;
 use crate::labels::{LegendEntry, default_colour};
-use crate::progress::{self, Cancelled, Progress, Stage};
+use crate::progress::Cancelled;
 
 /// A pixel corner: `[column, row]` of the lattice, `0..=width` × `0..=height`.
 pub type Corner = [i32; 2];
@@ -129,6 +139,7 @@ pub enum PolygonError {
         "the raster's CRS unit is unknown, so a tolerance in metres cannot be turned into pixels"
     )]
     UnknownUnit,
+    #[cfg(feature = "vector")]
     #[error(transparent)]
     Crs(#[from] CrsError),
     #[error("the label raster has {tiles} tiles where it should have {expected}, one of each")]
@@ -182,85 +193,4 @@ pub fn class_attributes(polygons: &Polygons<'_>, legend: &[LegendEntry]) -> Vec<
             }
         })
         .collect()
-}
-
-/// The polygons of `class` in the raster's CRS: exterior rings counter-clockwise, holes
-/// clockwise (in x east, y north), every ring closed.
-fn crs_rings(polygons: &Polygons<'_>, georef: &GeoReference, class: u8) -> Vec<Vec<Vec<[f64; 2]>>> {
-    let t = georef.transform;
-    let [_, a, b, _, d, e] = t.0;
-    // Pixel space (column right, row down) is counter-clockwise where the CRS is clockwise
-    // when the transform flips orientation, as north-up rasters do.
-    let flip = a * e - b * d < 0.0;
-    polygons
-        .class_rings(class)
-        .into_iter()
-        .map(|polygon| {
-            polygon
-                .into_iter()
-                .map(|ring| {
-                    let mut ring: Vec<[f64; 2]> = ring
-                        .iter()
-                        .map(|&[col, row]| {
-                            let (x, y) = t.apply(f64::from(col), f64::from(row));
-                            [x, y]
-                        })
-                        .collect();
-                    if flip {
-                        ring.reverse();
-                    }
-                    ring
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// What both writers start from: the raster's georeferencing, which they need, and the
-/// attributes of every class that has polygons, one feature each.
-struct Features<'p, 't> {
-    polygons: &'p Polygons<'t>,
-    georef: &'t GeoReference,
-    classes: Vec<ClassAttributes>,
-}
-
-impl<'p, 't> Features<'p, 't> {
-    /// The features of `polygons`, named and coloured after `legend`; an error without
-    /// georeferencing.
-    fn new(polygons: &'p Polygons<'t>, legend: &[LegendEntry]) -> Result<Self, PolygonError> {
-        let georef = polygons
-            .topology()
-            .georef()
-            .ok_or(PolygonError::NoGeoreference)?;
-        Ok(Self {
-            polygons,
-            georef,
-            classes: class_attributes(polygons, legend),
-        })
-    }
-
-    /// Hands `write` each class in turn (its index, attributes and polygons in the raster's CRS,
-    /// as [`crs_rings`] makes them), checking for cancellation and reporting
-    /// [`Stage::Writing`] before each, and its end after the last.
-    fn write_each(
-        &self,
-        progress: &impl Progress,
-        mut write: impl FnMut(
-            usize,
-            &ClassAttributes,
-            Vec<Vec<Vec<[f64; 2]>>>,
-        ) -> Result<(), PolygonError>,
-    ) -> Result<(), PolygonError> {
-        for (i, attributes) in self.classes.iter().enumerate() {
-            progress::check(progress)?;
-            progress.report(Stage::Writing, i as f32 / self.classes.len() as f32);
-            write(
-                i,
-                attributes,
-                crs_rings(self.polygons, self.georef, attributes.class),
-            )?;
-        }
-        progress.report(Stage::Writing, 1.0);
-        Ok(())
-    }
 }
