@@ -16,7 +16,7 @@ use flate2::write::ZlibEncoder;
 
 use crate::geotiff::EncodedTile;
 use crate::labels::{LegendEntry, NODATA};
-use crate::stats::ClassRow;
+use crate::stats::{ClassRow, table};
 
 /// What a merge asks for: two or more classes (label values, 0-based) into one, optionally
 /// named.
@@ -218,30 +218,8 @@ impl ClassMap {
                 }
             }
         }
-        let pixels = self.sum(&pixels);
         let area = area.map(|a| self.sum(&a));
-        let valid: u64 = pixels.iter().sum();
-        pixels
-            .iter()
-            .enumerate()
-            .map(|(class, &p)| {
-                let area_m2 = area.as_ref().map(|a| a[class]);
-                ClassRow {
-                    class: class as u8,
-                    name: legend
-                        .get(class)
-                        .map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
-                    pixels: p,
-                    area_m2,
-                    area_ha: area_m2.map(|a| a / 10_000.0),
-                    percent: if valid == 0 {
-                        0.0
-                    } else {
-                        100.0 * p as f64 / valid as f64
-                    },
-                }
-            })
-            .collect()
+        table(&self.sum(&pixels), area.as_deref(), legend)
     }
 }
 

@@ -85,29 +85,35 @@ impl ClassStats {
 
     /// The table, one row per class, named after `legend`.
     pub fn rows(&self, legend: &[LegendEntry]) -> Vec<ClassRow> {
-        let valid: u64 = self.counts.iter().sum();
-        self.counts
-            .iter()
-            .enumerate()
-            .map(|(class, &pixels)| {
-                let area_m2 = self.area_m2.as_ref().map(|a| a[class]);
-                ClassRow {
-                    class: class as u8,
-                    name: legend
-                        .get(class)
-                        .map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
-                    pixels,
-                    area_m2,
-                    area_ha: area_m2.map(|a| a / 10_000.0),
-                    percent: if valid == 0 {
-                        0.0
-                    } else {
-                        100.0 * pixels as f64 / valid as f64
-                    },
-                }
-            })
-            .collect()
+        table(&self.counts, self.area_m2.as_deref(), legend)
     }
+}
+
+/// The statistics table of per-class `counts` and areas (`area_m2`, one per class, when the
+/// pixel area is known), one row per class, named after `legend` (the default names beyond it).
+pub fn table(counts: &[u64], area_m2: Option<&[f64]>, legend: &[LegendEntry]) -> Vec<ClassRow> {
+    let valid: u64 = counts.iter().sum();
+    counts
+        .iter()
+        .enumerate()
+        .map(|(class, &pixels)| {
+            let area_m2 = area_m2.map(|a| a[class]);
+            ClassRow {
+                class: class as u8,
+                name: legend
+                    .get(class)
+                    .map_or_else(|| format!("class {}", class + 1), |e| e.name.clone()),
+                pixels,
+                area_m2,
+                area_ha: area_m2.map(|a| a / 10_000.0),
+                percent: if valid == 0 {
+                    0.0
+                } else {
+                    100.0 * pixels as f64 / valid as f64
+                },
+            }
+        })
+        .collect()
 }
 
 /// The table as CSV text (header `class,name,pixels,area_m2,area_ha,percent`).
