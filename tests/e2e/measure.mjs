@@ -1,11 +1,16 @@
 // Timing and memory of the built app on large rasters (a measurement, not a test):
-//   node measure.mjs DIST [FILE…] [--runs LIST] [--sample | --no-sample] [--out FILE]
+//   node measure.mjs DIST [FILE…] [--runs LIST] [--workers LIST] [--sample | --no-sample] [--out FILE]
+//                    [--polygons M]
 //
 //   FILE…         rasters to measure (default: the bench rasters yell_4096.tif and yell_16384.tif in $MAPSEG_BENCH,
 //                 else ~/.cache/mapseg-bench, that exist)
 //   --runs LIST   method:backend pairs, comma-separated, each FILE measured once per pair (default: all four):
 //                 kmeans:cpu (?backend=cpu), kmeans:webgpu (?backend=webgpu), cnn:cpu (?method=cnn&backend=cpu),
 //                 cnn:webgpu (?method=cnn&backend=webgpu)
+//   --workers LIST  worker pool sizes, comma-separated, each FILE measured once per (run, size) pair (default: all):
+//                 N adds `&workers=N` to the run's query; `all` adds nothing, so the app uses
+//                 navigator.hardwareConcurrency workers. Each FILE line has `workers` (N or "all") and
+//                 `hardware_concurrency` (the page's navigator.hardwareConcurrency)
 //   --sample      also measure the built-in sample at the app's default settings (the default without --runs)
 //   --no-sample   do not (the default with --runs)
 //   --out FILE    also append each result line to FILE
@@ -34,7 +39,7 @@ import { serveDir } from './lib/server.mjs';
 const BENCH = process.env.MAPSEG_BENCH || path.join(os.homedir(), '.cache', 'mapseg-bench');
 const MIB = 1024;
 const USAGE = 'usage: node measure.mjs DIST [FILE…] [--runs kmeans:cpu,kmeans:webgpu,cnn:cpu,cnn:webgpu] '
-  + '[--sample | --no-sample] [--out FILE] [--polygons METRES]';
+  + '[--workers 1,2,all] [--sample | --no-sample] [--out FILE] [--polygons METRES]';
 
 /** The URL query of each method:backend run. */
 const RUNS = {
@@ -49,9 +54,25 @@ function usage(message) {
   return Object.assign(new Error(message), { usage: true });
 }
 
-/** `{ dist, files, runs, sample, out }` from the command line. */
+/** `--workers LIST`: positive counts and `all` (the app's default), in order, without repeats. */
+function parseWorkers(list) {
+  const sizes = [...new Set(list.split(',').map((w) => w.trim()).filter(Boolean))];
+  const bad = sizes.filter((w) => w !== 'all' && !/^[1-9]\d*$/.test(w));
+  if (bad.length) throw usage(`--workers takes counts of 1 or more and \`all\`, not ${bad.join(', ')}\n${USAGE}`);
+  if (!sizes.length) throw usage(`--workers is empty\n${USAGE}`);
+  return sizes.map((w) => (w === 'all' ? w : Number(w)));
+}
+
+/** The URL query of `run` with `workers` workers (`all`: the app's default, no parameter). */
+function runQuery(run, workers) {
+  return workers === 'all' ? RUNS[run] : `${RUNS[run]}&workers=${workers}`;
+}
+
+/** `{ dist, files, runs, workers, sample, out, polygons }` from the command line. */
 function parseArgs(argv) {
-  const options = { dist: process.env.MAPSEG_DIST, files: [], runs: null, sample: null, out: null, polygons: null };
+  const options = {
+    dist: process.env.MAPSEG_DIST, files: [], runs: null, workers: null, sample: null, out: null, polygons: null,
+  };
   const positional = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -62,6 +83,7 @@ function parseArgs(argv) {
       return v;
     };
     if (name === '--runs') options.runs = value().split(',').map((r) => r.trim()).filter(Boolean);
+    else if (name === '--workers') options.workers = parseWorkers(value());
     else if (name === '--out') options.out = value();
     else if (name === '--polygons') {
       options.polygons = Number(value());
@@ -78,6 +100,8 @@ function parseArgs(argv) {
   if (options.runs?.length === 0) throw usage(`--runs is empty\n${USAGE}`);
   options.sample ??= options.runs === null;
   options.runs ??= Object.keys(RUNS);
+  options.workersGiven = options.workers !== null;
+  options.workers ??= ['all'];
   if (positional.length) options.dist = positional.shift();
   if (!options.dist) throw usage(USAGE);
   options.files = positional;
@@ -149,6 +173,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
       ?? await wasmMemoryBytes(page);
     const peak = largestRenderer(browser.profile);
     const [width, height] = await rasterSize(page, file);
+    const hardwareConcurrency = await page.evaluate(() => navigator.hardwareConcurrency);
     const megapixels = width && height ? (width * height) / 1e6 : null;
     const polygonFields = polygons === null ? {} : await measurePolygons(page, browser.profile, polygons);
     return {
@@ -157,6 +182,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
       width,
       height,
       megapixels,
+      hardware_concurrency: hardwareConcurrency,
       load_ms: loadedMs,
       drop_to_result_ms: wallMs,
       data_elapsed_ms: elapsedMs,
@@ -211,11 +237,14 @@ async function main() {
     if (options.sample) emit(await measure(server.url, { label: 'sample', file: null, run: null }, trySample));
     for (const file of inputs) {
       for (const run of options.runs) {
-        const [method, backend] = run.split(':');
-        const label = `${path.basename(file)} ${run}`;
-        console.error(`measuring ${label} …`);
-        const fields = { label, file, run, method, backend_requested: backend };
-        emit(await measure(server.url + RUNS[run], fields, (page) => loadFile(page, file), file, options.polygons));
+        for (const workers of options.workers) {
+          const [method, backend] = run.split(':');
+          const label = `${path.basename(file)} ${run}${options.workersGiven ? ` workers=${workers}` : ''}`;
+          console.error(`measuring ${label} …`);
+          const fields = { label, file, run, method, backend_requested: backend, workers };
+          const url = server.url + runQuery(run, workers);
+          emit(await measure(url, fields, (page) => loadFile(page, file), file, options.polygons));
+        }
       }
     }
     return results.some((r) => r.error) ? 1 : 0;

@@ -15,11 +15,15 @@
 //!   into the bench directory, times `mapseg segment --method cnn` and `--method kmeans` on one thread and on all
 //!   cores (and the CNN on the GPU backends where there is a GPU), prints megapixels per second as a Markdown table
 //!   with PASS/MISS for CNN inference ≥ 1 MP/s on one CPU core, and writes `bench-cnn-results.json`.
-//! - `bench web [--mapseg PATH] [--dist PATH]`: builds the release web app and `mapseg` (unless given), installs
-//!   Chromium and the npm packages of `tests/e2e` if missing, runs `mapseg segment --method kmeans` and `--method cnn`
-//!   on the bench's real 4096² GeoTIFF (all threads and one thread), then the app in headless Chromium on the same
-//!   file for K-Means and the CNN on the CPU and on WebGPU; prints drop→result time, megapixels per second, peak
-//!   memory and wasm memory as a Markdown table and writes `bench-web-results.json`. Fails on errors only.
+//! - `bench web [--mapseg PATH] [--dist PATH] [--all-runs]`: builds the release web app and `mapseg` (unless given),
+//!   installs Chromium and the npm packages of `tests/e2e` if missing, and on both bench GeoTIFFs (4096² and 16384²)
+//!   at 1, 2 and all threads (without repeats) runs `mapseg segment --method kmeans --threads N`, then the app in
+//!   headless Chromium, a fresh browser per run, with K-Means on the CPU and N workers (`?backend=cpu&workers=N`);
+//!   `--all-runs` adds K-Means on WebGPU and the CNN on the CPU and on WebGPU on the 4096² raster (with
+//!   `mapseg segment --method cnn` as reference). Prints a Markdown table (browser drop → result, file panel +
+//!   preview, Segment → result, renderer peak RSS, native wall time and peak RSS, browser ÷ native at the same thread
+//!   count) and the raw and gzip sizes of the app's wasm files, and writes `bench-web-results.json`. Fails on errors
+//!   only.
 //! - `quality [--mapseg PATH] [-- SEGMENT ARGS…]`: segments the labelled scenes of `tests/fixtures/labelled/` with
 //!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
@@ -146,12 +150,15 @@ enum Command {
 enum BenchSuite {
     /// Time the CNN method's inference beside K-Means on a tiled Sentinel-2 scene, on the CPU (and GPU if any).
     Cnn,
-    /// Time the web app in headless Chromium on a real 4096² raster, each method on the CPU and on WebGPU, beside
-    /// `mapseg segment` on the same file.
+    /// Time the web app in headless Chromium (K-Means on the CPU, 1, 2 and all workers) beside `mapseg segment` at
+    /// the same thread counts, on the real 4096² and 16384² rasters.
     Web {
         /// Measure this built web app (a trunk `dist` folder) instead of building the release one.
         #[arg(long, value_name = "PATH")]
         dist: Option<std::path::PathBuf>,
+        /// Also measure K-Means on WebGPU and the CNN on the CPU and on WebGPU (4096² raster, all workers).
+        #[arg(long)]
+        all_runs: bool,
     },
 }
 
@@ -187,10 +194,10 @@ fn run(command: Command) -> Result<ExitCode> {
         } => bench::cnn::run(strict, mapseg),
         // No targets: only errors fail, so `--strict` changes nothing.
         Command::Bench {
-            suite: Some(BenchSuite::Web { dist }),
+            suite: Some(BenchSuite::Web { dist, all_runs }),
             strict: _,
             mapseg,
-        } => bench::web::run(mapseg, dist),
+        } => bench::web::run(mapseg, dist, all_runs),
         Command::Quality {
             mapseg,
             segment_args,

@@ -1,27 +1,39 @@
-//! `cargo xtask bench web`: the web app in headless Chromium on the bench's real 4096² GeoTIFF, each method on each
-//! backend, with the native `mapseg` on the same file in the same run as the reference.
+//! `cargo xtask bench web`: the web app in headless Chromium beside the native `mapseg segment`, on both bench
+//! rasters, at 1, 2 and all threads, measured in one run.
 //!
-//! The raster is `yell_4096.tif` of `cargo xtask bench` (a NEON orthophoto, RGB u8, made or reused in the bench
-//! directory). The app is the release build of `dist/` (or `--dist PATH`), served on 127.0.0.1 and driven by
-//! `tests/e2e/measure.mjs`: for K-Means and the CNN, each on the CPU and on WebGPU (`?method=…&backend=…`), a fresh
-//! browser opens the app, is handed the file and runs it to the result; that gives the time from the drop to the
-//! result, megapixels per second over it, the renderer's peak resident memory, the worker's WebAssembly memory and
-//! the backend the page says it ran on. The reference is `mapseg segment --method kmeans|cnn` on the same file at its
-//! defaults, on all threads and on one, timed around the process with its peak resident memory. Everything runs once,
-//! one after the other; the table goes to standard output and the results to `bench-web-results.json` in the bench
-//! directory. It fails on errors only, never on speed.
+//! The rasters are `yell_4096.tif` (4096², 47 MB) and `yell_16384.tif` (16384², 754 MB) of `cargo xtask bench` (a
+//! NEON orthophoto, RGB u8, tiled Deflate GeoTIFF, made or reused in the bench directory). The thread counts are 1, 2
+//! and all cores, without repeats (on two cores: 1 and all). The app is the release build of `dist/` (or
+//! `--dist PATH`), served on 127.0.0.1 and driven by `tests/e2e/measure.mjs`: for each raster and thread count N, a
+//! fresh browser opens the app at `?backend=cpu&workers=N` (K-Means on the CPU with a pool of N workers; for all
+//! cores no `workers`, the app's default), is handed the file and runs it to the result. That gives the time from the
+//! drop to the result, from the drop to the file panel and its preview, the app's own time from Segment to the
+//! result, the renderer's peak resident memory and the worker's WebAssembly memory. The reference is
+//! `mapseg segment IN -o OUT --method kmeans --threads N` (for all cores no `--threads`, its default) on the same
+//! file, timed around the process with its peak resident memory.
+//!
+//! With `--all-runs`, the other web runs follow on the 4096² raster at the app's default pool: K-Means on WebGPU and
+//! the CNN on the CPU and on WebGPU, with `mapseg segment --method cnn` on all cores as the CNN's reference (the CNN
+//! on the 16384² raster takes minutes).
+//!
+//! Everything runs once, one after the other: first the CLI, then the browser. Standard output gets a Markdown table
+//! (raster, threads, browser drop → result, file panel + preview, browser Segment → result, renderer peak RSS,
+//! native wall time and peak RSS, browser drop → result ÷ native wall time at the same thread count), the other runs'
+//! table with `--all-runs`, and the raw and `gzip -9` sizes of the WebAssembly modules in the app; the results go to
+//! `bench-web-results.json` in the bench directory. It fails on errors only, never on speed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::data::{self, SIZE};
+use super::data::{self, Rasters, SIZE};
 use super::{bench_dir, build_mapseg};
 use crate::cmd::{Cmd, note, repo_root};
 use crate::install::ensure_apt_packages;
@@ -29,11 +41,74 @@ use crate::peak_rss;
 
 /// The measuring script, relative to the repository root.
 const MEASURE: &str = "tests/e2e/measure.mjs";
-/// The web runs (`method:backend`, as `measure.mjs --runs` takes them), in table order.
-const WEB_RUNS: [&str; 4] = ["kmeans:cpu", "kmeans:webgpu", "cnn:cpu", "cnn:webgpu"];
-/// `mapseg segment --method` values and their names.
-const METHODS: [(&str, &str); 2] = [("kmeans", "K-Means"), ("cnn", "CNN")];
+/// The web run of the main table (`method:backend`, as `measure.mjs --runs` takes them).
+const MAIN_RUN: &str = "kmeans:cpu";
+/// The web runs of `--all-runs`, on the 4096² raster at the app's default pool, in table order.
+const OTHER_RUNS: [&str; 3] = ["kmeans:webgpu", "cnn:cpu", "cnn:webgpu"];
+/// Thread counts measured besides all cores (those below the number of cores).
+const FEW_THREADS: [usize; 2] = [1, 2];
+/// The WebAssembly modules of the app whose sizes are reported.
+const WASM_FILES: [&str; 3] = ["worker_bg.wasm", "worker_legacy_bg.wasm", "web_bg.wasm"];
 const KIB_PER_MIB: f64 = 1024.0;
+const BYTES_PER_MB: f64 = 1e6;
+
+/// A thread count: `--threads N` of the CLI and `workers=N` of the app, or all cores (neither given: their
+/// defaults). In JSON: N, or `"all"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    Count(usize),
+    All,
+}
+
+impl Threads {
+    /// `measure.mjs --workers` reports N or `"all"`.
+    fn from_json(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(text) if text == "all" => Some(Self::All),
+            _ => value
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .map(Self::Count),
+        }
+    }
+
+    /// The table's text: N, or "all (CPUS)".
+    fn cell(self, cpus: usize) -> String {
+        match self {
+            Self::Count(n) => n.to_string(),
+            Self::All => format!("all ({cpus})"),
+        }
+    }
+}
+
+/// As `measure.mjs --workers` takes it: N or `all`.
+impl fmt::Display for Threads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(n) => write!(f, "{n}"),
+            Self::All => f.write_str("all"),
+        }
+    }
+}
+
+impl Serialize for Threads {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Count(n) => n.serialize(serializer),
+            Self::All => serializer.serialize_str("all"),
+        }
+    }
+}
+
+/// 1, 2 and all cores, without repeats: the fixed counts below `cpus`, then all.
+fn thread_counts(cpus: usize) -> Vec<Threads> {
+    FEW_THREADS
+        .into_iter()
+        .filter(|&n| n < cpus)
+        .map(Threads::Count)
+        .chain([Threads::All])
+        .collect()
+}
 
 #[derive(Debug, Serialize)]
 struct Raster {
@@ -43,13 +118,28 @@ struct Raster {
     megapixels: f64,
 }
 
+impl Raster {
+    fn square(path: PathBuf, side: u32) -> Self {
+        Self {
+            path,
+            width: side,
+            height: side,
+            megapixels: f64::from(side) * f64::from(side) / 1e6,
+        }
+    }
+
+    fn name(&self) -> String {
+        file_name(&self.path)
+    }
+}
+
 /// One `mapseg segment` run.
 #[derive(Debug, Serialize)]
 struct NativeRow {
-    label: String,
+    /// File name of the raster.
+    raster: String,
     method: &'static str,
-    /// `--threads`; `None` is the default, all cores.
-    threads: Option<usize>,
+    threads: Threads,
     /// Wall time of the process.
     wall_s: Option<f64>,
     megapixels_per_s: Option<f64>,
@@ -64,14 +154,22 @@ struct NativeRow {
 #[derive(Debug, Serialize, Deserialize)]
 struct WebRow {
     label: String,
+    file: Option<PathBuf>,
     run: Option<String>,
     method: Option<String>,
     backend_requested: Option<String>,
+    /// `--workers`: N, or `"all"` (no `workers` parameter).
+    workers: Option<Value>,
     /// What `[data-testid=backend]` showed after the run.
     backend: Option<String>,
     gpu: Option<bool>,
     backend_note: Option<String>,
+    /// The page's `navigator.hardwareConcurrency`.
+    hardware_concurrency: Option<u32>,
+    /// From handing the file over until the file panel shows it.
+    load_ms: Option<f64>,
     drop_to_result_ms: Option<f64>,
+    /// The app's own time from Segment to the result.
     data_elapsed_ms: Option<f64>,
     megapixels_per_s: Option<f64>,
     renderer_peak_rss_mib: Option<f64>,
@@ -81,34 +179,49 @@ struct WebRow {
     rest: Map<String, Value>,
 }
 
+/// Size of one WebAssembly module of the app, as shipped and after `gzip -9`.
+#[derive(Debug, Serialize)]
+struct WasmSize {
+    file: String,
+    bytes: Option<u64>,
+    gzip_bytes: Option<u64>,
+}
+
 #[derive(Debug, Serialize)]
 struct Results {
-    raster: Raster,
+    rasters: Vec<Raster>,
+    /// The thread counts of the main table, in order.
+    threads: Vec<Threads>,
+    /// Whether the other web runs (`--all-runs`) were measured.
+    all_runs: bool,
     mapseg: PathBuf,
     dist: PathBuf,
     cpus: usize,
     chromium: Option<String>,
+    wasm: Vec<WasmSize>,
     native: Vec<NativeRow>,
     web: Vec<WebRow>,
-    /// Web runs that gave no result line, and a failure of the script itself.
+    /// Web runs that gave no result line, and failures of the script itself.
     errors: Vec<String>,
 }
 
-pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>) -> Result<ExitCode> {
+/// One `measure.mjs` invocation: each file once per (run, workers) pair.
+#[derive(Debug)]
+struct WebPlan<'a> {
+    rasters: Vec<&'a Raster>,
+    runs: Vec<&'static str>,
+    workers: Vec<Threads>,
+    /// File name of its result lines in the bench directory.
+    lines: &'static str,
+}
+
+pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>, all_runs: bool) -> Result<ExitCode> {
     let dir = bench_dir()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     note(&format!("bench directory: {}", dir.display()));
 
-    note("preparing the 4096² raster");
-    let python = data::ensure_venv(&dir)?;
-    let rasters = data::ensure_rasters(&dir, &python)?;
-    let raster = Raster {
-        path: rasters.small,
-        width: SIZE,
-        height: SIZE,
-        megapixels: f64::from(SIZE) * f64::from(SIZE) / 1e6,
-    };
-
+    note("preparing the 4096² and 16384² rasters");
+    let rasters = bench_rasters(&dir)?;
     note("preparing mapseg (release)");
     let mapseg = match mapseg {
         Some(path) => path,
@@ -127,32 +240,23 @@ pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>) -> Result<ExitCode> {
     crate::e2e::ensure_tools()?;
     let chromium = chromium_version();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = thread_counts(cpus);
 
-    let mut native = Vec::new();
-    for threads in [None, Some(1)] {
-        for (method, name) in METHODS {
-            note(&format!(
-                "timing mapseg segment --method {method} on {} ({})",
-                file_name(&raster.path),
-                threads_text(threads.unwrap_or(cpus))
-            ));
-            native.push(time_native(&mapseg, &dir, &raster, method, name, threads));
-        }
-    }
-
-    note(&format!(
-        "measuring the web app in headless Chromium: {}",
-        WEB_RUNS.join(", ")
-    ));
-    let (web, mut errors) = measure_web(&dir, &dist, &raster)?;
-    for run in WEB_RUNS {
-        if !web.iter().any(|r| r.run.as_deref() == Some(run)) {
-            errors.push(format!("web {run}: no result"));
-        }
+    let native = time_native_runs(&mapseg, &dir, &rasters, &threads, all_runs);
+    let mut web = Vec::new();
+    let mut errors = Vec::new();
+    for plan in web_plans(&rasters, &threads, all_runs) {
+        let (rows, mut plan_errors) = measure_web(&dir, &dist, &plan)?;
+        plan_errors.extend(plan.missing(&rows));
+        web.extend(rows);
+        errors.append(&mut plan_errors);
     }
 
     let results = Results {
-        raster,
+        wasm: wasm_sizes(&dist),
+        rasters,
+        threads,
+        all_runs,
         mapseg,
         dist,
         cpus,
@@ -168,15 +272,23 @@ pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>) -> Result<ExitCode> {
         .with_context(|| format!("could not write {}", path.display()))?;
     note(&format!("results written to {}", path.display()));
 
-    let failed = results.native.iter().filter(|r| r.error.is_some()).count()
-        + results.web.iter().filter(|r| r.error.is_some()).count()
-        + results.errors.len();
+    let failed = results.failures();
     Ok(if failed > 0 {
         eprintln!("error: {failed} measurement(s) failed");
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Both bench rasters, 4096² then 16384², made or reused in `dir`.
+fn bench_rasters(dir: &Path) -> Result<Vec<Raster>> {
+    let python = data::ensure_venv(dir)?;
+    let rasters = data::ensure_rasters(dir, &python)?;
+    Ok(vec![
+        Raster::square(rasters.small, SIZE),
+        Raster::square(rasters.large, Rasters::LARGE_SIZE),
+    ])
 }
 
 /// `chromium --version` of the browser `measure.mjs` launches (`MAPSEG_CHROMIUM`, else `/usr/bin/chromium`).
@@ -191,22 +303,43 @@ fn chromium_version() -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
-/// `mapseg segment IN -o OUT --method METHOD` at its defaults (with `--threads N` and as wide a Rayon pool when
-/// `threads` is given), timed around the process, with its peak resident memory.
+/// K-Means on every raster at every thread count, and with `all_runs` the CNN on the 4096² raster on all cores.
+fn time_native_runs(
+    mapseg: &Path,
+    dir: &Path,
+    rasters: &[Raster],
+    threads: &[Threads],
+    all_runs: bool,
+) -> Vec<NativeRow> {
+    let mut plan: Vec<(&Raster, &'static str, Threads)> = rasters
+        .iter()
+        .flat_map(|raster| threads.iter().map(move |&t| (raster, "kmeans", t)))
+        .collect();
+    if all_runs && let Some(small) = rasters.first() {
+        plan.push((small, "cnn", Threads::All));
+    }
+    plan.into_iter()
+        .map(|(raster, method, threads)| {
+            note(&format!(
+                "timing mapseg segment --method {method} on {} (threads: {threads})",
+                raster.name()
+            ));
+            time_native(mapseg, dir, raster, method, threads)
+        })
+        .collect()
+}
+
+/// `mapseg segment IN -o OUT --method METHOD` at its defaults (with `--threads N` and as wide a Rayon pool for a
+/// thread count), timed around the process, with its peak resident memory.
 fn time_native(
     mapseg: &Path,
     dir: &Path,
     raster: &Raster,
     method: &'static str,
-    name: &str,
-    threads: Option<usize>,
+    threads: Threads,
 ) -> NativeRow {
-    let label = match threads {
-        None => format!("CLI, {name} (`--method {method}`)"),
-        Some(n) => format!("CLI, {name} (`--method {method} --threads {n}`)"),
-    };
     let mut row = NativeRow {
-        label,
+        raster: raster.name(),
         method,
         threads,
         wall_s: None,
@@ -217,28 +350,7 @@ fn time_native(
     };
     let timings = dir.join("bench-web-cli-timings.json");
     let _ = std::fs::remove_file(&timings);
-    let mut args: Vec<OsString> = vec![
-        "segment".into(),
-        raster.path.clone().into(),
-        "-o".into(),
-        dir.join("bench-web-cli-out.tif").into(),
-        "--method".into(),
-        method.into(),
-        "--timings".into(),
-        timings.clone().into(),
-        "--quiet".into(),
-    ];
-    // With a thread count, `env` sets the Rayon pool (the CNN's tensor kernels) as wide and execs `mapseg`, which
-    // stays the measured process.
-    let program = match threads {
-        None => mapseg.to_path_buf(),
-        Some(n) => {
-            args.extend(["--threads".into(), n.to_string().into()]);
-            args.insert(0, mapseg.into());
-            args.insert(0, format!("RAYON_NUM_THREADS={n}").into());
-            PathBuf::from("env")
-        }
-    };
+    let (program, args) = native_command(mapseg, dir, raster, method, threads, &timings);
     let start = Instant::now();
     let peak = peak_rss::measure(&program, &args, &dir.join("bench-web-cli-peak-rss-kib.txt"));
     let wall_s = start.elapsed().as_secs_f64();
@@ -260,6 +372,38 @@ fn time_native(
     row
 }
 
+/// The program and arguments of one `mapseg segment` run. With a thread count, `env` sets the Rayon pool (the CNN's
+/// tensor kernels) as wide and execs `mapseg`, which stays the measured process.
+fn native_command(
+    mapseg: &Path,
+    dir: &Path,
+    raster: &Raster,
+    method: &str,
+    threads: Threads,
+    timings: &Path,
+) -> (PathBuf, Vec<OsString>) {
+    let mut args: Vec<OsString> = vec![
+        "segment".into(),
+        raster.path.clone().into(),
+        "-o".into(),
+        dir.join("bench-web-cli-out.tif").into(),
+        "--method".into(),
+        method.into(),
+        "--timings".into(),
+        timings.into(),
+        "--quiet".into(),
+    ];
+    match threads {
+        Threads::All => (mapseg.to_path_buf(), args),
+        Threads::Count(n) => {
+            args.extend(["--threads".into(), n.to_string().into()]);
+            args.insert(0, mapseg.into());
+            args.insert(0, format!("RAYON_NUM_THREADS={n}").into());
+            (PathBuf::from("env"), args)
+        }
+    }
+}
+
 /// The numeric entries of a `--timings` file.
 fn read_timings(path: &Path) -> Result<BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(path)
@@ -272,20 +416,73 @@ fn read_timings(path: &Path) -> Result<BTreeMap<String, f64>> {
         .collect())
 }
 
-/// Runs `measure.mjs` on the raster once per web run; its result lines, and an error of the script itself.
-fn measure_web(dir: &Path, dist: &Path, raster: &Raster) -> Result<(Vec<WebRow>, Vec<String>)> {
-    let lines = dir.join("bench-web-runs.jsonl");
+/// K-Means on the CPU on every raster at every worker count; with `all_runs`, the other runs on the 4096² raster.
+fn web_plans<'a>(rasters: &'a [Raster], threads: &[Threads], all_runs: bool) -> Vec<WebPlan<'a>> {
+    let mut plans = vec![WebPlan {
+        rasters: rasters.iter().collect(),
+        runs: vec![MAIN_RUN],
+        workers: threads.to_vec(),
+        lines: "bench-web-runs.jsonl",
+    }];
+    if all_runs && let Some(small) = rasters.first() {
+        plans.push(WebPlan {
+            rasters: vec![small],
+            runs: OTHER_RUNS.to_vec(),
+            workers: vec![Threads::All],
+            lines: "bench-web-other-runs.jsonl",
+        });
+    }
+    plans
+}
+
+impl WebPlan<'_> {
+    /// An error for each (raster, run, workers) that has no result line.
+    fn missing(&self, rows: &[WebRow]) -> Vec<String> {
+        let mut errors = Vec::new();
+        for raster in &self.rasters {
+            for run in &self.runs {
+                for &workers in &self.workers {
+                    if !rows.iter().any(|r| r.is(raster, run, workers)) {
+                        errors.push(format!(
+                            "web {} {run} workers={workers}: no result",
+                            raster.name()
+                        ));
+                    }
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// `1,2,all`, as `measure.mjs --workers` takes it.
+fn workers_list(workers: &[Threads]) -> String {
+    workers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `measure.mjs` on the plan; its result lines, and an error of the script itself.
+fn measure_web(dir: &Path, dist: &Path, plan: &WebPlan<'_>) -> Result<(Vec<WebRow>, Vec<String>)> {
+    note(&format!(
+        "measuring the web app in headless Chromium: {} at workers {}",
+        plan.runs.join(", "),
+        workers_list(&plan.workers)
+    ));
+    let lines = dir.join(plan.lines);
     let _ = std::fs::remove_file(&lines);
     let status = Cmd::new("node")?
         .arg(repo_root().join(MEASURE))
         .arg(dist)
-        .arg(&raster.path)
-        .args(["--runs", &WEB_RUNS.join(",")])
+        .args(plan.rasters.iter().map(|r| &r.path))
+        .args(["--runs", &plan.runs.join(",")])
+        .args(["--workers", &workers_list(&plan.workers)])
         .arg("--out")
         .arg(&lines)
         .env("MAPSEG_BENCH", dir)
         .run();
-    let mut errors = Vec::new();
     let text = match std::fs::read_to_string(&lines) {
         Ok(text) => text,
         Err(_) if status.is_err() => String::new(),
@@ -293,13 +490,9 @@ fn measure_web(dir: &Path, dist: &Path, raster: &Raster) -> Result<(Vec<WebRow>,
             return Err(error).with_context(|| format!("could not read {}", lines.display()));
         }
     };
-    let mut rows = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let row: WebRow = serde_json::from_str(line)
-            .with_context(|| format!("unexpected line from {MEASURE}: {line}"))?;
-        rows.push(row);
-    }
+    let rows = parse_lines(&text)?;
     // A failed measurement already is a row with `error` (and makes the script exit 1); anything else is its own.
+    let mut errors = Vec::new();
     if let Err(error) = status
         && rows.iter().all(|r| r.error.is_none())
     {
@@ -308,12 +501,44 @@ fn measure_web(dir: &Path, dist: &Path, raster: &Raster) -> Result<(Vec<WebRow>,
     Ok((rows, errors))
 }
 
-fn threads_text(n: usize) -> String {
-    if n == 1 {
-        "1 thread".to_owned()
-    } else {
-        format!("{n} threads")
-    }
+/// The result lines of `measure.mjs` (one JSON object a line).
+fn parse_lines(text: &str) -> Result<Vec<WebRow>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .with_context(|| format!("unexpected line from {MEASURE}: {line}"))
+        })
+        .collect()
+}
+
+/// Raw and `gzip -9` sizes of the app's WebAssembly modules (`None` where unreadable).
+fn wasm_sizes(dist: &Path) -> Vec<WasmSize> {
+    WASM_FILES
+        .into_iter()
+        .map(|file| {
+            let path = dist.join(file);
+            WasmSize {
+                file: file.to_owned(),
+                bytes: std::fs::metadata(&path).ok().map(|m| m.len()),
+                gzip_bytes: gzip_size(&path),
+            }
+        })
+        .collect()
+}
+
+/// Bytes of `gzip -9 -c FILE`.
+fn gzip_size(path: &Path) -> Option<u64> {
+    let output = Cmd::new("gzip")
+        .ok()?
+        .args(["-9".as_ref(), "-c".as_ref(), path.as_os_str()])
+        .output_unchecked()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| u64::try_from(output.stdout.len()).ok())
+        .flatten()
 }
 
 fn file_name(path: &Path) -> String {
@@ -327,20 +552,67 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn number(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.decimals$}"))
+fn seconds(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |s| format!("{s:.2} s"))
+}
+
+fn seconds_from_ms(ms: Option<f64>) -> String {
+    seconds(ms.map(|ms| ms / 1000.0))
+}
+
+fn mib(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.0} MiB"))
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "–".to_owned(),
+        |b| format!("{:.2} MB", b as f64 / BYTES_PER_MB),
+    )
+}
+
+/// `browser_ms` ÷ `native_s`, as "N.NN×".
+fn ratio(browser_ms: Option<f64>, native_s: Option<f64>) -> String {
+    match (browser_ms, native_s) {
+        (Some(ms), Some(s)) if s > 0.0 => format!("{:.2}×", ms / 1000.0 / s),
+        _ => "–".to_owned(),
+    }
+}
+
+impl NativeRow {
+    /// "wall s (peak MiB)", or the error.
+    fn cell(&self) -> String {
+        match &self.error {
+            Some(error) => format!("error: {}", cell(error)),
+            None => format!("{} ({})", seconds(self.wall_s), mib(self.peak_rss_mib)),
+        }
+    }
 }
 
 impl WebRow {
-    fn title(&self) -> String {
-        let method = match self.method.as_deref() {
-            Some("cnn") => "CNN",
-            Some("kmeans") => "K-Means",
-            Some(other) => other,
-            None => "default method",
-        };
-        let backend = self.backend_requested.as_deref().unwrap_or("auto");
-        format!("web, {method}, backend={backend}")
+    /// Whether this is the line of `raster` at `run` with `workers`.
+    fn is(&self, raster: &Raster, run: &str, workers: Threads) -> bool {
+        self.file.as_deref().map(file_name) == Some(raster.name())
+            && self.run.as_deref() == Some(run)
+            && self.workers.as_ref().and_then(Threads::from_json) == Some(workers)
+    }
+
+    /// Browser drop → result, file panel + preview, browser Segment → result, renderer peak RSS.
+    fn cells(&self) -> [String; 4] {
+        if let Some(error) = &self.error {
+            return [
+                format!("error: {}", cell(error)),
+                String::new(),
+                String::new(),
+                String::new(),
+            ];
+        }
+        [
+            seconds_from_ms(self.drop_to_result_ms),
+            seconds_from_ms(self.load_ms),
+            seconds_from_ms(self.data_elapsed_ms),
+            mib(self.renderer_peak_rss_mib),
+        ]
     }
 
     fn backend_shown(&self) -> String {
@@ -355,144 +627,267 @@ impl WebRow {
     }
 }
 
+const NO_RESULT: [&str; 4] = ["no result", "", "", ""];
+
 impl Results {
     fn print(&self) {
-        let r = &self.raster;
         println!();
-        println!(
-            "{}: {}×{} px ({:.2} MP), RGB u8; mapseg segment and the web app at their defaults, one run each, {} CPUs",
-            file_name(&r.path),
-            r.width,
-            r.height,
-            r.megapixels,
-            self.cpus
-        );
-        println!(
-            "web: {} (headless), app {}; peak memory: the CLI process, the page's renderer process (VmHWM)",
-            self.chromium.as_deref().unwrap_or("Chromium"),
-            self.dist.display()
-        );
+        self.print_header();
         println!();
-        println!(
-            "| run | backend shown | drop→result s | MP/s | peak memory MiB | wasm memory MiB | time ÷ CLI (all threads) |"
-        );
-        println!("|---|---|---:|---:|---:|---:|---:|");
-        for row in &self.native {
-            if let Some(error) = &row.error {
-                println!("| {} | error: {} | | | | | |", row.label, cell(error));
-                continue;
-            }
-            let cpu = if row.method == "cnn" {
-                "CPU (flex)"
-            } else {
-                "CPU"
-            };
-            let backend = format!("{cpu}, {}", threads_text(row.threads.unwrap_or(self.cpus)));
-            let ratio = self.ratio(row.method, row.wall_s);
-            println!(
-                "| {} | {backend} | {} | {} | {} | – | {ratio} |",
-                row.label,
-                number(row.wall_s, 2),
-                number(row.megapixels_per_s, 2),
-                number(row.peak_rss_mib, 0),
-            );
+        self.print_main_table();
+        if self.all_runs {
+            println!();
+            self.print_other_runs();
         }
-        for row in &self.web {
-            if let Some(error) = &row.error {
-                println!("| {} | error: {} | | | | | |", row.title(), cell(error));
-                continue;
-            }
-            let seconds = row.drop_to_result_ms.map(|ms| ms / 1000.0);
-            let mp_s = row
-                .megapixels_per_s
-                .or_else(|| seconds.map(|s| r.megapixels / s));
-            let ratio = self.ratio(row.method.as_deref().unwrap_or("kmeans"), seconds);
-            println!(
-                "| {} | {} | {} | {} | {} | {} | {ratio} |",
-                row.title(),
-                cell(&row.backend_shown()),
-                number(seconds, 2),
-                number(mp_s, 2),
-                number(row.renderer_peak_rss_mib, 0),
-                number(row.wasm_memory_mib, 0),
-            );
-        }
+        println!();
+        println!("{}", self.wasm_line());
         for error in &self.errors {
-            println!("| – | error: {} | | | | | |", cell(error));
+            println!("error: {error}");
         }
         println!();
     }
 
-    /// `seconds` ÷ the all-threads CLI run of `method`, as "N.NN×".
-    fn ratio(&self, method: &str, seconds: Option<f64>) -> String {
-        let cli = self
-            .native
+    fn print_header(&self) {
+        let rasters: Vec<String> = self
+            .rasters
             .iter()
-            .find(|r| r.method == method && r.threads.is_none())
-            .and_then(|r| r.wall_s);
-        match (seconds, cli) {
-            (Some(s), Some(c)) if c > 0.0 => format!("{:.2}×", s / c),
-            _ => "–".to_owned(),
+            .map(|r| {
+                format!(
+                    "{} ({}×{} px, {:.2} MP)",
+                    r.name(),
+                    r.width,
+                    r.height,
+                    r.megapixels
+                )
+            })
+            .collect();
+        println!(
+            "{}, RGB u8 GeoTIFF; K-Means, one run each, {} CPUs",
+            rasters.join(" and "),
+            self.cpus
+        );
+        println!(
+            "browser: {} (headless), app {}, `?backend=cpu&workers=N` (all: no `workers`{}), a fresh browser per run; \
+             renderer peak RSS: VmHWM of the page's renderer process",
+            self.chromium.as_deref().unwrap_or("Chromium"),
+            self.dist.display(),
+            self.hardware_concurrency()
+                .map(|n| format!(", navigator.hardwareConcurrency = {n}"))
+                .unwrap_or_default()
+        );
+        println!(
+            "native: `mapseg segment IN -o OUT --method kmeans --threads N` (all: no `--threads`), wall time (peak RSS) \
+             of the process; browser / native: browser drop → result ÷ native wall time"
+        );
+    }
+
+    /// The `navigator.hardwareConcurrency` the pages reported.
+    fn hardware_concurrency(&self) -> Option<u32> {
+        self.web.iter().find_map(|r| r.hardware_concurrency)
+    }
+
+    fn print_main_table(&self) {
+        println!(
+            "| raster | threads | browser drop → result | file panel + preview | browser Segment → result | \
+             renderer peak RSS | native `mapseg segment` | browser / native |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for raster in &self.rasters {
+            for &threads in &self.threads {
+                let web = self.web_row(raster, MAIN_RUN, threads);
+                let native = self.native_row(raster, "kmeans", threads);
+                println!(
+                    "| {} | {} | {} | {} | {} |",
+                    raster.name(),
+                    threads.cell(self.cpus),
+                    web_cells(web).join(" | "),
+                    native.map_or_else(|| "–".to_owned(), NativeRow::cell),
+                    ratio(
+                        web.and_then(|w| w.drop_to_result_ms),
+                        native.and_then(|n| n.wall_s)
+                    ),
+                );
+            }
         }
     }
+
+    /// The `--all-runs` table: the other web runs on the 4096² raster at the app's default pool.
+    fn print_other_runs(&self) {
+        println!(
+            "| raster | run | backend shown | browser drop → result | file panel + preview | browser Segment → result \
+             | renderer peak RSS | wasm memory | native `mapseg segment` (all threads) | browser / native |"
+        );
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        let Some(raster) = self.rasters.first() else {
+            return;
+        };
+        for run in OTHER_RUNS {
+            let web = self.web_row(raster, run, Threads::All);
+            let method = run.split(':').next().unwrap_or(run);
+            let native = self.native_row(raster, method, Threads::All);
+            println!(
+                "| {} | `{run}` | {} | {} | {} | {} | {} |",
+                raster.name(),
+                web.map_or_else(|| "–".to_owned(), |w| cell(&w.backend_shown())),
+                web_cells(web).join(" | "),
+                mib(web.and_then(|w| w.wasm_memory_mib)),
+                native.map_or_else(|| "–".to_owned(), NativeRow::cell),
+                ratio(
+                    web.and_then(|w| w.drop_to_result_ms),
+                    native.and_then(|n| n.wall_s)
+                ),
+            );
+        }
+    }
+
+    /// "wasm in DIST: FILE X MB (gzip -9 Y MB), …".
+    fn wasm_line(&self) -> String {
+        let sizes: Vec<String> = self
+            .wasm
+            .iter()
+            .map(|w| {
+                format!(
+                    "`{}` {} (gzip -9 {})",
+                    w.file,
+                    megabytes(w.bytes),
+                    megabytes(w.gzip_bytes)
+                )
+            })
+            .collect();
+        format!("wasm in {}: {}", self.dist.display(), sizes.join(", "))
+    }
+
+    fn web_row(&self, raster: &Raster, run: &str, workers: Threads) -> Option<&WebRow> {
+        self.web.iter().find(|r| r.is(raster, run, workers))
+    }
+
+    fn native_row(&self, raster: &Raster, method: &str, threads: Threads) -> Option<&NativeRow> {
+        self.native
+            .iter()
+            .find(|r| r.raster == raster.name() && r.method == method && r.threads == threads)
+    }
+
+    /// Failed CLI runs, failed browser runs, missing result lines and script failures.
+    fn failures(&self) -> usize {
+        self.native.iter().filter(|r| r.error.is_some()).count()
+            + self.web.iter().filter(|r| r.error.is_some()).count()
+            + self.errors.len()
+    }
+}
+
+/// The four browser cells of a row, or "no result".
+fn web_cells(row: Option<&WebRow>) -> [String; 4] {
+    row.map_or_else(|| NO_RESULT.map(str::to_owned), WebRow::cells)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_measure_lines_and_keeps_unnamed_keys() {
-        let ok: WebRow = serde_json::from_str(
-            r#"{"label":"a.tif kmeans:webgpu","file":"/b/a.tif","run":"kmeans:webgpu","method":"kmeans",
-            "backend_requested":"webgpu","backend":"WebGPU","gpu":true,"backend_note":null,"width":349,
-            "height":352,"megapixels":0.122848,"load_ms":173,"drop_to_result_ms":1037,"data_elapsed_ms":768,
-            "megapixels_per_s":0.118,"renderer_peak_rss_mib":246,"renderer_rss_after_startup_mib":171,
-            "wasm_memory_mib":18}"#,
-        )
-        .unwrap();
-        assert_eq!(ok.run.as_deref(), Some("kmeans:webgpu"));
-        assert_eq!(ok.backend_shown(), "WebGPU (GPU)");
-        assert_eq!(ok.title(), "web, K-Means, backend=webgpu");
-        assert_eq!(ok.rest["load_ms"], 173);
-        let failed: WebRow = serde_json::from_str(
-            r#"{"label":"a.tif cnn:cpu","file":"/b/a.tif","run":"cnn:cpu","method":"cnn",
-            "backend_requested":"cpu","error":"no result-ready within 1800000 ms","log":["x"]}"#,
-        )
-        .unwrap();
-        assert!(failed.drop_to_result_ms.is_none());
-        assert_eq!(failed.rest["log"][0], "x");
-        let json = serde_json::to_value(&failed).unwrap();
-        assert_eq!(json["error"], "no result-ready within 1800000 ms");
-        assert_eq!(json["file"], "/b/a.tif");
+    /// A line as `measure.mjs --runs kmeans:cpu --workers 1` prints it.
+    const KMEANS_LINE: &str = r#"{"label":"yell_4096.tif kmeans:cpu workers=1",
+        "file":"/root/.cache/mapseg-bench/yell_4096.tif","run":"kmeans:cpu","method":"kmeans",
+        "backend_requested":"cpu","workers":1,"backend":"CPU (WebAssembly)","gpu":false,"backend_note":null,
+        "width":4096,"height":4096,"megapixels":16.777216,"hardware_concurrency":2,"load_ms":1187,
+        "drop_to_result_ms":3313,"data_elapsed_ms":2049,"megapixels_per_s":5.064055538786598,
+        "renderer_peak_rss_mib":571,"renderer_rss_after_startup_mib":186,"wasm_memory_mib":70}"#;
 
+    fn results(web: Vec<WebRow>) -> Results {
+        let rasters = vec![
+            Raster::square("/b/yell_4096.tif".into(), SIZE),
+            Raster::square("/b/yell_16384.tif".into(), Rasters::LARGE_SIZE),
+        ];
         let native = NativeRow {
-            label: "CLI, K-Means (`--method kmeans`)".to_owned(),
+            raster: "yell_4096.tif".to_owned(),
             method: "kmeans",
-            threads: None,
-            wall_s: Some(0.5),
-            megapixels_per_s: Some(33.5),
+            threads: Threads::Count(1),
+            wall_s: Some(1.0),
+            megapixels_per_s: Some(16.78),
             peak_rss_mib: Some(120.0),
             timings: BTreeMap::new(),
             error: None,
         };
-        let results = Results {
-            raster: Raster {
-                path: "/b/yell_4096.tif".into(),
-                width: SIZE,
-                height: SIZE,
-                megapixels: 16.78,
-            },
+        Results {
+            rasters,
+            threads: thread_counts(2),
+            all_runs: true,
             mapseg: "mapseg".into(),
             dist: "dist".into(),
             cpus: 2,
             chromium: None,
+            wasm: vec![WasmSize {
+                file: "web_bg.wasm".to_owned(),
+                bytes: Some(1_431_233),
+                gzip_bytes: None,
+            }],
             native: vec![native],
-            web: vec![ok, failed],
-            errors: vec!["web cnn:webgpu: no result".to_owned()],
+            web,
+            errors: vec!["web yell_16384.tif kmeans:cpu workers=all: no result".to_owned()],
+        }
+    }
+
+    #[test]
+    fn thread_counts_are_one_two_and_all_without_repeats() {
+        assert_eq!(thread_counts(1), [Threads::All]);
+        assert_eq!(thread_counts(2), [Threads::Count(1), Threads::All]);
+        assert_eq!(
+            thread_counts(16),
+            [Threads::Count(1), Threads::Count(2), Threads::All]
+        );
+        assert_eq!(workers_list(&thread_counts(16)), "1,2,all");
+        assert_eq!(Threads::All.cell(16), "all (16)");
+    }
+
+    #[test]
+    fn reads_measure_lines_and_keeps_unnamed_keys() -> Result<()> {
+        let failed_line = r#"{"label":"yell_4096.tif cnn:cpu workers=all","file":"/b/yell_4096.tif",
+            "run":"cnn:cpu","method":"cnn","backend_requested":"cpu","workers":"all",
+            "error":"no result-ready within 1800000 ms","log":["x"]}"#;
+        let text = format!(
+            "{}\n\n{}\n",
+            KMEANS_LINE.replace('\n', ""),
+            failed_line.replace('\n', "")
+        );
+        let rows = parse_lines(&text)?;
+        let [ok, failed] = rows.as_slice() else {
+            bail!("expected two rows, got {}", rows.len());
         };
-        assert_eq!(results.ratio("kmeans", Some(1.037)), "2.07×");
-        assert_eq!(results.ratio("cnn", Some(1.0)), "–");
-        results.print();
+        let r = results(Vec::new());
+        assert!(ok.is(&r.rasters[0], "kmeans:cpu", Threads::Count(1)));
+        assert!(!ok.is(&r.rasters[0], "kmeans:cpu", Threads::All));
+        assert!(!ok.is(&r.rasters[1], "kmeans:cpu", Threads::Count(1)));
+        assert!(failed.is(&r.rasters[0], "cnn:cpu", Threads::All));
+        assert_eq!(ok.hardware_concurrency, Some(2));
+        assert_eq!(
+            ok.cells(),
+            ["3.31 s", "1.19 s", "2.05 s", "571 MiB"].map(str::to_owned)
+        );
+        assert_eq!(ok.backend_shown(), "CPU (WebAssembly)");
+        assert_eq!(ok.rest["renderer_rss_after_startup_mib"], 186);
+        assert!(failed.drop_to_result_ms.is_none());
+        assert_eq!(failed.rest["log"][0], "x");
+        let json = serde_json::to_value(failed)?;
+        assert_eq!(json["error"], "no result-ready within 1800000 ms");
+        assert_eq!(json["workers"], "all");
+        Ok(())
+    }
+
+    #[test]
+    fn prints_the_tables() -> Result<()> {
+        let rows = parse_lines(&KMEANS_LINE.replace('\n', ""))?;
+        let r = results(rows);
+        assert_eq!(ratio(Some(3313.0), Some(1.0)), "3.31×");
+        assert_eq!(ratio(Some(3313.0), None), "–");
+        assert_eq!(r.hardware_concurrency(), Some(2));
+        assert_eq!(r.failures(), 1);
+        assert_eq!(
+            r.wasm_line(),
+            "wasm in dist: `web_bg.wasm` 1.43 MB (gzip -9 –)"
+        );
+        let json = serde_json::to_value(&r)?;
+        assert_eq!(json["threads"], serde_json::json!([1, "all"]));
+        assert_eq!(json["native"][0]["threads"], 1);
+        r.print();
+        Ok(())
     }
 }
