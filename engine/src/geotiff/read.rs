@@ -93,6 +93,12 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         &self.info
     }
 
+    /// Width and height of the chunks of level `level` (0 full resolution, 1.. overviews):
+    /// its tiles, or its strips (as wide as the level); `None` past the last level.
+    pub fn chunk_size(&self, level: usize) -> Option<(u32, u32)> {
+        self.levels.get(level).map(Level::chunk_size)
+    }
+
     /// Decodes a window of the full-resolution image.
     pub fn read_window(&mut self, window: Window) -> Result<PixelBlock, DecodeError> {
         self.read_window_at_level(0, window)
