@@ -88,7 +88,7 @@ pub struct FeatureSpec {
 }
 
 /// Feature vectors of a rectangle of blocks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Features {
     /// The blocks covered, in block coordinates.
     pub blocks: Window,
@@ -191,6 +191,10 @@ impl FeatureSpec {
     }
 
     /// Normalised values of the selected bands for every pixel (0 for nodata pixels).
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "simd"),
+        target_feature(enable = "simd128")
+    )]
     fn normalised(&self, pixels: &PixelBlock, valid: &[bool]) -> Vec<f32> {
         let dims = self.dims();
         let n = pixels.window.len();
@@ -225,6 +229,10 @@ impl FeatureSpec {
 }
 
 /// 3×3 mean over the valid neighbours of each valid pixel, clipped to the buffer.
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn box3(values: &[f32], valid: &[bool], width: usize, height: usize, dims: usize) -> Vec<f32> {
     let mut out = vec![0f32; values.len()];
     let mut acc = vec![0f32; dims];
@@ -258,6 +266,10 @@ fn box3(values: &[f32], valid: &[bool], width: usize, height: usize, dims: usize
 
 /// Means of the valid pixels of each block. `source` is the decoded window, `target` the
 /// pixels of `blocks` (inside `source`).
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn block_means(
     values: &[f32],
     valid: &[bool],

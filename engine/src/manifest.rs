@@ -99,16 +99,34 @@ impl RunManifest {
 
 /// Hashes a whole input with BLAKE3, returning the hex digest and the byte count.
 pub fn hash_input(mut reader: impl Read) -> std::io::Result<(String, u64)> {
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = InputHasher::default();
     let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
     loop {
         let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        total += n as u64;
     }
-    Ok((hasher.finalize().to_hex().to_string(), total))
+    Ok(hasher.finish())
+}
+
+/// [`hash_input`] fed piece by piece, for a front end that reads the input in steps.
+#[derive(Debug, Clone, Default)]
+pub struct InputHasher {
+    hasher: blake3::Hasher,
+    bytes: u64,
+}
+
+impl InputHasher {
+    /// Adds the next bytes of the input.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+    }
+
+    /// The hex digest and the byte count of everything added.
+    pub fn finish(&self) -> (String, u64) {
+        (self.hasher.finalize().to_hex().to_string(), self.bytes)
+    }
 }

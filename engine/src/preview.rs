@@ -507,6 +507,36 @@ impl LabelPreview {
     ///
     /// When `labels` holds fewer than `unit.len()` labels.
     pub fn add(&mut self, unit: Window, labels: &[u8]) {
+        let samples = self.samples(unit, labels);
+        self.add_samples(unit, &samples);
+    }
+
+    /// The labels of `unit` (its `labels`, row-major) that the preview keeps, in preview order:
+    /// all another worker needs to send for [`Self::add_samples`].
+    pub fn samples(&self, unit: Window, labels: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.for_each_in(unit, |x, y, _| {
+            let src = (y - unit.y) as usize * unit.width as usize + (x - unit.x) as usize;
+            out.push(labels[src]);
+        });
+        out
+    }
+
+    /// Puts the [`Self::samples`] of `unit` in place (extra or missing samples are ignored).
+    pub fn add_samples(&mut self, unit: Window, samples: &[u8]) {
+        let mut next = samples.iter();
+        let mut places = Vec::new();
+        self.for_each_in(unit, |_, _, dst| places.push(dst));
+        for dst in places {
+            if let Some(&label) = next.next() {
+                self.labels[dst] = label;
+            }
+        }
+    }
+
+    /// Calls `f(x, y, index)` for every preview pixel whose source pixel (`x`, `y`) lies in
+    /// `unit`, in preview order (`index` into the preview's labels).
+    fn for_each_in(&self, unit: Window, mut f: impl FnMut(u32, u32, usize)) {
         let (w, h) = self.raster;
         for j in 0..self.grid.height {
             let y = self.grid.source(j, h);
@@ -516,9 +546,7 @@ impl LabelPreview {
             for i in 0..self.grid.width {
                 let x = self.grid.source(i, w);
                 if x >= unit.x && x < unit.right() {
-                    let src = (y - unit.y) as usize * unit.width as usize + (x - unit.x) as usize;
-                    let dst = j as usize * self.grid.width as usize + i as usize;
-                    self.labels[dst] = labels[src];
+                    f(x, y, j as usize * self.grid.width as usize + i as usize);
                 }
             }
         }
@@ -598,6 +626,9 @@ mod tests {
         let mut whole = LabelPreview::new(w, h, 4);
         whole.add(Window::new(0, 0, w, h), &all);
         let mut parts = LabelPreview::new(w, h, 4);
+        // As the worker's pool does it: each unit's samples taken by another preview.
+        let mut sent = LabelPreview::new(w, h, 4);
+        let elsewhere = LabelPreview::new(w, h, 4);
         for unit in [
             Window::new(5, 3, 5, 3),
             Window::new(0, 0, 5, 3),
@@ -609,8 +640,10 @@ mod tests {
                 .map(|(y, x)| all[(y * w + x) as usize])
                 .collect();
             parts.add(unit, &labels);
+            sent.add_samples(unit, &elsewhere.samples(unit, &labels));
         }
         assert_eq!(whole, parts);
+        assert_eq!(whole, sent);
         assert_eq!((whole.size(), whole.raster_size()), ((4, 2), (10, 6)));
         assert_eq!((whole.source_x(3), whole.source_y(1)), (9, 4));
         assert_eq!(whole.labels()[4 + 3], all[(4 * w + 9) as usize]);

@@ -12,7 +12,7 @@ use crate::raster::Window;
 const STRATA_PER_SIDE: u32 = 8;
 
 /// One window of the sample: the blocks to decode and how many valid ones to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SampleWindow {
     pub blocks: Window,
     pub quota: usize,

@@ -25,6 +25,10 @@ pub fn sieve_halo(min_cells: usize) -> usize {
 /// Replaces each valid cell by the most frequent valid label in the `size`×`size` window around
 /// it (clipped to the grid). Ties keep the cell's own label when it is among the most frequent,
 /// else the lowest one. Nodata cells stay nodata. `size` < 2 returns the input unchanged.
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 pub fn majority_filter(labels: &[u8], width: usize, height: usize, size: usize) -> Vec<u8> {
     let radius = majority_halo(size);
     if radius == 0 {
@@ -69,6 +73,10 @@ pub fn majority_filter(labels: &[u8], width: usize, height: usize, size: usize) 
 /// Merges every 4-connected region of fewer than `min_cells` cells into the class most of its
 /// outside neighbours have. Regions that touch the grid border are left alone (they may continue
 /// beyond it); callers give tiles a [`sieve_halo`] so that this never matters inside the tile.
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 pub fn sieve(labels: &[u8], width: usize, height: usize, min_cells: usize) -> Vec<u8> {
     let mut out = labels.to_vec();
     if min_cells < 2 {

@@ -3,13 +3,15 @@
 use crate::geotiff::{GeoReference, PixelArea};
 use crate::labels::{LegendEntry, NODATA};
 
-/// Counts and areas accumulated row strip by row strip.
-#[derive(Debug, Clone, PartialEq)]
+/// Counts and areas accumulated row strip by row strip. Serialised without the pixel areas:
+/// what comes back from another worker is only [`ClassStats::merge`]d into a full one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassStats {
     pub counts: Vec<u64>,
     /// Area per class in m²; `None` when the raster's units are unknown.
     pub area_m2: Option<Vec<f64>>,
     pub nodata_pixels: u64,
+    #[serde(skip)]
     pixel_area: Option<PixelArea>,
 }
 
@@ -41,6 +43,10 @@ impl ClassStats {
 
     /// Adds `labels`: rows of `width` pixels (a whole raster row or part of one) starting at
     /// raster row `y0`.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "simd"),
+        target_feature(enable = "simd128")
+    )]
     pub fn add_rows(&mut self, y0: u32, width: u32, labels: &[u8]) {
         for (i, row) in labels.chunks_exact(width as usize).enumerate() {
             let mut hist = [0u64; 256];

@@ -17,6 +17,8 @@
 //   --polygons M  after each result, also time the class polygon download (GeoJSON, simplified by M metres; 0 keeps
 //                 pixel edges): `polygons_ms` (click to file), `polygons_bytes`, and the peaks again after it
 //
+// MAPSEG_MEASURE_LOG=1 also prints the page's and the worker's console output of each measurement to standard error.
+//
 // One JSON object per measurement on standard output. For each: wall time from handing the file to the page until
 // `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
 // shows it, else from gdalinfo), the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
@@ -172,6 +174,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
     const wasmBytes = await page.locator(tid('result-ready')).getAttribute('data-wasm-memory-bytes')
       ?? await wasmMemoryBytes(page);
     const peak = largestRenderer(browser.profile);
+    if (process.env.MAPSEG_MEASURE_LOG) for (const line of log) process.stderr.write(`${line}\n`);
     const [width, height] = await rasterSize(page, file);
     const hardwareConcurrency = await page.evaluate(() => navigator.hardwareConcurrency);
     const megapixels = width && height ? (width * height) / 1e6 : null;

@@ -17,11 +17,12 @@ import downloads from './suites/downloads.mjs';
 import embedding from './suites/embedding.mjs';
 import load from './suites/load.mjs';
 import offlinePrivacy from './suites/offline_privacy.mjs';
+import pool from './suites/pool.mjs';
 import urlState from './suites/url_state.mjs';
 import webgpu from './suites/webgpu.mjs';
 
 const TEST_TIMEOUT_MS = Number(process.env.MAPSEG_E2E_TEST_TIMEOUT_MS || 600_000);
-const SUITES = [load, downloads, urlState, badFiles, cancel, offlinePrivacy, embedding, webgpu];
+const SUITES = [load, downloads, urlState, badFiles, cancel, offlinePrivacy, embedding, pool, webgpu];
 
 function parseArgs(argv) {
   const options = { dist: process.env.MAPSEG_DIST, grep: null };

@@ -4,6 +4,7 @@
 //! - [`worker`]: the message loop, one job at a time (open, preview, run, export, backend).
 //! - [`backend`]: WebGPU or the CPU; [`model`]: the CNN's model from the app's origin.
 //! - [`run`]: one segmentation run, with the CPU taking over from a failed GPU.
+//! - [`pool`]: helpers (more instances of this program) that read and label in parallel.
 //! - [`blob_reader`]: `Read + Seek` over the `File`, chunk by chunk.
 //!
 //! It is its own crate so that only the worker's WebAssembly links burn and wgpu: the page
@@ -18,6 +19,8 @@ mod backend;
 mod blob_reader;
 #[cfg(target_arch = "wasm32")]
 mod model;
+#[cfg(target_arch = "wasm32")]
+mod pool;
 #[cfg(target_arch = "wasm32")]
 mod run;
 #[cfg(target_arch = "wasm32")]

@@ -1,8 +1,11 @@
-//! One segmentation run in the worker: prepare the method (K-Means: fit it on the sample, then
-//! the k curve; the CNN: fetch its model once, fit on its embeddings), hash the input for the
-//! manifest, then label the raster through the engine's unit driver into three sinks: class
-//! statistics, the label preview and the compressed output tiles (kept, so the GeoTIFF can be
-//! written again with an edited legend). The heavy work runs on the backend the page chose
+//! One segmentation run in the worker: prepare the method (K-Means: fit it on the sample, its
+//! windows read by the pool's helpers, then the k curve; the CNN: fetch its model once, fit on
+//! its embeddings), then label the raster unit by unit into three sinks: class statistics, the
+//! label preview and the compressed output tiles (kept, so the GeoTIFF can be written again
+//! with an edited legend). K-Means on the CPU labels on the pool, the units' answers taken in
+//! unit order as the CLI does; on a GPU, or without a pool, the worker labels through the
+//! engine's unit driver itself. The input's hash for the manifest is computed by a helper
+//! while the rest goes on. The heavy work runs on the backend the page chose
 //! ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
@@ -11,25 +14,31 @@ use std::io::BufReader;
 use std::sync::Arc;
 
 use engine::cnn::{self, Artifact, CnnParams, CnnRuntime};
-use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo, TileEncoder};
+use engine::features::Features;
+use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo};
+use engine::kmeans::model::{KMeansParams, Sampler};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::{InputIdentity, RunManifest, hash_input};
 use engine::naming::{self, Suggestion};
 use engine::pipeline::{
-    self, Accelerator, CPU_BACKEND, EncodedTiles, MethodParams, Runtime, SegmentError,
-    SegmentParams, Segmenter, writer_options,
+    self, Accelerator, CPU_BACKEND, EncodedTiles, MethodModel, MethodParams, Runtime, SegmentError,
+    SegmentParams, Segmenter, label_encoder, writer_options,
 };
 use engine::polygons::{self, PolygonError, PolygonFormat, PolygonLimits};
 use engine::preview::LabelPreview;
 use engine::progress::{NoProgress, Progress, Stage};
+use engine::raster::Window;
 use engine::relabel::{self, Merge, RelabelError, Relabelling};
 use engine::stats::ClassStats;
 
 use crate::backend::{Backend, CPU, Webgpu};
 use crate::blob_reader::BlobReader;
+use crate::pool::messages::{Job, Reply};
+use crate::pool::{Pool, PoolError, Side};
 use crate::worker::{Session, post};
 use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
+use web::transport::split_payload;
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
@@ -54,6 +63,8 @@ pub enum RunError {
     /// The CNN's model could not be fetched or does not load.
     #[error("{0}")]
     Model(String),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
 }
 
 /// What the worker keeps of the last run to write its GeoTIFF again.
@@ -274,13 +285,14 @@ fn gpu_failed<T>(result: &Result<T, SegmentError>, resources: &Resources) -> boo
     resources.backend.gpu.is_some() && matches!(result, Err(SegmentError::Backend(_)))
 }
 
-/// Segments the open raster with `params`. A GPU that fails (device lost, allocation refused)
-/// is dropped and the run goes on on the CPU: a fit is done again, labelling starts again with
-/// the fitted centres.
+/// Segments the open raster with `params`, on `pool` where there is one. A GPU that fails
+/// (device lost, allocation refused) is dropped and the run goes on on the CPU: a fit is done
+/// again, labelling starts again with the fitted centres.
 pub async fn run(
     session: &mut Session,
     params: &SegmentParams,
     resources: &mut Resources,
+    mut pool: Option<&mut Pool>,
 ) -> Result<(RunResult, LastRun), RunError> {
     let progress = Throttled::new();
     let info = session.info.clone();
@@ -289,11 +301,28 @@ pub async fn run(
 
     let (segmenter, k_curve) = match &params.method {
         MethodParams::Kmeans(kmeans) => {
-            let fitted = model::fit(reader, kmeans, params.seed, &progress)?;
-            let curve = model::k_curve(&fitted, &progress)?;
+            let fitted = match pool.as_deref_mut() {
+                Some(pool) => fit_on_pool(pool, &info, kmeans, params.seed, &progress).await?,
+                None => model::fit(reader, kmeans, params.seed, &progress)?,
+            };
+            // On the pool, a helper draws the k curve while the others label.
+            let curve = match pool.as_deref_mut() {
+                Some(pool) => {
+                    pool.start_side(
+                        Side::KCurve,
+                        &Job::KCurve {
+                            sample: fitted.sample,
+                            dims: fitted.model.spec.dims(),
+                            seed: fitted.model.seed,
+                        },
+                    )?;
+                    None
+                }
+                None => Some(model::k_curve(&fitted, &progress)?),
+            };
             let segmenter = Segmenter::kmeans(fitted.model, params.post)
                 .assigning_on(resources.backend.gpu.clone());
-            (segmenter, Some(curve))
+            (segmenter, curve)
         }
         MethodParams::Cnn(cnn) => {
             let mut fitted = fit_cnn(reader, params, cnn, resources, &progress).await;
@@ -309,35 +338,62 @@ pub async fn run(
         }
         other => return Err(RunError::Unsupported(other.name())),
     };
-    let suggested_k = k_curve.as_deref().and_then(suggest_k);
+
+    let pooled = match (&segmenter.model, pool.as_deref_mut()) {
+        (MethodModel::Kmeans(model), Some(pool)) if resources.backend.gpu.is_none() => {
+            Some((model.clone(), pool))
+        }
+        _ => None,
+    };
+    let (segmenter, (stats, labels_preview, tiles)) = match pooled {
+        Some((model, pool)) => {
+            let sinks = label_on_pool(pool, model, params, &info, &progress).await?;
+            (segmenter, sinks)
+        }
+        None => {
+            let labelled = label(reader, &segmenter, &info, &progress).await;
+            if gpu_failed(&labelled, resources)
+                && let Err(e) = &labelled
+            {
+                resources.lose_gpu(e);
+                let cpu = segmenter.on_cpu();
+                let sinks = label(reader, &cpu, &info, &progress).await?;
+                (cpu, sinks)
+            } else {
+                (segmenter, labelled?)
+            }
+        }
+    };
 
     progress.report(Stage::Hashing, 0.0);
-    let hashed = BufReader::with_capacity(
-        HASH_BUFFER,
-        BlobReader::new(session.blob.clone()).map_err(SegmentError::ReadInput)?,
-    );
-    let (blake3, bytes) = hash_input(hashed).map_err(SegmentError::ReadInput)?;
+    let (blake3, bytes) = match pool.as_deref_mut() {
+        Some(pool) => pool.hash().await?,
+        None => hash(&session.blob)?,
+    };
     progress.report(Stage::Hashing, 1.0);
+    let k_curve = match (k_curve, pool) {
+        (None, Some(pool)) if matches!(params.method, MethodParams::Kmeans(_)) => {
+            match pool.side(Side::KCurve).await? {
+                Reply::KCurve { curve } => Some(curve),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        (curve, _) => curve,
+    };
+    let suggested_k = k_curve.as_deref().and_then(suggest_k);
     let identity = InputIdentity {
         name: session.name.clone(),
         bytes,
         blake3,
     };
+    let backend = match segmenter.backend().as_str() {
+        CPU_BACKEND => CPU.to_owned(),
+        name => name.to_owned(),
+    };
+    let manifest = segmenter.manifest(identity, &backend);
+    let legend = segmenter.legend();
 
-    let mut labelled = label(reader, &segmenter, &info, identity.clone(), &progress).await;
-    if gpu_failed(&labelled, resources)
-        && let Err(e) = &labelled
-    {
-        resources.lose_gpu(e);
-        let cpu = segmenter.on_cpu();
-        labelled = label(reader, &cpu, &info, identity, &progress).await;
-    }
-    let Labelled {
-        manifest,
-        legend,
-        sinks: (stats, labels_preview, tiles),
-    } = labelled?;
-
+    let reader = &mut session.reader;
     let suggestions = suggest_names(reader, &labels_preview, legend.len(), params, &progress);
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
@@ -358,6 +414,130 @@ pub async fn run(
         tiles: tiles.tiles,
     };
     Ok((result, last))
+}
+
+/// The BLAKE3 and length of `blob`, read by this worker (when there is no pool).
+fn hash(blob: &web_sys::Blob) -> Result<(String, u64), SegmentError> {
+    let source = BlobReader::new(blob.clone()).map_err(SegmentError::ReadInput)?;
+    hash_input(BufReader::with_capacity(HASH_BUFFER, source)).map_err(SegmentError::ReadInput)
+}
+
+/// [`model::fit`] with the sample windows read by the pool's helpers, in window order.
+async fn fit_on_pool(
+    pool: &mut Pool,
+    info: &RasterInfo,
+    params: &KMeansParams,
+    seed: u64,
+    progress: &Throttled,
+) -> Result<model::Fitted, RunError> {
+    let mut sampler = Sampler::new(info, params, seed)?;
+    if sampler.needs_normaliser() {
+        let values = each_window(pool, &sampler, Stage::BandStatistics, progress, |window| {
+            Job::BandValues { window }
+        })
+        .await?
+        .into_iter()
+        .map(|reply| match reply {
+            Reply::BandValues { values } => Ok(values),
+            other => Err(unexpected(&other)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        sampler.set_normaliser(values)?;
+    }
+    let windows = each_window(pool, &sampler, Stage::Sampling, progress, |window| {
+        Job::Features { window }
+    })
+    .await?
+    .into_iter()
+    .map(|reply| match reply {
+        Reply::Features { features } => Ok(features),
+        other => Err(unexpected(&other)),
+    })
+    .collect::<Result<Vec<Features>, _>>()?;
+    Ok(sampler.fit(windows, progress)?)
+}
+
+/// The helpers' answers to `job(window)` for every window of `sampler`, in window order,
+/// reporting `stage`.
+async fn each_window(
+    pool: &mut Pool,
+    sampler: &Sampler,
+    stage: Stage,
+    progress: &Throttled,
+    job: impl Fn(usize) -> Job,
+) -> Result<Vec<Reply>, RunError> {
+    pool.broadcast(&Job::Sampler {
+        sampler: Box::new(sampler.clone()),
+    })
+    .await?;
+    let n = sampler.len();
+    let mut replies = Vec::with_capacity(n);
+    progress.report(stage, 0.0);
+    pool.map(
+        (0..n).map(job).collect(),
+        |i, reply, _| -> Result<(), RunError> {
+            replies.push(reply);
+            progress.report(stage, (i + 1) as f32 / n as f32);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(replies)
+}
+
+fn unexpected(reply: &Reply) -> RunError {
+    PoolError::Message(format!(
+        "unexpected answer from a parallel worker: {reply:?}"
+    ))
+    .into()
+}
+
+/// Labels every unit with K-Means' `model` on the pool's helpers, taking their statistics,
+/// tiles and labels in unit order (as the CLI's threads do, so the bytes do not depend on the
+/// number of helpers).
+async fn label_on_pool(
+    pool: &mut Pool,
+    model: engine::kmeans::model::KMeansModel,
+    params: &SegmentParams,
+    info: &RasterInfo,
+    progress: &Throttled,
+) -> Result<(ClassStats, LabelPreview, EncodedTiles), RunError> {
+    let classes = model.params.k;
+    let segmenter = Segmenter::kmeans(model.clone(), params.post);
+    let units: Vec<Window> = segmenter.units();
+    pool.broadcast(&Job::Labeller {
+        model: Box::new(model),
+        post: params.post,
+    })
+    .await?;
+    let mut stats = ClassStats::new(classes, info.georef.as_ref());
+    let mut preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
+    let mut tiles = EncodedTiles::new(label_encoder(info));
+    let total = units.len();
+    progress.report(Stage::Assigning, 0.0);
+    let jobs = units.iter().map(|&unit| Job::Label { unit }).collect();
+    pool.map(jobs, |i, reply, file| -> Result<(), RunError> {
+        let Reply::Labelled {
+            stats: unit_stats,
+            tiles: places,
+            labels,
+        } = reply
+        else {
+            return Err(unexpected(&reply));
+        };
+        let payload = file
+            .map(|f| js_sys::Uint8Array::new(&f).to_vec())
+            .unwrap_or_default();
+        let (unit_tiles, unit_labels) = split_payload(&places, labels, &payload)
+            .ok_or_else(|| PoolError::Message("a labelled unit came back incomplete".to_owned()))?;
+        stats.merge(&unit_stats);
+        preview.add_samples(units[i], &unit_labels);
+        tiles.tiles.extend(unit_tiles);
+        progress.report(Stage::Assigning, (i + 1) as f32 / total as f32);
+        Ok(())
+    })
+    .await?;
+    Ok((stats, preview, tiles))
 }
 
 /// Suggested class names from the labels of `preview` (none where the bands do not allow
@@ -394,38 +574,19 @@ async fn fit_cnn(
     Ok(cnn::method::fit(reader, cnn, params.seed, cnn_runtime, progress).await?)
 }
 
-/// The outputs of labelling every unit.
-struct Labelled {
-    manifest: RunManifest,
-    legend: Vec<LegendEntry>,
-    sinks: (ClassStats, LabelPreview, EncodedTiles),
-}
-
-/// Labels every unit with `segmenter` into the class statistics, the label preview and the
-/// compressed tiles.
+/// Labels every unit with `segmenter` on this worker into the class statistics, the label
+/// preview and the compressed tiles.
 async fn label(
     reader: &mut GeoTiffReader<BlobReader>,
     segmenter: &Segmenter,
     info: &RasterInfo,
-    identity: InputIdentity,
     progress: &Throttled,
-) -> Result<Labelled, SegmentError> {
-    let backend = match segmenter.backend().as_str() {
-        CPU_BACKEND => CPU.to_owned(),
-        name => name.to_owned(),
-    };
-    let manifest = segmenter.manifest(identity, &backend);
-    let legend = segmenter.legend();
-    let options = writer_options(info, &legend, &manifest);
+) -> Result<(ClassStats, LabelPreview, EncodedTiles), SegmentError> {
     let mut sinks = (
         ClassStats::new(segmenter.classes(), info.georef.as_ref()),
         LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
-        EncodedTiles::new(TileEncoder::new(&options)),
+        EncodedTiles::new(label_encoder(info)),
     );
     segmenter.run(reader, &mut sinks, progress).await?;
-    Ok(Labelled {
-        manifest,
-        legend,
-        sinks,
-    })
+    Ok(sinks)
 }

@@ -7,6 +7,9 @@
 //! and posts its reply; only then does the next job start. So a `Preview` or an `Export` sent
 //! during a run is answered after the run. The page cancels a run by terminating the worker and
 //! starting a fresh one, so nothing here needs to poll for it.
+//!
+//! The same program runs the pool's helpers ([`crate::pool`]): a helper gets its jobs from the
+//! worker that started it, under their own key, through the same queue.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,11 +21,13 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::blob_reader::BlobReader;
+use crate::pool::messages::{JOB_KEY, REPLY_KEY};
+use crate::pool::{self, Pool};
 use crate::{backend, run};
 
 use web::format::file_info;
 use web::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
-use web::transport::{envelope, open};
+use web::transport::{envelope, envelope_as, open, open_as};
 
 use crate::backend::CPU;
 
@@ -34,8 +39,12 @@ pub(crate) struct Session {
     pub(crate) info: RasterInfo,
 }
 
-/// A message of the page waiting its turn, with the `Blob` sent along (for `Open`).
-type Job = (ToWorker, Option<JsValue>);
+/// A message waiting its turn, with the `Blob` sent along (for `Open`): from the page, or,
+/// in a helper, a job of the pool.
+enum Job {
+    Page(ToWorker, Option<JsValue>),
+    Pool(pool::messages::Job, Option<JsValue>),
+}
 
 #[derive(Default)]
 struct State {
@@ -45,6 +54,9 @@ struct State {
     last: Option<run::LastRun>,
     /// The backend and the fetched models; taken out while a run or a backend change uses them.
     resources: Option<run::Resources>,
+    /// The helpers that read and label in parallel, started when a raster is opened; taken
+    /// out while a run uses them.
+    pool: Option<Pool>,
     /// Jobs not started yet, oldest first.
     queue: VecDeque<Job>,
     /// Whether the drain loop is running (it then takes every job queued meanwhile).
@@ -66,7 +78,13 @@ pub fn start() {
     }));
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        match open::<ToWorker>(&event.data()) {
+        let data = event.data();
+        let job = if js_sys::Reflect::has(&data, &JOB_KEY.into()).unwrap_or(false) {
+            open_as(JOB_KEY, &data).map(|(job, file)| Job::Pool(job, file))
+        } else {
+            open::<ToWorker>(&data).map(|(msg, file)| Job::Page(msg, file))
+        };
+        match job {
             Ok(job) => enqueue(job),
             Err(e) => post(&FromWorker::Panic {
                 message: e.to_string(),
@@ -76,9 +94,21 @@ pub fn start() {
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
     with_state(|state| state.resources = Some(run::Resources::default()));
+    if !is_helper() {
+        ensure_pool(None);
+    }
     post(&FromWorker::Ready {
         backend: CPU.to_owned(),
     });
+}
+
+/// Whether this worker is a helper of another worker's pool (its parent is a worker, not the
+/// page): helpers never start pools of their own.
+fn is_helper() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|n| n == pool::HELPER_NAME)
 }
 
 /// Posts a message to the page.
@@ -133,13 +163,41 @@ fn enqueue(job: Job) {
 /// Runs the queued jobs one after the other, posting each reply before the next job starts;
 /// stops when the queue is empty.
 async fn drain() {
-    while let Some((msg, file)) = with_state(|state| {
+    while let Some(next) = with_state(|state| {
         let next = state.queue.pop_front();
         state.draining = next.is_some();
         next
     }) {
-        let reply = job(msg, file).await;
-        post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }.into()));
+        match next {
+            Job::Page(msg, file) => {
+                let reply = job(msg, file).await;
+                post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }.into()));
+            }
+            Job::Pool(job, file) => {
+                let (reply, payload) = pool::helper::answer(job, file).await;
+                post_pool_reply(&reply, payload);
+                // Jobs follow each other without a pause: let the browser free the buffers of
+                // the file's reads between them.
+                pool::next_task().await;
+            }
+        }
+    }
+}
+
+/// Posts a helper's reply to the worker that started it, its bytes in a transferred buffer.
+fn post_pool_reply(reply: &pool::messages::Reply, payload: Option<Vec<u8>>) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let payload = payload.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
+    let posted = envelope_as(REPLY_KEY, reply, payload.as_ref().map(AsRef::as_ref)).map(|value| {
+        match &payload {
+            Some(p) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&p.buffer())),
+            None => scope.post_message(&value),
+        }
+    });
+    match posted {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => web_sys::console::error_2(&"mapseg helper: postMessage failed".into(), &e),
+        Err(e) => web_sys::console::error_1(&e.to_string().into()),
     }
 }
 
@@ -155,12 +213,15 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             name,
             display,
             with_preview,
+            workers,
         } => {
             with_state(|state| {
                 state.session = None;
                 state.last = None;
             });
+            ensure_pool(workers);
             let (session, reply) = open_file(name, file, display, with_preview)?;
+            open_in_pool(&session);
             with_state(|state| state.session = Some(session));
             Ok(reply.into())
         }
@@ -178,10 +239,12 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             })
             .ok_or_else(|| "no raster is open".to_owned())?;
             let mut resources = take_resources();
-            let outcome = run::run(&mut session, &params, &mut resources).await;
+            let mut pool = with_state(|state| state.pool.take());
+            let outcome = run::run(&mut session, &params, &mut resources, pool.as_mut()).await;
             with_state(|state| {
                 state.session = Some(session);
                 state.resources = Some(resources);
+                state.pool = pool.filter(|p| p.broken().is_none());
             });
             let (result, last) = outcome.map_err(|e| e.to_string())?;
             with_state(|state| state.last = Some(last));
@@ -248,6 +311,34 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
                 .into(),
             })
         }
+    }
+}
+
+/// Starts the pool (of `workers` helpers, or the default size) unless it runs with that size.
+/// Helpers load in the background. A pool that cannot start only costs the parallelism: the
+/// worker then does every job itself.
+fn ensure_pool(workers: Option<usize>) {
+    let size = pool::size(workers);
+    let mut current = with_state(|state| state.pool.take()).filter(|p| p.len() == size);
+    if current.is_none() {
+        current = Pool::start(size)
+            .inspect_err(|e| web_sys::console::warn_1(&e.to_string().into()))
+            .ok();
+    }
+    with_state(|state| state.pool = current);
+}
+
+/// Has the pool open the raster of `session` (and start hashing it).
+fn open_in_pool(session: &Session) {
+    let opened = with_state(|state| {
+        state
+            .pool
+            .as_mut()
+            .map(|p| p.open(&session.name, session.blob.as_ref()))
+    });
+    if let Some(Err(e)) = opened {
+        web_sys::console::warn_1(&e.to_string().into());
+        with_state(|state| state.pool = None);
     }
 }
 

@@ -64,6 +64,13 @@ impl BackendChoice {
     }
 }
 
+/// The pool's size when the page does not set one: one worker per logical core, at most this
+/// many (each holds its own reader and buffers).
+pub const DEFAULT_MAX_WORKERS: usize = 8;
+
+/// The most workers a page may ask for (`?workers=`).
+pub const MAX_WORKERS: usize = 32;
+
 /// What the page asks of the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -76,6 +83,9 @@ pub enum ToWorker {
         /// Whether to render the display image; false when a fresh worker takes over the
         /// raster after a cancel and the page keeps the image it has.
         with_preview: bool,
+        /// Workers that read and label the raster in parallel (the worker's pool); `None`:
+        /// one per logical core, at most [`DEFAULT_MAX_WORKERS`].
+        workers: Option<usize>,
     },
     /// Renders the display image of the open raster again with other bands.
     Preview { display: [usize; 3] },

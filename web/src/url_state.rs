@@ -1,7 +1,8 @@
 //! The run settings in the page's URL query, so that a link reproduces a run:
 //! `?k=6&res=4&smooth=5&mmu=64&seed=7&bands=1,2,3&rgb=3,2,1&presmooth=1&normalise=zscore`, or
 //! `?method=cnn&k=8&res=2&spectra=0.5&roles=red,green,blue,nir` for the CNN, and
-//! `&backend=cpu` or `&backend=webgpu` to force where the work runs
+//! `&backend=cpu` or `&backend=webgpu` to force where the work runs, `&workers=N` to set how
+//! many workers read and label in parallel (default: one per core, at most 8)
 //! (bands 1-based; `method`, `backend`, `presmooth`, `normalise` and `spectra` only when they
 //! differ from the defaults, like the CLI's options). Missing or invalid values fall back to
 //! the engine's defaults.
@@ -15,7 +16,7 @@ use engine::kmeans::model::KMeansParams;
 use engine::normalise::Normalisation;
 use engine::pipeline::{MethodParams, PostProcess, SegmentParams};
 
-use crate::protocol::BackendChoice;
+use crate::protocol::{BackendChoice, MAX_WORKERS};
 
 /// The numbers of classes the engine fits.
 pub const K_RANGE: RangeInclusive<usize> = 2..=MAX_K;
@@ -78,6 +79,8 @@ pub struct Settings {
     pub spectra: f32,
     /// CNN: band roles (the CLI's `--band-roles` syntax); `None` reads them from the file.
     pub roles: Option<String>,
+    /// Size of the worker pool (`None`: one per logical core, capped).
+    pub workers: Option<usize>,
 }
 
 impl Default for Settings {
@@ -98,6 +101,7 @@ impl Default for Settings {
             display: None,
             spectra: DEFAULT_SPECTRA,
             roles: None,
+            workers: None,
         }
     }
 }
@@ -125,6 +129,13 @@ impl Settings {
                 "roles" => {
                     let roles = decode(value);
                     s.roles = (!roles.trim().is_empty()).then_some(roles);
+                }
+                "workers" => {
+                    if let Ok(n) = value.parse::<usize>()
+                        && (1..=MAX_WORKERS).contains(&n)
+                    {
+                        s.workers = Some(n);
+                    }
                 }
                 "k" => set(&mut s.k, value, |k| K_RANGE.contains(k)),
                 "res" => set(&mut s.resolution, value, |r| RESOLUTIONS.contains(r)),
@@ -182,6 +193,9 @@ impl Settings {
         if self.backend != BackendChoice::default() {
             q.push_str("&backend=");
             q.push_str(self.backend.name());
+        }
+        if let Some(n) = self.workers {
+            q.push_str(&format!("&workers={n}"));
         }
         q
     }
@@ -350,6 +364,24 @@ mod tests {
             s.to_query(),
             "?k=6&res=4&smooth=5&mmu=64&seed=7&bands=4,5,6&rgb=3,2,1"
         );
+    }
+
+    #[test]
+    fn the_pool_size_round_trips_and_out_of_range_sizes_fall_back() {
+        let s = Settings {
+            workers: Some(3),
+            ..Settings::default()
+        };
+        assert!(s.to_query().ends_with("&workers=3"));
+        assert_eq!(Settings::from_query(&s.to_query()), s);
+        for bad in ["0", "33", "-1", "two", ""] {
+            assert_eq!(
+                Settings::from_query(&format!("?workers={bad}")).workers,
+                None,
+                "workers={bad}"
+            );
+        }
+        assert_eq!(Settings::from_query("?workers=32").workers, Some(32));
     }
 
     #[test]

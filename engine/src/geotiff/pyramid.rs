@@ -51,6 +51,10 @@ fn mode(values: &[u8], nodata: Option<u8>) -> u8 {
 /// Writes the 2×2 modes of the `width`×`height` pixels of `src` (rows `src_stride` apart) into
 /// `dst` (rows `dst_stride` apart) from index `dst_start`: ⌈width/2⌉ × ⌈height/2⌉ pixels. An
 /// odd last row or column makes blocks of fewer pixels.
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn reduce(
     src: &[u8],
     src_stride: usize,

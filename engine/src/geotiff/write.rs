@@ -119,11 +119,22 @@ impl EncodedTile {
 impl TileEncoder {
     /// An encoder for the tiles of a raster written with `options`.
     pub fn new(options: &WriterOptions) -> Self {
+        Self::for_raster(
+            options.width,
+            options.height,
+            options.bands,
+            options.sample_type,
+        )
+    }
+
+    /// An encoder for the tiles of a `width`×`height` raster of `bands` bands of
+    /// `sample_type` (what [`Self::new`] takes from the writer's options).
+    pub fn for_raster(width: u32, height: u32, bands: usize, sample_type: SampleType) -> Self {
         Self {
-            width: options.width,
-            height: options.height,
-            bands: options.bands,
-            sample_type: options.sample_type,
+            width,
+            height,
+            bands,
+            sample_type,
             level: DEFLATE_LEVEL,
         }
     }

@@ -34,6 +34,10 @@ pub fn assign(
     }
 }
 
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn assign_fixed<const D: usize>(
     points: &[f32],
     centres: &[f32],
@@ -83,6 +87,10 @@ fn assign_fixed<const D: usize>(
     }
 }
 
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn assign_dynamic(
     points: &[f32],
     dims: usize,

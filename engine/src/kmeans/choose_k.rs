@@ -88,6 +88,10 @@ impl<P: Progress> Progress for Scaled<'_, P> {
 }
 
 /// Mean silhouette coefficient of a labelled point set (exact, quadratic in the point count).
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn silhouette(points: &[f32], dims: usize, labels: &[u8], k: usize) -> f64 {
     let n = labels.len();
     let mut sizes = vec![0usize; k];

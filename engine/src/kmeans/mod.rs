@@ -209,6 +209,10 @@ fn draw_weighted(weights: &[f32], total: f64, rng: &mut ChaCha8Rng) -> usize {
 
 /// Moves every centre to the mean of its points; a centre that lost all its points is moved to
 /// the point farthest from its own centre. Returns the largest distance a centre moved.
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd"),
+    target_feature(enable = "simd128")
+)]
 fn update_centres(
     points: &[f32],
     dims: usize,

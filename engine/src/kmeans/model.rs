@@ -142,7 +142,7 @@ impl KMeansParams {
 }
 
 /// Fitted centres plus everything needed to turn any window of the raster into features.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KMeansModel {
     pub params: KMeansParams,
     pub seed: u64,
@@ -252,7 +252,8 @@ fn each_window<T>(
 }
 
 /// The fitting sample, window by window (see the module documentation for the order of calls).
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable, so other workers can read windows of the same plan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampler {
     spec: FeatureSpec,
     params: KMeansParams,

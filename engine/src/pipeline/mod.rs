@@ -17,7 +17,7 @@ mod segmenter;
 mod tiling;
 
 pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
-pub use output::{CPU_BACKEND, write_geotiff, writer_options};
+pub use output::{CPU_BACKEND, label_encoder, write_geotiff, writer_options};
 #[cfg(feature = "cnn")]
 pub use runtime::Accelerator;
 pub use runtime::Runtime;

@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use super::SegmentError;
-use crate::geotiff::{CogWriter, EncodedTile, RasterInfo, WriterOptions};
+use crate::geotiff::{CogWriter, EncodedTile, RasterInfo, TileEncoder, WriterOptions};
 use crate::labels::{LegendEntry, NODATA};
 use crate::manifest::RunManifest;
 use crate::raster::SampleType;
@@ -35,6 +35,12 @@ pub fn writer_options(
         metadata,
         band_descriptions: vec!["class".into()],
     }
+}
+
+/// The encoder of the label raster's tiles (what [`writer_options`] describe: one u8 band of
+/// the raster's size), for front ends that compress tiles away from the writer.
+pub fn label_encoder(info: &RasterInfo) -> TileEncoder {
+    TileEncoder::for_raster(info.width, info.height, 1, SampleType::U8)
 }
 
 /// Writes `tiles` (all tiles of a run, compressed with `options`) as a cloud-optimised label

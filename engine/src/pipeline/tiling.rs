@@ -94,6 +94,10 @@ pub(crate) struct PixelMap {
 impl PixelMap {
     /// The labels of `grid` (over `blocks`) spread over the pixels of `core`, [`NODATA`] where a
     /// pixel has no data.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "simd"),
+        target_feature(enable = "simd128")
+    )]
     pub fn expand(&self, grid: &[u8]) -> Vec<u8> {
         let PixelMap {
             core,

@@ -166,6 +166,7 @@ fn restart(state: AppState) {
                 name,
                 display: state.settings.with_untracked(|s| s.display),
                 with_preview: false,
+                workers: state.settings.with_untracked(|s| s.workers),
             },
             Some(&blob),
         );
@@ -213,12 +214,13 @@ pub fn open_blob(state: AppState, name: String, blob: wasm_bindgen::JsValue) {
     state.preview.set(None);
     state.busy.set(Busy::Opening);
     // The display mapping of the URL applies to the first raster only.
-    let display = state.settings.with_untracked(|s| s.display);
+    let (display, workers) = state.settings.with_untracked(|s| (s.display, s.workers));
     send(
         &ToWorker::Open {
             name,
             display,
             with_preview: true,
+            workers,
         },
         Some(&blob),
     );

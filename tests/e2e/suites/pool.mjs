@@ -1,0 +1,47 @@
+// The worker's pool of parallel workers: a run writes the same GeoTIFF whatever the number of
+// workers, and the worker for browsers without WebAssembly SIMD writes it too; the manifest's
+// input hash (computed by a helper while the run goes on) names the file.
+
+import fs from 'node:fs';
+import { assert, assertEqual } from '../lib/assert.mjs';
+import { download, loadFile, runToResult } from '../lib/app.mjs';
+
+/** K-Means on the CPU with `workers` workers on `file`: the GeoTIFF's bytes and the manifest. */
+async function geotiff(t, file, workers) {
+  const page = await t.open(`?backend=cpu&k=6&res=2&smooth=3&mmu=16${workers ? `&workers=${workers}` : ''}`);
+  await loadFile(page, file);
+  await runToResult(page);
+  const bytes = fs.readFileSync(await download(page, 'download-geotiff', t.tmp));
+  const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
+  assertEqual(page.mapsegErrors.length, 0, 'page errors');
+  await page.close();
+  return { bytes, manifest };
+}
+
+export default [
+  {
+    name: 'pool: one, two and four workers, and the worker without WebAssembly SIMD, write the same GeoTIFF',
+    serviceWorkers: 'block',
+    async fn(t) {
+      // 1600 x 1600 px: 14 units of 1024 x 256, so every worker labels several.
+      const file = t.fixtures.medium();
+      const one = await geotiff(t, file, 1);
+      assertEqual(one.manifest.input.bytes, fs.statSync(file).size, 'manifest: input bytes');
+      assert(/^[0-9a-f]{64}$/.test(one.manifest.input.blake3), `manifest: input hash ${one.manifest.input.blake3}`);
+      for (const workers of [2, 4]) {
+        const other = await geotiff(t, file, workers);
+        assert(other.bytes.equals(one.bytes), `the GeoTIFF of ${workers} workers differs from one worker's`);
+      }
+      // What Chromium 87 sees: the SIMD probe fails, and worker_loader.js starts worker_legacy.
+      await t.context.route('**/worker_loader.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: 'WebAssembly.validate = function () { return false; };\n' + await response.text() });
+      });
+      let legacyLoaded = false;
+      t.context.on('request', (r) => { if (r.url().includes('worker_legacy_bg.wasm')) legacyLoaded = true; });
+      const legacy = await geotiff(t, file, 2);
+      assert(legacyLoaded, 'worker_legacy_bg.wasm was not loaded');
+      assert(legacy.bytes.equals(one.bytes), 'the GeoTIFF of the worker without SIMD differs');
+    },
+  },
+];

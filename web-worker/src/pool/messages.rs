@@ -1,0 +1,80 @@
+//! What the worker and its pool of helpers say to each other: a [`Job`] goes to one helper, a
+//! [`Reply`] comes back for each job, in the order the helper got them. Large bytes (a unit's
+//! compressed tiles and labels) travel beside the message in a transferred buffer, never
+//! through serde ([`web::transport::unit_payload`]).
+
+use engine::features::Features;
+use engine::kmeans::KChoice;
+use engine::kmeans::model::{KMeansModel, Sampler};
+use engine::pipeline::PostProcess;
+use engine::raster::Window;
+use engine::stats::ClassStats;
+use serde::{Deserialize, Serialize};
+use web::transport::TilePlace;
+
+/// The key of a job in its envelope (the page's messages use `msg`).
+pub const JOB_KEY: &str = "job";
+/// The key of a reply in its envelope.
+pub const REPLY_KEY: &str = "reply";
+
+/// Work for one helper.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Opens the `Blob` sent along (the raster the page opened) with a reader of its own.
+    Open { name: String },
+    /// Hashes the whole file for the run manifest ([`Reply::Hashed`]).
+    Hash,
+    /// The sample plan the next `BandValues` and `Features` jobs read from.
+    Sampler { sampler: Box<Sampler> },
+    /// The band values of one sample window, for the normalisation.
+    BandValues { window: usize },
+    /// The features of one sample window.
+    Features { window: usize },
+    /// The fitted K-Means model and post-processing the next `Label` jobs use.
+    Labeller {
+        model: Box<KMeansModel>,
+        post: PostProcess,
+    },
+    /// Labels one unit ([`Reply::Labelled`]).
+    Label { unit: Window },
+    /// The k curve of a fit ([`Reply::KCurve`]): `sample` holds its points of `dims` features.
+    KCurve {
+        sample: Vec<f32>,
+        dims: usize,
+        seed: u64,
+    },
+}
+
+/// A helper's answer to one [`Job`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    /// The job needed no answer but its completion (`Open`, `Sampler`, `Labeller`).
+    Done,
+    Hashed {
+        blake3: String,
+        bytes: u64,
+    },
+    BandValues {
+        values: Vec<Vec<f64>>,
+    },
+    Features {
+        features: Features,
+    },
+    KCurve {
+        curve: Vec<KChoice>,
+    },
+    /// A labelled unit: its statistics, and the places and lengths of its compressed tiles,
+    /// whose bytes come beside the message one after the other, followed by the unit's labels
+    /// that the label preview keeps (`labels` bytes, `LabelPreview::samples`).
+    Labelled {
+        stats: ClassStats,
+        tiles: Vec<TilePlace>,
+        labels: usize,
+    },
+    /// The job failed; the message names the problem.
+    Failed {
+        message: String,
+    },
+}
