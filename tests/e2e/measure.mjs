@@ -19,8 +19,9 @@
 //
 // MAPSEG_MEASURE_LOG=1 also prints the page's and the worker's console output of each measurement to standard error.
 //
-// One JSON object per measurement on standard output. For each: wall time from handing the file to the page until
-// `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
+// One JSON object per measurement on standard output. For each: the app's start-up until its worker is ready
+// (`worker_ready_ms`; a user picks a file meanwhile, so the clock starts after it), wall time from handing the file
+// to the page until the file panel shows it (`load_ms`) and until `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
 // shows it, else from gdalinfo), the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
 // (`[data-testid=backend]`, with `gpu` from its `data-gpu`), the renderer's peak resident memory (VmHWM of the process
 // that hosts the page and its worker; the baseline after start-up is printed next to it; the GPU process is not
@@ -165,6 +166,10 @@ async function measure(url, fields, load, file = null, polygons = null) {
   try {
     const page = await openApp(browser.context, url, log);
     await watchWasmMemory(page);
+    // A user picks a file while the app starts: time from the drop once the worker is ready.
+    const opened = Date.now();
+    await page.waitForFunction(() => document.body.dataset.workerReady === '1', null, { timeout: 60_000 });
+    const workerReadyMs = Date.now() - opened;
     const baseline = largestRenderer(browser.profile);
     const start = Date.now();
     await load(page);
@@ -186,6 +191,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
       height,
       megapixels,
       hardware_concurrency: hardwareConcurrency,
+      worker_ready_ms: workerReadyMs,
       load_ms: loadedMs,
       drop_to_result_ms: wallMs,
       data_elapsed_ms: elapsedMs,

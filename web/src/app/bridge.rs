@@ -337,6 +337,13 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
     match msg {
         FromWorker::Ready { backend } => {
             state.backend.set(backend);
+            // For measurements: the worker can take a file now (`body[data-worker-ready]`).
+            if let Some(body) = dom::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.body())
+            {
+                let _ = body.set_attribute("data-worker-ready", "1");
+            }
             WORKER.with(|w| {
                 if let Some(handle) = w.borrow_mut().as_mut() {
                     handle.ready = true;
