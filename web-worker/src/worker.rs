@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use engine::geotiff::{GeoTiffReader, RasterInfo};
+use engine::geotiff::{GeoTiffReader, Limits, RasterInfo};
 use engine::preview::render_preview;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -30,6 +30,12 @@ use web::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
 use web::transport::{envelope, envelope_as, open, open_as};
 
 use crate::backend::CPU;
+
+/// The chunk cache of this worker's own reader. The helpers label K-Means runs, so this
+/// reader mostly decodes each chunk once (the display image, class names); a CNN run labels
+/// here and decodes some chunks twice. WebAssembly memory never shrinks: a cache of the
+/// default 32 MiB would stay allocated for the whole session.
+const CHUNK_CACHE_BYTES: usize = 8 << 20;
 
 /// The raster the page opened.
 pub(crate) struct Session {
@@ -128,10 +134,12 @@ impl From<FromWorker> for Reply {
     }
 }
 
-/// Posts a reply, its file beside the message in a transferred buffer.
-fn post_reply(reply: Reply) {
+/// Posts a reply, its file (or the image or label preview it carries) beside the message in a
+/// transferred buffer.
+fn post_reply(mut reply: Reply) {
     let file = reply
         .file
+        .or_else(|| reply.msg.take_bytes())
         .map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
     send(&reply.msg, file.as_ref());
 }
@@ -362,7 +370,10 @@ fn open_file(
     if size == 0 {
         return Err(format!("cannot read {name}: the file is empty"));
     }
-    let reader = GeoTiffReader::open(source).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let mut limits = Limits::default();
+    limits.chunk_cache_bytes = CHUNK_CACHE_BYTES;
+    let reader = GeoTiffReader::with_limits(source, limits)
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
     let info = reader.info().clone();
     let panel = file_info(&name, size, &info).map_err(|e| e.to_string())?;
     let mut session = Session {

@@ -179,12 +179,44 @@ pub enum FromWorker {
     },
 }
 
+impl FromWorker {
+    /// Takes out the bytes this message carries (a display image's pixels, a result's label
+    /// preview), which travel beside it in a transferred buffer: serde's tagged enums would
+    /// buffer every byte as a value of its own, and cost about a second for a 1024² image.
+    pub fn take_bytes(&mut self) -> Option<Vec<u8>> {
+        match self {
+            FromWorker::Opened {
+                preview: Some(image),
+                ..
+            }
+            | FromWorker::Preview { preview: image } => Some(std::mem::take(&mut image.pixels)),
+            FromWorker::Result(result) => Some(std::mem::take(&mut result.labels)),
+            _ => None,
+        }
+    }
+
+    /// Puts back the bytes [`Self::take_bytes`] took out; false when this message carries none.
+    pub fn put_bytes(&mut self, bytes: Vec<u8>) -> bool {
+        match self {
+            FromWorker::Opened {
+                preview: Some(image),
+                ..
+            }
+            | FromWorker::Preview { preview: image } => image.pixels = bytes,
+            FromWorker::Result(result) => result.labels = bytes,
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// An RGBA8 image (row-major) and how it maps onto the raster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub width: u32,
     pub height: u32,
-    #[serde(with = "serde_bytes")]
+    /// Travels beside the message ([`FromWorker::take_bytes`]), not through serde.
+    #[serde(skip)]
     pub pixels: Vec<u8>,
 }
 
@@ -194,7 +226,8 @@ pub struct RunResult {
     /// Decimated labels on the grid of the display image (255 = nodata).
     pub label_width: u32,
     pub label_height: u32,
-    #[serde(with = "serde_bytes")]
+    /// Travels beside the message ([`FromWorker::take_bytes`]), not through serde.
+    #[serde(skip)]
     pub labels: Vec<u8>,
     pub legend: Vec<LegendEntry>,
     pub rows: Vec<ClassRow>,
@@ -242,6 +275,33 @@ mod tests {
     use engine::kmeans::model::KMeansParams;
 
     use super::*;
+
+    #[test]
+    fn images_and_label_previews_travel_beside_the_message() {
+        let image = Image {
+            width: 2,
+            height: 1,
+            pixels: vec![1, 2, 3, 255, 4, 5, 6, 255],
+        };
+        let mut msg = FromWorker::Preview {
+            preview: image.clone(),
+        };
+        let bytes = msg.take_bytes().unwrap();
+        assert_eq!(bytes, image.pixels);
+        let text = serde_json::to_string(&msg).unwrap();
+        assert!(!text.contains("pixels"), "{text}");
+        let mut back: FromWorker = serde_json::from_str(&text).unwrap();
+        assert!(back.put_bytes(bytes));
+        assert_eq!(back, FromWorker::Preview { preview: image });
+
+        let mut none = FromWorker::Progress {
+            stage: engine::progress::Stage::Assigning,
+            fraction: 0.5,
+        };
+        assert_eq!(none.take_bytes(), None);
+        assert!(!none.put_bytes(vec![1]));
+        assert_eq!(FromWorker::Exported.take_bytes(), None);
+    }
 
     #[test]
     fn a_run_carries_its_method() {
@@ -319,8 +379,12 @@ mod tests {
             suggestions: Vec::new(),
         };
         let msg = FromWorker::Result(Box::new(result));
-        let json = serde_json::to_value(&msg).unwrap();
+        let mut sent = msg.clone();
+        let labels = sent.take_bytes().unwrap();
+        let json = serde_json::to_value(&sent).unwrap();
         assert!(json["k_curve"].is_null());
-        assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), msg);
+        let mut back = serde_json::from_value::<FromWorker>(json).unwrap();
+        assert!(back.put_bytes(labels));
+        assert_eq!(back, msg);
     }
 }

@@ -75,7 +75,16 @@ pub fn spawn_worker(state: AppState) {
             return;
         }
         match open::<FromWorker>(&event.data()) {
-            Ok((msg, file)) => dispatch(state, msg, file.map(|f| js_sys::Uint8Array::new(&f))),
+            Ok((mut msg, file)) => {
+                let mut file = file.map(|f| js_sys::Uint8Array::new(&f));
+                // An image or a label preview travels beside its message.
+                if let Some(bytes) = file.as_ref().map(js_sys::Uint8Array::to_vec)
+                    && msg.put_bytes(bytes)
+                {
+                    file = None;
+                }
+                dispatch(state, msg, file)
+            }
             Err(e) => state.fail(e.to_string(), true),
         }
     });
