@@ -425,9 +425,20 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         for helper in &self.helpers {
-            helper.link.borrow().worker.terminate();
+            let worker = &helper.link.borrow().worker;
+            // The handlers below are dropped with the pool; a helper stopped while it loads
+            // may still report an error, which must not reach the page as this worker's own.
+            worker.set_onmessage(None);
+            ERROR_SINK.with(|sink| worker.set_onerror(Some(sink.as_ref().unchecked_ref())));
+            worker.terminate();
         }
     }
+}
+
+thread_local! {
+    /// An error handler that only keeps a stopped helper's error from going up to the page.
+    static ERROR_SINK: Closure<dyn FnMut(ErrorEvent)> =
+        Closure::new(|event: ErrorEvent| event.prevent_default());
 }
 
 /// Returns to the event loop and resumes in a new task (through a `MessageChannel`, which
@@ -497,6 +508,8 @@ fn spawn(index: usize, inbox: &Rc<RefCell<Inbox>>) -> Result<Helper, PoolError> 
         })
     };
     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        // Handled here: an error of a helper must not go up to the page as this worker's.
+        event.prevent_default();
         deliver(Incoming::Stopped(event.message()));
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
