@@ -511,8 +511,8 @@ fn overall_fraction(cnn: bool, stage: Stage, fraction: f32) -> f64 {
             Stage::Sampling => (0.05, 0.28),
             Stage::Fitting => (0.33, 0.04),
             Stage::KCurve => (0.37, 0.04),
-            Stage::Hashing => (0.41, 0.02),
-            Stage::Assigning => (0.43, 0.55),
+            Stage::Assigning => (0.41, 0.55),
+            Stage::Hashing => (0.96, 0.02),
             Stage::Writing => (0.98, 0.02),
             _ => (0.0, 0.0),
         }
@@ -520,10 +520,11 @@ fn overall_fraction(cnn: bool, stage: Stage, fraction: f32) -> f64 {
         match stage {
             Stage::BandStatistics => (0.0, 0.1),
             Stage::Sampling => (0.1, 0.1),
-            Stage::Fitting => (0.2, 0.2),
-            Stage::KCurve => (0.4, 0.1),
-            Stage::Hashing => (0.5, 0.05),
-            Stage::Assigning => (0.55, 0.4),
+            Stage::Fitting => (0.2, 0.15),
+            Stage::KCurve => (0.35, 0.05),
+            Stage::Assigning => (0.4, 0.5),
+            // The hash is taken while the units are labelled; the run waits for it after.
+            Stage::Hashing => (0.9, 0.05),
             Stage::Writing => (0.95, 0.05),
             _ => (0.0, 0.0),
         }
