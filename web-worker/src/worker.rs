@@ -27,7 +27,7 @@ use crate::{backend, run};
 
 use web::format::file_info;
 use web::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
-use web::transport::{envelope, envelope_as, open, open_as};
+use web::transport::{envelope_as, open, open_as};
 
 use crate::backend::CPU;
 
@@ -145,8 +145,14 @@ fn post_reply(mut reply: Reply) {
 }
 
 fn send(msg: &FromWorker, payload: Option<&js_sys::Uint8Array>) {
+    send_as("msg", msg, payload);
+}
+
+/// Posts `msg` under `key` to whoever started this worker (the page, or the worker whose
+/// helper this is), `payload` beside it in a transferred buffer.
+fn send_as(key: &str, msg: &impl serde::Serialize, payload: Option<&js_sys::Uint8Array>) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let posted = envelope(msg, payload.map(AsRef::as_ref)).map(|value| match payload {
+    let posted = envelope_as(key, msg, payload.map(AsRef::as_ref)).map(|value| match payload {
         Some(p) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&p.buffer())),
         None => scope.post_message(&value),
     });
@@ -194,19 +200,8 @@ async fn drain() {
 
 /// Posts a helper's reply to the worker that started it, its bytes in a transferred buffer.
 fn post_pool_reply(reply: &pool::messages::Reply, payload: Option<Vec<u8>>) {
-    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let payload = payload.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
-    let posted = envelope_as(REPLY_KEY, reply, payload.as_ref().map(AsRef::as_ref)).map(|value| {
-        match &payload {
-            Some(p) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&p.buffer())),
-            None => scope.post_message(&value),
-        }
-    });
-    match posted {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => web_sys::console::error_2(&"mapseg helper: postMessage failed".into(), &e),
-        Err(e) => web_sys::console::error_1(&e.to_string().into()),
-    }
+    send_as(REPLY_KEY, reply, payload.as_ref());
 }
 
 /// A short borrow of the state; never held across a job's work or an `await`.
