@@ -28,6 +28,15 @@ pub enum Command {
     Polygons(PolygonsArgs),
     /// Merge classes of a label GeoTIFF written by `mapseg segment` into one.
     Relabel(RelabelArgs),
+    /// Fit a model once on a sample of one raster, a list of rasters or a VRT mosaic, for
+    /// `mapseg apply` to label in parts.
+    Fit(FitArgs),
+    /// Label one part of N with a fitted model (one array task of Slurm, Kubernetes, AWS or
+    /// Google Batch, Cloud Run…): part I of one raster, or the files of part I of a list.
+    Apply(ApplyArgs),
+    /// Put the parts of `mapseg apply` together: a COG and/or a VRT with the colour table,
+    /// class names and manifest, and the summed statistics.
+    Merge(MergeArgs),
     /// Time clustering alone (fit + assign of every pixel) on a raster held in memory.
     #[command(hide = true)]
     BenchCluster(BenchArgs),
@@ -48,6 +57,47 @@ pub struct SegmentArgs {
     /// Output label GeoTIFF (written atomically: a failed run leaves no partial file).
     #[arg(short, long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub method: MethodArgs,
+    /// Write per-class statistics (pixels, m², ha, %) as CSV.
+    #[arg(long)]
+    pub stats: Option<PathBuf>,
+    /// Write the run manifest as JSON.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Also write the classes as polygons, one MultiPolygon per class with its name, colour
+    /// and area: FlatGeobuf in the raster's CRS (.fgb) or GeoJSON in WGS 84 (.geojson).
+    #[arg(long)]
+    pub polygons: Option<PathBuf>,
+    /// --polygons only: simplify the class boundaries with this tolerance in metres;
+    /// neighbours keep sharing their boundaries (no gaps, no overlaps). Default 0: every pixel
+    /// corner.
+    #[arg(long, value_name = "METRES")]
+    pub simplify: Option<f64>,
+    /// Name the classes with their suggested names (water, dense or sparse vegetation, bare
+    /// soil, built-up… from each class's mean band values: spectral indices where the bands
+    /// include near infrared, brightness and colour for RGB) in the GeoTIFF, --stats and
+    /// --polygons, for the classes that have one. They are suggestions to check, not a
+    /// classification; the summary shows them in any case.
+    #[arg(long)]
+    pub suggested_names: bool,
+    /// Print inertia and silhouette for k = 2..16 and a suggested k.
+    #[arg(long)]
+    pub k_curve: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write stage timings (seconds) as JSON.
+    #[arg(long)]
+    pub timings: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The method and its parameters: what `mapseg segment` and `mapseg fit` share.
+#[derive(Debug, Args)]
+pub struct MethodArgs {
     /// Segmentation method: kmeans (clusters of block colours) or cnn (clusters of a learned
     /// network's embeddings, which see each pixel's neighbourhood).
     #[arg(long, value_enum, default_value_t = Method::Kmeans)]
@@ -90,37 +140,78 @@ pub struct SegmentArgs {
     /// Seed for sampling and k-means++ (same seed, same labels).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Write per-class statistics (pixels, m², ha, %) as CSV.
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Input GeoTIFF(s): one raster, the scenes of a list, or a VRT mosaic (its GeoTIFF
+    /// sources). The model is fitted on a stratified sample across all of them.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output model file (JSON; written atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub method: MethodArgs,
+    /// Worker threads (default: all cores, at most SLURM_CPUS_PER_TASK when set).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The model file written by `mapseg fit`.
+    pub model_file: PathBuf,
+    /// Input GeoTIFF(s): one raster (its parts are bands of whole 256-pixel tile rows), or a
+    /// list of rasters or a VRT mosaic (its parts are whole files).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Number of parts the work is split into (always given: schedulers' own counts describe
+    /// what was submitted, not the split).
+    #[arg(long)]
+    pub parts: u32,
+    /// The part to label, 0-based. Default: the array index of the scheduler running this
+    /// task (SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX,
+    /// BATCH_TASK_INDEX, CLOUD_RUN_TASK_INDEX, MAPSEG_PART; 1-based SGE_TASK_ID,
+    /// PBS_ARRAY_INDEX, PBS_ARRAYID, LSB_JOBINDEX).
+    #[arg(long)]
+    pub part: Option<u32>,
+    /// Output folder (created if missing): part-NNNNNN.tif and part-NNNNNN.json for one
+    /// raster, one label GeoTIFF per input file plus part-NNNNNN.json for a list.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// CNN only: the model folder the model file was fitted with, when not the built-in one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// CNN only: where the network runs.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// Worker threads (default: all cores, at most SLURM_CPUS_PER_TASK when set).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The output folder of `mapseg apply` (every part of one model).
+    pub dir: PathBuf,
+    /// Output: a cloud-optimised GeoTIFF (.tif) and/or a VRT (.vrt) of the parts; repeat for
+    /// both. A one-raster run only (a list's label files stay as they are; the VRT mosaics
+    /// them when they share a grid).
+    #[arg(short, long, required = true)]
+    pub output: Vec<PathBuf>,
+    /// Write the summed per-class statistics as CSV.
     #[arg(long)]
     pub stats: Option<PathBuf>,
     /// Write the run manifest as JSON.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Also write the classes as polygons, one MultiPolygon per class with its name, colour
-    /// and area: FlatGeobuf in the raster's CRS (.fgb) or GeoJSON in WGS 84 (.geojson).
-    #[arg(long)]
-    pub polygons: Option<PathBuf>,
-    /// --polygons only: simplify the class boundaries with this tolerance in metres;
-    /// neighbours keep sharing their boundaries (no gaps, no overlaps). Default 0: every pixel
-    /// corner.
-    #[arg(long, value_name = "METRES")]
-    pub simplify: Option<f64>,
-    /// Name the classes with their suggested names (water, dense or sparse vegetation, bare
-    /// soil, built-up… from each class's mean band values: spectral indices where the bands
-    /// include near infrared, brightness and colour for RGB) in the GeoTIFF, --stats and
-    /// --polygons, for the classes that have one. They are suggestions to check, not a
-    /// classification; the summary shows them in any case.
-    #[arg(long)]
-    pub suggested_names: bool,
-    /// Print inertia and silhouette for k = 2..16 and a suggested k.
-    #[arg(long)]
-    pub k_curve: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Write stage timings (seconds) as JSON.
-    #[arg(long)]
-    pub timings: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -198,10 +289,18 @@ pub enum Backend {
     Cuda,
 }
 
-/// Worker threads to use.
+/// Worker threads to use: as requested, else every core this process may use (its CPU
+/// affinity and cgroup quota), at most `SLURM_CPUS_PER_TASK` when Slurm sets it.
 pub fn threads(requested: Option<usize>) -> usize {
+    let slurm = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
     requested
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            slurm.map_or(cores, |s| s.min(cores))
+        })
         .max(1)
 }
 

@@ -5,20 +5,32 @@
 //!   class statistics (CSV), run manifest (JSON) and class polygons (FlatGeobuf, GeoJSON).
 //! - `mapseg polygons LABELS -o OUT` writes the classes of a label GeoTIFF as polygons.
 //! - `mapseg relabel LABELS --merge 2,5 --name water -o OUT` merges classes of a label GeoTIFF.
+//! - `mapseg fit IN… -o model.json`, `mapseg apply model.json IN… --parts N [--part I] -o DIR`
+//!   and `mapseg merge DIR -o OUT`: a raster too big for one machine, fitted once, labelled in
+//!   parts by an array job of any scheduler, and put back together, byte for byte as one run.
 //!
 //! Errors print one line and exit with status 1; Ctrl-C stops a run between units of work,
 //! leaves no partial output behind and exits with status 130.
 
+mod apply;
 mod args;
 mod bench;
 mod cnn;
+mod fit;
+mod fitting;
 mod info;
+mod inputs;
+mod labelling;
+mod merge;
 mod output;
 mod parallel;
+mod part_files;
+mod part_index;
 mod polygons;
 mod progress;
 mod relabel;
 mod segment;
+mod vrt;
 
 use std::process::ExitCode;
 
@@ -37,6 +49,15 @@ fn main() -> ExitCode {
             progress::Cancel::on_ctrl_c().and_then(|cancel| polygons::run(&a, &cancel))
         }
         args::Command::Relabel(a) => relabel::run(&a),
+        args::Command::Fit(a) => {
+            progress::Cancel::on_ctrl_c().and_then(|cancel| fit::run(&a, &cancel))
+        }
+        args::Command::Apply(a) => {
+            progress::Cancel::on_ctrl_c().and_then(|cancel| apply::run(&a, &cancel))
+        }
+        args::Command::Merge(a) => {
+            progress::Cancel::on_ctrl_c().and_then(|cancel| merge::run(&a, &cancel))
+        }
         args::Command::BenchCluster(a) => bench::run(&a),
     };
     match result {

@@ -2,31 +2,26 @@
 //! (cloud-optimised, with mode overviews).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use engine::cnn::CnnParams;
-use engine::geotiff::{CogWriter, GeoTiffReader, RasterInfo};
-use engine::kmeans::model::{self, KMeansParams, Sampler};
+use engine::geotiff::CogWriter;
+use engine::kmeans::model;
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
 use engine::naming::{self, Suggestion};
-use engine::pipeline::{
-    EncodedTiles, MethodParams, PostProcess, Runtime, SegmentError, SegmentParams, Segmenter,
-    UnitSink, writer_options,
-};
+use engine::pipeline::{UnitSink, writer_options};
 use engine::preview::LabelPreview;
 use engine::progress::{Progress, Stage};
-use engine::raster::Window;
 use engine::stats::{ClassStats, to_csv};
 
 use crate::args::{Method, SegmentArgs, threads};
-use crate::info::{open, reopen};
+use crate::fitting::{self, Raster, Reader};
+use crate::labelling::{Placement, label_units};
 use crate::output;
-use crate::parallel::in_order;
-use crate::polygons::{self, UnitLabels};
+use crate::polygons;
 use crate::progress::{Bar, Cancel};
 
 /// Seconds spent in each phase, written with `--timings`.
@@ -42,12 +37,6 @@ struct Timings {
     polygons_s: f64,
     total_s: f64,
 }
-
-type Reader = GeoTiffReader<BufReader<File>>;
-
-/// What a worker hands back for one unit: its class counts, compressed tiles and, for
-/// `--polygons` and the suggested class names, its labels.
-type UnitParts = (ClassStats, EncodedTiles, UnitLabels);
 
 /// Longer side of the label preview the class names are suggested from (as the web app's).
 const NAMING_PREVIEW_SIDE: u32 = 1024;
@@ -65,47 +54,29 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     .filter_map(|(what, path)| path.map(|p| (what, p)))
     .collect();
     output::check_distinct(&args.input, &outputs)?;
-    let runtime = match args.method {
-        Method::Cnn => Runtime {
-            cnn: Some(crate::cnn::runtime(args.model.as_deref(), args.backend)?),
-            ..Runtime::default()
-        },
-        Method::Kmeans => Runtime::default(),
-    };
-    let params = params(args, &runtime)?;
+    if args.k_curve && args.method.method != Method::Kmeans {
+        anyhow::bail!(
+            "--k-curve applies to --method kmeans only, not to --method {}",
+            fitting::method_name(args.method.method)
+        );
+    }
+    let runtime = fitting::runtime(&args.method)?;
+    let params = fitting::params(&args.method, &runtime)?;
     let bar = Bar::new(args.quiet, cancel.clone());
     let input = args.input.clone();
     let hashing = std::thread::spawn(move || File::open(&input).and_then(hash_input));
 
-    let first = open(&args.input)?;
-    let info = first.info().clone();
+    let mut raster = Raster::open(&args.input, threads(args.threads))?;
+    let info = raster.info.clone();
     params.validate(&info)?;
     let polygons = polygons::Request::new(args.polygons.as_deref(), args.simplify, &info)?;
     let mut tracer = polygons.map(|p| p.tracer(&info)).transpose()?;
-    // One reader per worker, opened before any work starts and kept for every pass; they share
-    // the file's parsed structure.
-    let mut readers = (0..threads(args.threads))
-        .map(|_| reopen(&first, &args.input))
-        .collect::<anyhow::Result<Vec<Reader>>>()?;
-    drop(first);
-    let segmenter = match &params.method {
-        MethodParams::Kmeans(p) => {
-            let fitted = fit_in_parallel(&mut readers, &info, p, params.seed, &bar)
-                .context("fitting failed")?;
-            if args.k_curve {
-                print_k_curve(&fitted, &bar)?;
-            }
-            Segmenter::kmeans(fitted.model, params.post)
-        }
-        MethodParams::Cnn(_) => pollster::block_on(engine::pipeline::segmenter(
-            &mut readers[0],
-            &params,
-            &runtime,
-            &bar,
-        ))
-        .context("fitting failed")?,
-        _ => anyhow::bail!("method {} is not available", params.method.name()),
-    };
+    let fit = fitting::fit(std::slice::from_mut(&mut raster), &params, &runtime, &bar)?;
+    if let (true, Some(fitted)) = (args.k_curve, &fit.kmeans) {
+        print_k_curve(fitted, &bar)?;
+    }
+    let segmenter = fit.segmenter;
+    let mut readers = raster.readers;
     let mut timings = Timings {
         fit_s: start.elapsed().as_secs_f64(),
         ..Timings::default()
@@ -148,25 +119,17 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let mut write_s = 0.0;
     // Each unit is labelled into its own sinks on a worker; the writer and the totals take them
     // in unit order.
-    let work = |reader: &mut Reader, &unit: &Window| -> anyhow::Result<UnitParts> {
-        bar.check()?;
-        let mut parts = (
-            ClassStats::new(classes, info.georef.as_ref()),
-            EncodedTiles::new(encoder.clone()),
-            UnitLabels {
-                keep: polygons.is_some() || naming,
-                labels: None,
-            },
-        );
-        pollster::block_on(segmenter.label_into(reader, unit, &mut parts))?;
-        Ok(parts)
-    };
     let units = segmenter.units();
-    in_order(
-        &units,
+    label_units(
         &mut readers,
-        work,
-        |done, (unit_stats, unit_tiles, labels)| {
+        &segmenter,
+        &units,
+        info.georef.as_ref(),
+        &encoder,
+        Placement::Whole,
+        polygons.is_some() || naming,
+        &bar,
+        |(unit_stats, unit_tiles, labels)| {
             let t = Instant::now();
             writer.write_tiles(&unit_tiles.tiles)?;
             stats.merge(&unit_stats);
@@ -179,7 +142,6 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
                     tracer.unit(unit, &labels)?;
                 }
             }
-            bar.report(Stage::Assigning, (done + 1) as f32 / units.len() as f32);
             Ok(())
         },
     )?;
@@ -250,140 +212,6 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses options of the other method.
-fn check_method_options(args: &SegmentArgs) -> anyhow::Result<()> {
-    use engine::normalise::Normalisation;
-    let options = [
-        ("--presmooth", args.presmooth, Method::Kmeans),
-        ("--k-curve", args.k_curve, Method::Kmeans),
-        (
-            "--normalise",
-            args.normalise != Normalisation::Auto,
-            Method::Kmeans,
-        ),
-        ("--model", args.model.is_some(), Method::Cnn),
-        ("--band-roles", args.band_roles.is_some(), Method::Cnn),
-        (
-            "--backend",
-            args.backend != crate::args::Backend::Flex,
-            Method::Cnn,
-        ),
-    ];
-    let name = |m: Method| match m {
-        Method::Kmeans => "kmeans",
-        Method::Cnn => "cnn",
-    };
-    match options.iter().find(|(_, set, m)| *set && *m != args.method) {
-        Some((flag, _, m)) => anyhow::bail!(
-            "{flag} applies to --method {} only, not to --method {}",
-            name(*m),
-            name(args.method)
-        ),
-        None => Ok(()),
-    }
-}
-
-fn params(args: &SegmentArgs, runtime: &Runtime) -> anyhow::Result<SegmentParams> {
-    check_method_options(args)?;
-    let bands = match &args.bands {
-        None => None,
-        Some(list) => Some(
-            list.iter()
-                .map(|&b| {
-                    b.checked_sub(1)
-                        .context("--bands: bands are numbered from 1")
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?,
-        ),
-    };
-    let post = PostProcess {
-        smooth: args.smooth,
-        mmu: args.mmu,
-    };
-    if args.method == Method::Cnn {
-        let model = runtime.cnn.as_ref().map_or_else(
-            || engine::cnn::BUILTIN_MODEL.to_owned(),
-            |c| c.artifact.meta.id.clone(),
-        );
-        return Ok(SegmentParams {
-            method: MethodParams::Cnn(CnnParams {
-                k: args.k,
-                resolution: args.resolution,
-                model,
-                bands,
-                band_roles: args.band_roles.clone(),
-                ..CnnParams::default()
-            }),
-            post,
-            seed: args.seed,
-        });
-    }
-    Ok(SegmentParams {
-        method: MethodParams::Kmeans(KMeansParams {
-            k: args.k,
-            resolution: args.resolution,
-            bands,
-            presmooth: args.presmooth,
-            normalise: args.normalise,
-            ..KMeansParams::default()
-        }),
-        post,
-        seed: args.seed,
-    })
-}
-
-/// [`model::fit`], with the sample windows decoded on one worker per reader.
-fn fit_in_parallel(
-    readers: &mut [Reader],
-    info: &RasterInfo,
-    params: &KMeansParams,
-    seed: u64,
-    bar: &Bar,
-) -> anyhow::Result<model::Fitted> {
-    let mut sampler = Sampler::new(info, params, seed)?;
-    if sampler.needs_normaliser() {
-        let values = each_window(
-            readers,
-            sampler.len(),
-            Stage::BandStatistics,
-            bar,
-            |r, i| sampler.band_values(r, i),
-        )?;
-        sampler.set_normaliser(values)?;
-    }
-    let windows = each_window(readers, sampler.len(), Stage::Sampling, bar, |r, i| {
-        sampler.read(r, i)
-    })?;
-    Ok(sampler.fit(windows, bar)?)
-}
-
-/// `read(reader, i)` for every sample window `i < n` on one worker per reader, in window
-/// order, reporting `stage` and stopping at Ctrl-C.
-fn each_window<T: Send>(
-    readers: &mut [Reader],
-    n: usize,
-    stage: Stage,
-    bar: &Bar,
-    read: impl Fn(&mut Reader, usize) -> Result<T, SegmentError> + Sync,
-) -> anyhow::Result<Vec<T>> {
-    let indices: Vec<usize> = (0..n).collect();
-    let mut out = Vec::with_capacity(n);
-    in_order(
-        &indices,
-        readers,
-        |r, &i| {
-            bar.check()?;
-            Ok(read(r, i)?)
-        },
-        |done, value| {
-            out.push(value);
-            bar.report(stage, (done + 1) as f32 / n as f32);
-            Ok(())
-        },
-    )?;
-    Ok(out)
-}
-
 fn print_k_curve(fitted: &model::Fitted, bar: &Bar) -> anyhow::Result<()> {
     let curve = model::k_curve(fitted, bar)?;
     bar.finish();
@@ -406,8 +234,14 @@ fn suggest(
     args: &SegmentArgs,
     bar: &Bar,
 ) -> anyhow::Result<Vec<Option<Suggestion>>> {
-    naming::suggest_for_run(reader, preview, classes, args.band_roles.as_deref(), bar)
-        .context("suggesting class names failed")
+    naming::suggest_for_run(
+        reader,
+        preview,
+        classes,
+        args.method.band_roles.as_deref(),
+        bar,
+    )
+    .context("suggesting class names failed")
 }
 
 fn print_summary(

@@ -121,6 +121,17 @@ impl Features {
 }
 
 impl FeatureSpec {
+    /// The same spec for another raster of the same bands described by `info`: its size and
+    /// its own nodata.
+    pub fn for_raster(&self, info: &crate::geotiff::RasterInfo) -> Self {
+        Self {
+            width: info.width,
+            height: info.height,
+            validity: Validity::of(info),
+            ..self.clone()
+        }
+    }
+
     pub fn dims(&self) -> usize {
         self.bands.len()
     }

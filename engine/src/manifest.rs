@@ -42,6 +42,21 @@ pub struct RunManifest {
     /// Class merges applied after the run, in order (absent in files without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merges: Vec<MergeRecord>,
+    /// The part of the run this file holds, for a raster labelled in parts (`mapseg apply`);
+    /// absent for a whole raster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartRecord>,
+}
+
+/// Which part of a run a label GeoTIFF holds, and with which model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartRecord {
+    #[serde(flatten)]
+    pub part: crate::pipeline::Part,
+    /// BLAKE3 of the model file the part was labelled with, hex.
+    pub model_blake3: String,
+    /// Where the part's index came from (`--part`, or a scheduler's variable).
+    pub index_from: String,
 }
 
 /// The method of a run and what it fitted.

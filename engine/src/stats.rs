@@ -15,6 +15,17 @@ pub struct ClassStats {
     pixel_area: Option<PixelArea>,
 }
 
+/// The step every area contribution (one class on one row) is rounded to, in m²: 2⁻¹⁰.
+/// Sums of such multiples are exact while they stay under 2⁵³ steps (8.8 million km²), so
+/// a class's area does not depend on how the rows were grouped: a raster labelled in parts
+/// (`mapseg apply`) sums to the same areas as one run.
+pub const AREA_STEP_M2: f64 = 1.0 / 1024.0;
+
+/// `m2` rounded to a multiple of [`AREA_STEP_M2`] (exact: the step is a power of two).
+fn quantised(m2: f64) -> f64 {
+    (m2 / AREA_STEP_M2).round() * AREA_STEP_M2
+}
+
 /// One row of the statistics table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassRow {
@@ -60,7 +71,7 @@ impl ClassStats {
             }
             if let (Some(areas), Some(a)) = (self.area_m2.as_mut(), pixel_area) {
                 for (class, area) in areas.iter_mut().enumerate() {
-                    *area += hist[class] as f64 * a;
+                    *area += quantised(hist[class] as f64 * a);
                 }
             }
         }
@@ -166,5 +177,40 @@ mod tests {
         assert!((rows[2].percent - 400.0 / 7.0).abs() < 1e-9);
         let csv = to_csv(&rows);
         assert!(csv.contains("1,\"water, deep\",1,,,14.2857"), "{csv}");
+    }
+
+    #[test]
+    fn areas_do_not_depend_on_the_grouping_of_rows() {
+        // Ellipsoidal areas differ on every row; whole-raster and per-part sums must agree.
+        use crate::geotiff::{GeoReference, RawGeoTags};
+        // EPSG:4326, 0.000123° pixels from 47.5° N: every row has its own area.
+        let georef = GeoReference::from_raw(RawGeoTags {
+            model_pixel_scale: Some(vec![0.000_123, 0.000_123, 0.0]),
+            model_tiepoint: Some(vec![0.0, 0.0, 0.0, 8.0, 47.5, 0.0]),
+            geo_key_directory: vec![1, 1, 0, 2, 1024, 0, 1, 2, 2048, 0, 1, 4326],
+            ..RawGeoTags::default()
+        })
+        .expect("a transform");
+        let (w, h) = (7u32, 300u32);
+        let labels: Vec<u8> = (0..w * h)
+            .map(|i| (i.wrapping_mul(2_654_435_761) % 5) as u8)
+            .collect();
+        let mut whole = ClassStats::new(5, Some(&georef));
+        for y in 0..h {
+            let row = &labels[(y * w) as usize..((y + 1) * w) as usize];
+            whole.add_rows(y, w, row);
+        }
+        for parts in [2u32, 3, 7, 64] {
+            let mut sum = ClassStats::new(5, Some(&georef));
+            let rows = h.div_ceil(parts);
+            for y0 in (0..h).step_by(rows as usize) {
+                let y1 = (y0 + rows).min(h);
+                let mut part = ClassStats::new(5, Some(&georef));
+                part.add_rows(y0, w, &labels[(y0 * w) as usize..(y1 * w) as usize]);
+                sum.merge(&part);
+            }
+            assert_eq!(sum.area_m2, whole.area_m2, "{parts} parts");
+            assert_eq!(sum.counts, whole.counts);
+        }
     }
 }

@@ -513,3 +513,102 @@ fn seeded_labels_are_pinned() {
     }
     insta::assert_snapshot!(lines);
 }
+
+/// The model file of a fit, read back, labels exactly as the fit itself.
+#[test]
+fn a_model_file_reads_back_as_the_same_segmenter() {
+    use engine::pipeline::{FittedInput, ModelFile};
+    for params in param_sets() {
+        let mut r = reader("OSBS_029.tif");
+        let info = r.info().clone();
+        let segmenter = block_on(pipeline::segmenter(
+            &mut r,
+            &params,
+            &Runtime::default(),
+            &NoProgress,
+        ))
+        .unwrap();
+        let file = ModelFile::new(&segmenter, vec![FittedInput::new(identity(), &info)]);
+        let back = ModelFile::from_json(file.to_json().as_bytes()).unwrap();
+        assert_eq!(back, file);
+        assert_eq!(
+            back.segmenter(&info, &Runtime::default()).unwrap(),
+            segmenter
+        );
+        assert!(back.fitted_input("test.tif", 0).is_some());
+        assert!(back.fitted_input("test.tif", 1).is_none());
+    }
+}
+
+/// A model file of another version, or a raster of other bands, is refused with a message
+/// that names the difference.
+#[test]
+fn model_files_of_other_formats_or_bands_are_refused() {
+    use engine::pipeline::{FittedInput, ModelFile};
+    let err = ModelFile::from_json(br#"{"format": 99}"#).unwrap_err();
+    assert!(err.to_string().contains("format 99"), "{err}");
+    let err = ModelFile::from_json(b"[1, 2]").unwrap_err();
+    assert!(
+        err.to_string().starts_with("not a Mapseg model file"),
+        "{err}"
+    );
+
+    let params = kmeans!(k: 4);
+    let mut r = reader("OSBS_029.tif");
+    let info = r.info().clone();
+    let segmenter = block_on(pipeline::segmenter(
+        &mut r,
+        &params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .unwrap();
+    let file = ModelFile::new(&segmenter, vec![FittedInput::new(identity(), &info)]);
+    let other = reader("L7_ETMs.tif").info().clone();
+    let err = file.segmenter(&other, &Runtime::default()).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "the raster has {} {} band(s), but the model was fitted on rasters with {} {} band(s)",
+            other.bands,
+            other.sample_type.name(),
+            info.bands,
+            info.sample_type.name()
+        )),
+        "{err}"
+    );
+}
+
+/// Parts labelled on their own, put back in order, are the whole raster's labels.
+#[test]
+fn parts_put_together_are_the_whole_labels() {
+    use engine::pipeline::Part;
+    let params = kmeans!(k: 6, resolution: 1, smooth: 5, mmu: 40);
+    let expected = whole("OSBS_029.tif", &params);
+    let mut r = reader("OSBS_029.tif");
+    let segmenter = block_on(pipeline::segmenter(
+        &mut r,
+        &params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .unwrap();
+    let (w, h) = (r.info().width, r.info().height);
+    let units = segmenter.units();
+    for count in 1..=pipeline::tile_rows(h).min(4) {
+        let mut labels = vec![NODATA; expected.len()];
+        for part in Part::all(w, h, count).unwrap() {
+            for unit in part.units(&units) {
+                let got = block_on(segmenter.label(&mut r, unit)).unwrap();
+                let local = part.local(unit);
+                assert_eq!(local.y + part.window.y, unit.y);
+                for row in 0..unit.height as usize {
+                    let at = (unit.y as usize + row) * w as usize + unit.x as usize;
+                    labels[at..at + unit.width as usize].copy_from_slice(
+                        &got[row * unit.width as usize..(row + 1) * unit.width as usize],
+                    );
+                }
+            }
+        }
+        assert!(labels == expected, "{count} parts");
+    }
+}

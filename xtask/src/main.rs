@@ -1,8 +1,9 @@
 //! Project commands, run as `cargo xtask <command>`:
 //!
 //! - `test`: installs what is missing (the `wasm32-unknown-unknown` target; Debian `gdal-bin`, `clang`, `chromium`,
-//!   `xvfb`, `python3-pyqt5.qtwebengine`; trunk and the wasm-bindgen CLI; `playwright-core` from npm), then runs
-//!   `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace`, the engine's wasm32 build, the web
+//!   `xvfb`, `python3-pyqt5.qtwebengine`, `slurm-wlm`; trunk and the wasm-bindgen CLI; `playwright-core` from npm),
+//!   then runs `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test --workspace`, `mapseg fit`, `apply` and
+//!   `merge` on a throw-away one-node Slurm cluster (`tests/slurm/run.sh`), the engine's wasm32 build, the web
 //!   build, the Playwright tests in headless Chromium, the QtWebEngine 5.15 test and the fuzz crate's checks with 20 s
 //!   of each fuzz target (see `fuzz`), stopping at the first failure.
 //! - `serve [--port N] [--dev] [--no-build]`: installs trunk and the wasm-bindgen CLI if missing (the versions
@@ -50,6 +51,7 @@ mod peak_rss;
 mod qgis;
 mod quality;
 mod serve;
+mod slurm;
 mod test;
 mod web;
 

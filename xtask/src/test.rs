@@ -50,6 +50,10 @@ fn steps() -> Result<Vec<Step>> {
             ],
         )?,
         cargo("tests", &["test", "--workspace"])?,
+        Step::new(
+            "Slurm cluster (fit → apply array → merge)",
+            crate::slurm::run,
+        ),
         Step::new("QGIS plugin tests (pytest)", crate::qgis::run_pytest),
         cargo(
             "wasm build",
@@ -113,7 +117,9 @@ fn cuda_guard(package: &str) -> Result<()> {
 pub fn run() -> Result<()> {
     ensure_rust_target(WASM_TARGET)?;
     ensure_apt_packages(&[APT_PACKAGES, e2e::APT_PACKAGES].concat())?;
-    ensure_apt_packages_without_recommends(crate::qgis::APT_PACKAGES)?;
+    ensure_apt_packages_without_recommends(
+        &[crate::qgis::APT_PACKAGES, crate::slurm::APT_PACKAGES].concat(),
+    )?;
     e2e::ensure_tools()?;
     let steps = steps()?;
     let count = steps.len();

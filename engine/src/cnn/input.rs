@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::raster::Window;
 
 /// How a raster becomes the network's input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputSpec {
     pub roles: BandRoles,
     /// Every data band at resolution 1, with the scene's normaliser.

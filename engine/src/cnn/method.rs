@@ -394,7 +394,89 @@ fn standardise(points: &mut [f32], mean: &[f32], inv_sd: &[f32]) {
     }
 }
 
+/// What a fitted CNN run holds besides the network itself, as plain values: what a model
+/// file keeps, to label with the same network elsewhere ([`CnnModel::restore`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CnnFit {
+    pub params: CnnParams,
+    pub seed: u64,
+    pub input: InputSpec,
+    pub embedding_dims: usize,
+    pub mean: Vec<f32>,
+    pub inv_sd: Vec<f32>,
+    pub centres: Centres,
+    pub fitted_blocks: usize,
+    /// The network's model id and the BLAKE3 of its weights: restoring needs those weights.
+    pub model_id: String,
+    pub weights_hash: String,
+}
+
 impl CnnModel {
+    /// The fitted values of this model (everything but the network).
+    pub fn fit_values(&self) -> CnnFit {
+        CnnFit {
+            params: self.params.clone(),
+            seed: self.seed,
+            input: self.input.clone(),
+            embedding_dims: self.embedding_dims,
+            mean: self.mean.clone(),
+            inv_sd: self.inv_sd.clone(),
+            centres: self.centres.clone(),
+            fitted_blocks: self.fitted_blocks,
+            model_id: self.model_id.clone(),
+            weights_hash: self.weights_hash.clone(),
+        }
+    }
+
+    /// The model `fit` describes, with the network of `runtime` (on its device), which must be
+    /// the network it was fitted with (the same weights).
+    pub fn restore(fit: CnnFit, runtime: &CnnRuntime) -> Result<Self, SegmentError> {
+        if fit.weights_hash != runtime.artifact.weights_hash {
+            return Err(SegmentError::OtherNetwork {
+                fitted: fit.model_id,
+                given: runtime.artifact.meta.id.clone(),
+            });
+        }
+        let spectra = if fit.params.spectra > 0.0 {
+            fit.input.pixels.dims()
+        } else {
+            0
+        };
+        let dims = fit.embedding_dims + spectra;
+        if fit.mean.len() != dims || fit.inv_sd.len() != dims || fit.centres.dims != dims {
+            return Err(SegmentError::Backend(format!(
+                "the fitted values do not match: {dims} features, {} means, {} scales, centres of {} dimensions",
+                fit.mean.len(),
+                fit.inv_sd.len(),
+                fit.centres.dims
+            )));
+        }
+        let net = runtime.artifact.net(&runtime.device);
+        Ok(Self {
+            params: fit.params,
+            seed: fit.seed,
+            input: fit.input,
+            embedding_dims: fit.embedding_dims,
+            mean: fit.mean,
+            inv_sd: fit.inv_sd,
+            centres: fit.centres,
+            fitted_blocks: fit.fitted_blocks,
+            model_id: fit.model_id,
+            weights_hash: fit.weights_hash,
+            backend: runtime.backend.clone(),
+            artifact: runtime.artifact.clone(),
+            net: Arc::new(net),
+            device: runtime.device.clone(),
+        })
+    }
+
+    /// The same fitted model for another raster of the same bands (`info`): its size and
+    /// nodata.
+    pub fn for_raster(mut self, info: &crate::geotiff::RasterInfo) -> Self {
+        self.input.pixels = self.input.pixels.for_raster(info);
+        self
+    }
+
     /// The same fitted model with its network on `accelerator`'s device, made from the model's
     /// weights (never read back from the current device, which may be lost).
     pub fn on(&self, accelerator: crate::pipeline::Accelerator) -> Self {

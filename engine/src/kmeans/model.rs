@@ -27,6 +27,8 @@ mod salt {
     pub const PLAN: u64 = 0;
     pub const PICK: u64 = 1;
     pub const FIT: u64 = 2;
+    /// The plan of raster `i` of a joint sample takes `RASTER + i`.
+    pub const RASTER: u64 = 1000;
 }
 
 /// The seed of one purpose of a run seeded with `seed` (every method salts its purposes
@@ -413,6 +415,13 @@ impl Sampler {
         windows: Vec<Features>,
         progress: &impl Progress,
     ) -> Result<Fitted, SegmentError> {
+        let points = self.pick(&windows)?;
+        fit_points(self.spec, self.params, self.seed, points, progress)
+    }
+
+    /// The sampled blocks' features (each window's seeded quota of its valid blocks), from the
+    /// features of every window in window order.
+    fn pick(&self, windows: &[Features]) -> Result<Vec<f32>, SegmentError> {
         if self.pending.is_some() {
             return Err(SegmentError::NormaliserNotFitted);
         }
@@ -426,29 +435,174 @@ impl Sampler {
                 );
             }
         }
-        if points.is_empty() {
+        Ok(points)
+    }
+}
+
+/// Fits the centres of a run seeded with `seed` on `points` (features of `spec`).
+fn fit_points(
+    spec: FeatureSpec,
+    params: KMeansParams,
+    seed: u64,
+    points: Vec<f32>,
+    progress: &impl Progress,
+) -> Result<Fitted, SegmentError> {
+    if points.is_empty() {
+        return Err(SegmentError::NoValidData);
+    }
+    let dims = spec.dims();
+    let centres = super::fit(
+        &points,
+        dims,
+        params.k,
+        seed_for(seed, salt::FIT),
+        params.fit,
+        progress,
+    )?;
+    let model = KMeansModel {
+        params,
+        seed,
+        spec,
+        centres,
+        fitted_blocks: points.len() / dims,
+    };
+    Ok(Fitted {
+        model,
+        sample: points,
+    })
+}
+
+/// The fitting sample of several rasters of the same bands (a list of scenes, the tiles of a
+/// mosaic), for one model that labels them all alike. Each raster's share of the sample
+/// follows its share of the pixels; the normalisation is fitted once on the values of all of
+/// them, and the centres once on all their sampled blocks. For one raster it is exactly that
+/// raster's [`Sampler`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JointSampler {
+    samplers: Vec<Sampler>,
+    params: KMeansParams,
+    seed: u64,
+}
+
+impl JointSampler {
+    /// Plans the sample of the rasters `infos` describe (at least one).
+    pub fn new(
+        infos: &[&RasterInfo],
+        params: &KMeansParams,
+        seed: u64,
+    ) -> Result<Self, SegmentError> {
+        let Some(first) = infos.first() else {
+            return Err(SegmentError::NoRasters);
+        };
+        if infos.len() == 1 {
+            return Ok(Self {
+                samplers: vec![Sampler::new(first, params, seed)?],
+                params: params.clone(),
+                seed,
+            });
+        }
+        let pixels: Vec<u64> = infos
+            .iter()
+            .map(|i| u64::from(i.width) * u64::from(i.height))
+            .collect();
+        let total: u64 = pixels.iter().sum::<u64>().max(1);
+        let mut samplers = Vec::with_capacity(infos.len());
+        for (i, (info, &px)) in infos.iter().zip(&pixels).enumerate() {
+            if (info.bands, info.sample_type) != (first.bands, first.sample_type) {
+                return Err(SegmentError::OtherBands {
+                    raster: i + 1,
+                    found: format!("{} {} band(s)", info.bands, info.sample_type.name()),
+                    expected: format!("{} {} band(s)", first.bands, first.sample_type.name()),
+                });
+            }
+            let share = (params.sample_size as u128 * u128::from(px) / u128::from(total)) as usize;
+            let own = KMeansParams {
+                sample_size: share.max(1),
+                ..params.clone()
+            };
+            samplers.push(Sampler::new(
+                info,
+                &own,
+                seed_for(seed, salt::RASTER + i as u64),
+            )?);
+        }
+        Ok(Self {
+            samplers,
+            params: params.clone(),
+            seed,
+        })
+    }
+
+    /// The sample of each raster, in the order given: read their windows with readers of
+    /// that raster.
+    pub fn samplers(&self) -> &[Sampler] {
+        &self.samplers
+    }
+
+    /// Whether [`Self::set_normaliser`] must run before the features are read.
+    pub fn needs_normaliser(&self) -> bool {
+        self.samplers.iter().any(Sampler::needs_normaliser)
+    }
+
+    /// Fits one normalisation from the [`Sampler::band_values`] of every window of every
+    /// raster (`values[raster][window]`).
+    pub fn set_normaliser(&mut self, values: Vec<Vec<Vec<Vec<f64>>>>) -> Result<(), SegmentError> {
+        if let [only] = self.samplers.as_mut_slice() {
+            let [windows] =
+                <[_; 1]>::try_from(values).map_err(|v| SegmentError::SampleWindows {
+                    expected: 1,
+                    got: v.len(),
+                })?;
+            return only.set_normaliser(windows);
+        }
+        let Some(method) = self.samplers.first().and_then(|s| s.pending) else {
+            return Ok(());
+        };
+        let dims = self.samplers[0].spec.dims();
+        let mut all: Vec<Vec<f64>> = vec![Vec::new(); dims];
+        for (sampler, windows) in self.samplers.iter().zip(values) {
+            sampler.check_count(windows.len())?;
+            for window in windows {
+                for (a, part) in all.iter_mut().zip(window) {
+                    a.extend(part);
+                }
+            }
+        }
+        if all.iter().all(Vec::is_empty) {
             return Err(SegmentError::NoValidData);
         }
-        let dims = self.spec.dims();
-        let centres = super::fit(
-            &points,
-            dims,
-            self.params.k,
-            seed_for(self.seed, salt::FIT),
-            self.params.fit,
-            progress,
-        )?;
-        let model = KMeansModel {
-            params: self.params,
-            seed: self.seed,
-            spec: self.spec,
-            centres,
-            fitted_blocks: points.len() / dims,
-        };
-        Ok(Fitted {
-            model,
-            sample: points,
-        })
+        let normaliser = Normaliser::fit(method, &mut all);
+        for sampler in &mut self.samplers {
+            sampler.spec.normaliser = normaliser.clone();
+            sampler.pending = None;
+        }
+        Ok(())
+    }
+
+    /// Fits the centres on the sampled blocks of every raster (`windows[raster]`: the features
+    /// of each of its windows, in order). The model's feature spec is the first raster's.
+    pub fn fit(
+        self,
+        windows: Vec<Vec<Features>>,
+        progress: &impl Progress,
+    ) -> Result<Fitted, SegmentError> {
+        if windows.len() != self.samplers.len() {
+            return Err(SegmentError::SampleWindows {
+                expected: self.samplers.len(),
+                got: windows.len(),
+            });
+        }
+        let mut samplers = self.samplers;
+        if samplers.len() == 1 {
+            let (only, windows) = (samplers.remove(0), windows.into_iter().flatten().collect());
+            return only.fit(windows, progress);
+        }
+        let mut points = Vec::new();
+        for (sampler, windows) in samplers.iter().zip(&windows) {
+            points.extend(sampler.pick(windows)?);
+        }
+        let spec = samplers.swap_remove(0).spec;
+        fit_points(spec, self.params, self.seed, points, progress)
     }
 }
 

@@ -65,6 +65,8 @@ impl UnitSink for LabelPreview {
 #[derive(Debug, Clone)]
 pub struct EncodedTiles {
     encoder: TileEncoder,
+    /// The part whose own GeoTIFF the tiles are for, when not the whole raster's.
+    part: Option<super::Part>,
     pub tiles: Vec<EncodedTile>,
 }
 
@@ -72,13 +74,24 @@ impl EncodedTiles {
     pub fn new(encoder: TileEncoder) -> Self {
         Self {
             encoder,
+            part: None,
             tiles: Vec::new(),
+        }
+    }
+
+    /// Tiles of `part`'s own GeoTIFF (`encoder` encodes the part's raster): units come in the
+    /// whole raster's coordinates and are placed in the part's.
+    pub fn within(encoder: TileEncoder, part: super::Part) -> Self {
+        Self {
+            part: Some(part),
+            ..Self::new(encoder)
         }
     }
 }
 
 impl UnitSink for EncodedTiles {
     fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
+        let unit = self.part.map_or(unit, |p| p.local(unit));
         let tiles = self.encoder.encode(unit, &Samples::U8(labels.to_vec()))?;
         self.tiles.extend(tiles);
         Ok(())

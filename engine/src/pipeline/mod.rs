@@ -11,13 +11,17 @@
 //! merges the per-unit sinks in order; both give the same bytes.
 
 mod driver;
+mod model_file;
 mod output;
+mod parts;
 mod runtime;
 mod segmenter;
 mod tiling;
 
 pub use driver::{EncodedTiles, Segmentation, TileWriter, UnitSink, segment, segmenter};
-pub use output::{CPU_BACKEND, label_encoder, write_geotiff, writer_options};
+pub use model_file::{FittedInput, FittedMethod, MODEL_FILE_FORMAT, ModelFile, ModelFileError};
+pub use output::{CPU_BACKEND, label_encoder, part_writer_options, write_geotiff, writer_options};
+pub use parts::{Part, PartError, tile_rows};
 #[cfg(feature = "cnn")]
 pub use runtime::Accelerator;
 pub use runtime::Runtime;
@@ -207,6 +211,10 @@ pub enum SegmentError {
     NoCnn,
     #[error("no CNN model was given, and this build has none built in")]
     NoModel,
+    #[error(
+        "the model was fitted with the network {fitted}, but the network given is {given} (other weights): pass the network it was fitted with"
+    )]
+    OtherNetwork { fitted: String, given: String },
     #[error("the compute backend failed: {0}")]
     Backend(String),
     #[error(
@@ -239,6 +247,16 @@ pub enum SegmentError {
         "the `unit` normalisation (divide by 255) needs 8-bit data, but the raster has {sample_type} samples"
     )]
     UnitNeedsU8 { sample_type: &'static str },
+    #[error("no raster was given to fit on")]
+    NoRasters,
+    #[error(
+        "raster {raster} has {found}, but the first has {expected}: a model is fitted on rasters of the same bands"
+    )]
+    OtherBands {
+        raster: usize,
+        found: String,
+        expected: String,
+    },
     #[error("the raster has no valid pixels to cluster (everything is nodata)")]
     NoValidData,
     #[error("the raster is empty ({width}x{height} pixels)")]

@@ -37,6 +37,22 @@ pub fn writer_options(
     }
 }
 
+/// Writer options for the label GeoTIFF of `part` of a run over the raster `info` describes:
+/// the part's size, its origin at the part's first pixel.
+pub fn part_writer_options(
+    info: &RasterInfo,
+    part: &super::Part,
+    legend: &[LegendEntry],
+    manifest: &RunManifest,
+) -> WriterOptions {
+    WriterOptions {
+        width: part.window.width,
+        height: part.window.height,
+        georef: info.georef.as_ref().map(|g| part.georef(g)),
+        ..writer_options(info, legend, manifest)
+    }
+}
+
 /// The encoder of the label raster's tiles (what [`writer_options`] describe: one u8 band of
 /// the raster's size), for front ends that compress tiles away from the writer.
 pub fn label_encoder(info: &RasterInfo) -> TileEncoder {

@@ -314,6 +314,7 @@ impl Segmenter {
             post: params.post,
             method,
             merges: Vec::new(),
+            part: None,
         }
     }
 }
