@@ -20,6 +20,8 @@ mod polygons;
 mod quality;
 #[path = "cli/relabel.rs"]
 mod relabel;
+#[path = "cli/scale_out.rs"]
+mod scale_out;
 #[path = "cli/snapshots.rs"]
 mod snapshots;
 
