@@ -3,8 +3,8 @@
 //!
 //! A part file names the model (its BLAKE3), the part (index, count, where the index came
 //! from) and each label GeoTIFF of the part with the whole run's manifest and the exact
-//! class statistics (counts, and areas as sums of whole multiples of
-//! `engine::stats::AREA_STEP_M2`, so the parts' sums equal one run's).
+//! class statistics (counts, and areas as integer sums of a quantum, so the parts' sums
+//! equal one run's).
 
 use std::path::{Path, PathBuf};
 

@@ -8,22 +8,57 @@ use crate::labels::{LegendEntry, NODATA};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassStats {
     pub counts: Vec<u64>,
-    /// Area per class in m²; `None` when the raster's units are unknown.
-    pub area_m2: Option<Vec<f64>>,
+    /// Area per class, exact; `None` when the raster's units are unknown.
+    areas: Option<Areas>,
     pub nodata_pixels: u64,
     #[serde(skip)]
     pixel_area: Option<PixelArea>,
 }
 
-/// The step every area contribution (one class on one row) is rounded to, in m²: 2⁻¹⁰.
-/// Sums of such multiples are exact while they stay under 2⁵³ steps (8.8 million km²), so
-/// a class's area does not depend on how the rows were grouped: a raster labelled in parts
-/// (`mapseg apply`) sums to the same areas as one run.
-pub const AREA_STEP_M2: f64 = 1.0 / 1024.0;
+/// Areas as whole multiples of a quantum: integer sums, so a class's area does not depend on
+/// how its rows were grouped (a raster labelled in parts, `mapseg apply`, sums to the same
+/// areas as one run).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Areas {
+    /// A power of two, 2⁻²⁴ of the first row's pixel area or less: each pixel's area is
+    /// rounded to it (a relative error under 6·10⁻⁸).
+    quantum_m2: f64,
+    /// Per class, in quanta.
+    quanta: Vec<u64>,
+}
 
-/// `m2` rounded to a multiple of [`AREA_STEP_M2`] (exact: the step is a power of two).
-fn quantised(m2: f64) -> f64 {
-    (m2 / AREA_STEP_M2).round() * AREA_STEP_M2
+/// Bits of precision of a pixel's area in [`Areas`].
+const AREA_BITS: i32 = 24;
+
+impl Areas {
+    fn new(k: usize, pixel_m2: f64) -> Self {
+        let exponent = pixel_m2.log2().floor() as i32 - AREA_BITS;
+        Self {
+            quantum_m2: 2f64.powi(exponent.clamp(-1000, 1000)),
+            quanta: vec![0; k],
+        }
+    }
+
+    /// `other` added (in this quantum when the two differ: rasters of other pixel sizes).
+    fn add(&mut self, other: &Areas) {
+        if other.quantum_m2 == self.quantum_m2 {
+            for (a, b) in self.quanta.iter_mut().zip(&other.quanta) {
+                *a = a.saturating_add(*b);
+            }
+            return;
+        }
+        let scale = other.quantum_m2 / self.quantum_m2;
+        for (a, b) in self.quanta.iter_mut().zip(&other.quanta) {
+            *a = a.saturating_add((*b as f64 * scale).round() as u64);
+        }
+    }
+
+    fn m2(&self) -> Vec<f64> {
+        self.quanta
+            .iter()
+            .map(|&q| q as f64 * self.quantum_m2)
+            .collect()
+    }
 }
 
 /// One row of the statistics table.
@@ -41,12 +76,13 @@ pub struct ClassRow {
 
 impl ClassStats {
     pub fn new(k: usize, georef: Option<&GeoReference>) -> Self {
-        let area_m2 = georef
+        let areas = georef
             .and_then(|g| g.pixel_area_m2(0.0))
-            .map(|_| vec![0.0; k]);
+            .filter(|a| a.is_finite() && *a > 0.0)
+            .map(|a| Areas::new(k, a));
         Self {
             counts: vec![0; k],
-            area_m2,
+            areas,
             nodata_pixels: 0,
             pixel_area: georef.map(GeoReference::pixel_area),
         }
@@ -69,23 +105,27 @@ impl ClassStats {
             for (class, count) in self.counts.iter_mut().enumerate() {
                 *count += hist[class];
             }
-            if let (Some(areas), Some(a)) = (self.area_m2.as_mut(), pixel_area) {
-                for (class, area) in areas.iter_mut().enumerate() {
-                    *area += quantised(hist[class] as f64 * a);
+            if let (Some(areas), Some(a)) = (self.areas.as_mut(), pixel_area) {
+                let pixel = (a / areas.quantum_m2).round() as u64;
+                for (class, area) in areas.quanta.iter_mut().enumerate() {
+                    *area = area.saturating_add(hist[class].saturating_mul(pixel));
                 }
             }
         }
     }
 
-    /// Adds the counts and areas of `other` (for the same raster and k).
+    /// Area per class in m²; `None` when the raster's units are unknown.
+    pub fn area_m2(&self) -> Option<Vec<f64>> {
+        self.areas.as_ref().map(Areas::m2)
+    }
+
+    /// Adds the counts and areas of `other` (for the same k).
     pub fn merge(&mut self, other: &ClassStats) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
-        if let (Some(a), Some(b)) = (self.area_m2.as_mut(), other.area_m2.as_ref()) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
+        if let (Some(a), Some(b)) = (self.areas.as_mut(), other.areas.as_ref()) {
+            a.add(b);
         }
         self.nodata_pixels += other.nodata_pixels;
     }
@@ -94,7 +134,10 @@ impl ClassStats {
     pub fn relabelled(&self, map: &crate::relabel::ClassMap) -> ClassStats {
         ClassStats {
             counts: map.sum(&self.counts),
-            area_m2: self.area_m2.as_ref().map(|a| map.sum(a)),
+            areas: self.areas.as_ref().map(|a| Areas {
+                quantum_m2: a.quantum_m2,
+                quanta: map.sum(&a.quanta),
+            }),
             nodata_pixels: self.nodata_pixels,
             pixel_area: self.pixel_area,
         }
@@ -102,7 +145,7 @@ impl ClassStats {
 
     /// The table, one row per class, named after `legend`.
     pub fn rows(&self, legend: &[LegendEntry]) -> Vec<ClassRow> {
-        table(&self.counts, self.area_m2.as_deref(), legend)
+        table(&self.counts, self.area_m2().as_deref(), legend)
     }
 }
 
@@ -209,7 +252,7 @@ mod tests {
                 part.add_rows(y0, w, &labels[(y0 * w) as usize..(y1 * w) as usize]);
                 sum.merge(&part);
             }
-            assert_eq!(sum.area_m2, whole.area_m2, "{parts} parts");
+            assert_eq!(sum.area_m2(), whole.area_m2(), "{parts} parts");
             assert_eq!(sum.counts, whole.counts);
         }
     }

@@ -405,3 +405,43 @@ fn a_model_is_refused_for_rasters_of_other_bands() {
     let err = failed(&mapseg(&["fit", s(&rgb), s(&etm), "-o", s(&model)]));
     assert!(err.contains("L7_ETMs.tif"), "{err}");
 }
+
+#[test]
+fn the_cnn_fits_once_and_its_parts_merge_to_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = fixture("OSBS_029.tif");
+    let one = d.join("one.tif");
+    let options = ["--method", "cnn", "--k", "5", "--seed", "2"];
+    let mut args = vec!["segment", s(&input), "-o", s(&one), "-q"];
+    args.extend(options);
+    succeeded(&mapseg(&args));
+    let model = d.join("model.json");
+    let mut args = vec!["fit", s(&input), "-o", s(&model), "-q"];
+    args.extend(options);
+    succeeded(&mapseg(&args));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(file["method"]["name"], "cnn");
+    assert!(file["method"]["weights_hash"].as_str().unwrap().len() == 64);
+    let out = d.join("parts");
+    for part in 0..2 {
+        apply(&model, &[&input], 2, part, &out, &[]);
+    }
+    let merged = d.join("merged.tif");
+    succeeded(&mapseg(&["merge", s(&out), "-o", s(&merged), "-q"]));
+    assert!(std::fs::read(&merged).unwrap() == std::fs::read(&one).unwrap());
+    let err = failed(&mapseg(&[
+        "apply",
+        s(&model),
+        s(&input),
+        "--parts",
+        "2",
+        "--part",
+        "0",
+        "-o",
+        s(d),
+        "--model",
+        s(&d.join("elsewhere")),
+    ]));
+    assert!(err.contains("--model"), "{err}");
+}

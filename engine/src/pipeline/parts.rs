@@ -5,7 +5,8 @@
 //! spread as evenly as whole tile rows allow. Every unit of work lies in exactly one part, and
 //! a unit's labels do not depend on which part labels it (its halo is read from the whole
 //! raster), so the parts, put back together, are the one-run labels byte for byte; their
-//! statistics add up to the one-run statistics (see [`crate::stats::AREA_STEP_M2`]).
+//! statistics add up to the one-run statistics (areas are integer sums, see
+//! [`crate::stats::ClassStats`]).
 
 use crate::geotiff::{GeoReference, TILE_SIZE};
 use crate::raster::Window;

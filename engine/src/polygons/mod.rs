@@ -177,6 +177,7 @@ impl ClassAttributes {
 /// default legend beyond it).
 pub fn class_attributes(polygons: &Polygons<'_>, legend: &[LegendEntry]) -> Vec<ClassAttributes> {
     let stats = polygons.topology().stats();
+    let areas = stats.area_m2();
     polygons
         .classes()
         .into_iter()
@@ -189,7 +190,7 @@ pub fn class_attributes(polygons: &Polygons<'_>, legend: &[LegendEntry]) -> Vec<
                 name: entry.map_or_else(|| format!("class {}", c + 1), |e| e.name.clone()),
                 colour: format!("#{r:02x}{g:02x}{b:02x}"),
                 pixels: stats.counts.get(c).copied().unwrap_or(0),
-                area_m2: stats.area_m2.as_ref().and_then(|a| a.get(c).copied()),
+                area_m2: areas.as_ref().and_then(|a| a.get(c).copied()),
             }
         })
         .collect()
