@@ -46,6 +46,28 @@ pub fn run(args: &ApplyArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let runtime = runtime(&model, args)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the folder {}", args.output.display()))?;
+    let record = args.output.join(PartFile::name(index));
+    let part_inputs = if paths.len() == 1 {
+        paths.clone()
+    } else {
+        let n = paths.len();
+        let at = |i: u32| (i as usize * n) / args.parts as usize;
+        paths
+            .get(at(index)..at(index + 1))
+            .unwrap_or_default()
+            .to_vec()
+    };
+    let done = is_complete(&record, &model_blake3, (index, args.parts), &part_inputs);
+    if done && !args.again {
+        if !args.quiet {
+            println!(
+                "part {index} of {} is already complete in {} (same model); --again labels it again",
+                args.parts,
+                args.output.display()
+            );
+        }
+        return Ok(());
+    }
     let job = Job {
         model,
         runtime,
@@ -69,7 +91,6 @@ pub fn run(args: &ApplyArgs, cancel: &Cancel) -> anyhow::Result<()> {
         index_from,
         work,
     };
-    let record = args.output.join(PartFile::name(index));
     output::write(&record, part.to_json().as_bytes())?;
     job.bar.finish();
     if !args.quiet {
@@ -82,6 +103,31 @@ pub fn run(args: &ApplyArgs, cancel: &Cancel) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the part file at `record` says part `index` of `count` (`part`) is done with the
+/// model of `model_blake3` on `inputs` (the same names and sizes), and its label GeoTIFFs are
+/// there: a task that runs again (a requeued job, a replaced pod) then has nothing to do. The
+/// part file is written last, so it is only there when the part is complete.
+fn is_complete(record: &Path, model_blake3: &str, part: (u32, u32), inputs: &[PathBuf]) -> bool {
+    let Ok(done) = PartFile::read(record) else {
+        return false;
+    };
+    let dir = record.parent().unwrap_or(Path::new("."));
+    let outputs = match &done.work {
+        PartWork::Rows { output, .. } => std::slice::from_ref(output),
+        PartWork::Files { outputs, .. } => outputs.as_slice(),
+    };
+    let same_input = |o: &PartOutput, path: &PathBuf| {
+        let bytes = std::fs::metadata(path).map(|m| m.len()).ok();
+        o.run.input.name == crate::fitting::file_name(path) && Some(o.run.input.bytes) == bytes
+    };
+    done.model_blake3 == model_blake3
+        && (done.index, done.count) == part
+        && done.version == env!("CARGO_PKG_VERSION")
+        && outputs.len() == inputs.len()
+        && outputs.iter().zip(inputs).all(|(o, p)| same_input(o, p))
+        && outputs.iter().all(|o| dir.join(&o.file).is_file())
 }
 
 /// The CNN's network for a CNN model (`--model`, `--backend`); nothing for K-Means, which

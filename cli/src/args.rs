@@ -183,6 +183,10 @@ pub struct ApplyArgs {
     /// raster, one label GeoTIFF per input file plus part-NNNNNN.json for a list.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Label the part even when the folder already holds it complete (by default a part whose
+    /// part file names the same model is left as it is).
+    #[arg(long)]
+    pub again: bool,
     /// CNN only: the model folder the model file was fitted with, when not the built-in one.
     #[arg(long)]
     pub model: Option<PathBuf>,

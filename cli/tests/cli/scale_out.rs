@@ -145,7 +145,36 @@ fn a_part_lies_where_its_rows_are_and_a_rerun_writes_the_same_bytes() {
     let tif = out.join("part-000001.tif");
     let first = std::fs::read(&tif).unwrap();
     let record = std::fs::read(out.join("part-000001.json")).unwrap();
-    apply(&model, &[&input], 3, 1, &out, &[]);
+    // A task that runs again finds its part complete; asked to, it writes the same bytes.
+    let again = succeeded(&mapseg(&[
+        "apply",
+        s(&model),
+        s(&input),
+        "--parts",
+        "3",
+        "--part",
+        "1",
+        "-o",
+        s(&out),
+    ]));
+    assert!(again.contains("part 1 of 3 is already complete"), "{again}");
+    std::fs::remove_file(&tif).unwrap();
+    let redone = succeeded(&mapseg(&[
+        "apply",
+        s(&model),
+        s(&input),
+        "--parts",
+        "3",
+        "--part",
+        "1",
+        "-o",
+        s(&out),
+    ]));
+    assert!(
+        redone.contains("wrote part 1 of 3"),
+        "a missing GeoTIFF is labelled again: {redone}"
+    );
+    apply(&model, &[&input], 3, 1, &out, &["--again"]);
     assert!(
         std::fs::read(&tif).unwrap() == first,
         "a rerun changed the part"
