@@ -4,12 +4,11 @@
 //! the same part writes the same bytes.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use engine::geotiff::{CogWriter, WriterOptions};
+use engine::geotiff::WriterOptions;
 use engine::manifest::{InputIdentity, PartRecord, RunManifest, hash_input};
 use engine::pipeline::{
     FittedMethod, ModelFile, Part, Runtime, Segmenter, part_writer_options, writer_options,
@@ -300,11 +299,8 @@ fn label(
     options: WriterOptions,
     path: &Path,
 ) -> anyhow::Result<ClassStats> {
-    let tmp = output::temporary_beside(path)?;
-    let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-    let scratch = output::scratch_beside(path)?;
-    let mut writer = CogWriter::new(sink, scratch, options)?;
-    let encoder = writer.tile_encoder();
+    let mut file = output::LabelFile::create(path, options)?;
+    let encoder = file.writer.tile_encoder();
     let georef = raster.info.georef.clone();
     let mut stats = ClassStats::new(segmenter.classes(), georef.as_ref());
     label_units(
@@ -317,19 +313,13 @@ fn label(
         false,
         &job.bar,
         |(unit_stats, tiles, _)| {
-            writer.write_tiles(&tiles.tiles)?;
+            file.writer.write_tiles(&tiles.tiles)?;
             stats.merge(&unit_stats);
             Ok(())
         },
     )?;
     job.bar.check()?;
-    writer
-        .finish()?
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.finish()?.persist(path)?;
     Ok(stats)
 }
 

@@ -30,7 +30,6 @@ mod polygons;
 mod progress;
 mod relabel;
 mod segment;
-mod vrt;
 
 use std::process::ExitCode;
 

@@ -6,12 +6,11 @@
 //! It refuses parts of different models or splits, missing parts and parts off the grid,
 //! naming them.
 
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use engine::geotiff::{CogWriter, GeoReference, GeoTransform, RasterInfo};
+use engine::geotiff::{GeoReference, GeoTransform, RasterInfo};
 use engine::labels::{LegendEntry, default_legend};
 use engine::manifest::RunManifest;
 use engine::pipeline::{Part, units, writer_options};
@@ -24,7 +23,7 @@ use crate::info::open;
 use crate::output;
 use crate::part_files::{PartFile, PartOutput, PartWork, read_all};
 use crate::progress::{Bar, Cancel};
-use crate::vrt::{Mosaic, Source};
+use engine::geotiff::vrt::{Mosaic, Source};
 
 /// What `-o` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,11 +172,8 @@ impl Merged {
             georef: self.georef.clone(),
             ..first.1.clone()
         };
-        let tmp = output::temporary_beside(path)?;
-        let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-        let scratch = output::scratch_beside(path)?;
-        let mut writer = CogWriter::new(sink, scratch, writer_options(&whole, &self.legend, run))?;
-        let encoder = writer.tile_encoder();
+        let mut file = output::LabelFile::create(path, writer_options(&whole, &self.legend, run))?;
+        let encoder = file.writer.tile_encoder();
         let all = units(self.width, self.height);
         let mut done = 0;
         for (source, _) in &self.sources {
@@ -197,19 +193,13 @@ impl Merged {
                 let block = reader
                     .read_window(part.local(unit))
                     .with_context(|| format!("cannot read {}", source.file))?;
-                writer.write_tiles(&encoder.encode(unit, &block.samples)?)?;
+                file.writer
+                    .write_tiles(&encoder.encode(unit, &block.samples)?)?;
                 done += 1;
                 bar.report(Stage::Writing, done as f32 / all.len() as f32);
             }
         }
-        writer
-            .finish()?
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
-        tmp.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        file.finish()?.persist(path)
     }
 }
 

@@ -2,11 +2,54 @@
 //! complete, and never onto the input or onto another output of the same run.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use engine::geotiff::{CogWriter, WriterOptions};
 use tempfile::NamedTempFile;
+
+/// A label GeoTIFF being written: a cloud-optimised GeoTIFF going into a temporary file beside
+/// its path (dropped, and deleted, on any early return: no partial file is left), its tiles
+/// waiting in an anonymous scratch file beside it until the overviews are done.
+pub struct LabelFile {
+    tmp: NamedTempFile,
+    pub writer: CogWriter<BufWriter<File>, File>,
+}
+
+impl LabelFile {
+    /// Starts the label GeoTIFF that will be `path`.
+    pub fn create(path: &Path, options: WriterOptions) -> anyhow::Result<Self> {
+        let tmp = temporary_beside(path)?;
+        let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
+        let scratch = scratch_beside(path)?;
+        let writer = CogWriter::new(sink, scratch, options)?;
+        Ok(Self { tmp, writer })
+    }
+
+    /// Writes the file out and syncs it; [`Written::persist`] then puts it in place.
+    pub fn finish(self) -> anyhow::Result<Written> {
+        self.writer
+            .finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        Ok(Written(self.tmp))
+    }
+}
+
+/// A complete label GeoTIFF not yet in place.
+pub struct Written(NamedTempFile);
+
+impl Written {
+    /// Renames the file onto `path`.
+    pub fn persist(self, path: &Path) -> anyhow::Result<()> {
+        self.0
+            .persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
 
 /// Refuses a run whose outputs would overwrite the input or each other.
 pub fn check_distinct(input: &Path, outputs: &[(&str, &Path)]) -> anyhow::Result<()> {

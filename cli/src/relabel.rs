@@ -7,10 +7,8 @@
 //! scratch file, so memory does not grow with the raster; the output goes to a temporary file
 //! renamed into place. Its statistics are printed (and written as CSV with `--stats`).
 
-use std::io::BufWriter;
-
 use anyhow::{Context, bail};
-use engine::geotiff::{CogWriter, RasterInfo, TILE_SIZE};
+use engine::geotiff::{RasterInfo, TILE_SIZE};
 use engine::labels::{LegendEntry, NODATA, default_colour};
 use engine::manifest::RunManifest;
 use engine::pipeline::writer_options;
@@ -49,13 +47,8 @@ pub fn run(args: &RelabelArgs) -> anyhow::Result<()> {
     manifest.merges.extend(relabelling.records.iter().cloned());
 
     // Dropped (and deleted) on every early return: no partial file is left.
-    let tmp = output::temporary_beside(&args.output)?;
-    let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-    // The compressed tiles wait here, not in memory, until the overviews are done: a COG puts
-    // them last.
-    let scratch = output::scratch_beside(&args.output)?;
     let options = writer_options(&info, &relabelling.legend, &manifest);
-    let mut writer = CogWriter::new(sink, scratch, options)?;
+    let mut file = output::LabelFile::create(&args.output, options)?;
     let cannot_write = || format!("cannot write {}", args.output.display());
     let mut stats = ClassStats::new(relabelling.legend.len(), info.georef.as_ref());
     for y in (0..info.height).step_by(TILE_SIZE as usize) {
@@ -68,19 +61,13 @@ pub fn run(args: &RelabelArgs) -> anyhow::Result<()> {
         };
         relabelling.map.apply(&mut labels);
         stats.add_rows(y, info.width, &labels);
-        writer
+        file.writer
             .write_strip(&Samples::U8(labels))
             .with_context(cannot_write)?;
     }
-    writer
-        .finish()
-        .with_context(cannot_write)?
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|file| file.sync_all())
-        .with_context(cannot_write)?;
+    let written = file.finish().with_context(cannot_write)?;
     let csv = to_csv(&stats.rows(&relabelling.legend));
-    tmp.persist(&args.output).with_context(cannot_write)?;
+    written.persist(&args.output)?;
     if let Some(path) = &args.stats {
         output::write(path, csv.as_bytes())?;
     }

@@ -2,12 +2,11 @@
 //! (cloud-optimised, with mode overviews).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use engine::geotiff::CogWriter;
 use engine::kmeans::model;
 use engine::kmeans::suggest_k;
 use engine::manifest::{InputIdentity, hash_input};
@@ -101,13 +100,9 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let legend = segmenter.legend();
 
     // Dropped (and deleted) on every early return, Ctrl-C included: no partial file is left.
-    let tmp = output::temporary_beside(&args.output)?;
-    let sink = BufWriter::with_capacity(1 << 20, tmp.reopen()?);
-    // The tiles wait here until the overviews are done: a COG puts them last.
-    let scratch = output::scratch_beside(&args.output)?;
-    let options = writer_options(&info, &legend, &manifest);
-    let mut writer = CogWriter::new(sink, scratch, options)?;
-    let encoder = writer.tile_encoder();
+    let mut file =
+        output::LabelFile::create(&args.output, writer_options(&info, &legend, &manifest))?;
+    let encoder = file.writer.tile_encoder();
     let classes = segmenter.classes();
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     // The labels the class names are suggested from (for the summary, or --suggested-names).
@@ -131,7 +126,7 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         &bar,
         |(unit_stats, unit_tiles, labels)| {
             let t = Instant::now();
-            writer.write_tiles(&unit_tiles.tiles)?;
+            file.writer.write_tiles(&unit_tiles.tiles)?;
             stats.merge(&unit_stats);
             write_s += t.elapsed().as_secs_f64();
             if let Some((unit, labels)) = labels.labels {
@@ -154,17 +149,14 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
     if args.suggested_names {
         // The file's header is written last: the names still reach it.
         naming::take_suggestions(&mut legend, &suggestions);
-        writer.describe(writer_options(&info, &legend, &manifest))?;
+        file.writer
+            .describe(writer_options(&info, &legend, &manifest))?;
     }
     bar.report(Stage::Writing, 1.0);
     let t = Instant::now();
-    writer
-        .finish()?
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
+    let written = file.finish()?;
     timings.write_s = write_s + t.elapsed().as_secs_f64();
-    let written = match (polygons, tracer) {
+    let polygons_written = match (polygons, tracer) {
         (Some(request), Some(tracer)) => {
             let topology = tracer.finish().context("polygons failed")?;
             Some(request.write(&topology, &legend, &bar)?)
@@ -172,9 +164,8 @@ pub fn run(args: &SegmentArgs, cancel: &Cancel) -> anyhow::Result<()> {
         _ => None,
     };
     bar.check()?;
-    tmp.persist(&args.output)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    if let (Some(written), Some(path)) = (written, &args.polygons) {
+    written.persist(&args.output)?;
+    if let (Some(written), Some(path)) = (polygons_written, &args.polygons) {
         timings.polygons_s = written.seconds;
         if !args.quiet {
             println!(

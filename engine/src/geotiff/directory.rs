@@ -151,7 +151,8 @@ fn item_text(value: &str) -> String {
     escape_xml(&escape_xml(value))
 }
 
-fn escape_xml(text: &str) -> String {
+/// `text` with XML's special characters escaped.
+pub(super) fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -9,6 +9,7 @@
 //!   memory does not depend on the raster's size.
 //! - [`CogWriter`] writes a class raster as a cloud-optimised GeoTIFF with mode overviews, its
 //!   tiles waiting in a scratch store until the end.
+//! - [`vrt::Mosaic`] writes a GDAL VRT of label GeoTIFFs at whole-pixel offsets.
 
 mod chunk;
 mod cog;
@@ -23,6 +24,7 @@ mod pyramid;
 mod read;
 mod source;
 mod tags;
+pub mod vrt;
 mod write;
 
 pub use cog::CogWriter;
