@@ -25,6 +25,12 @@
 //!   preview, Segment → result, renderer peak RSS, native wall time and peak RSS, browser ÷ native at the same thread
 //!   count) and the raw and gzip sizes of the app's wasm files, and writes `bench-web-results.json`. Fails on errors
 //!   only.
+//! - `bench cluster [--mapseg PATH] [--parts 1,2,4] [--raster small|large]`: on the 16384² bench GeoTIFF (4096²
+//!   with `--raster small`), times `mapseg segment` (the one-machine baseline) and `mapseg fit`, then for each part
+//!   count N runs the N parts of `mapseg apply` one after the other on all cores and `mapseg merge`, checks the merged
+//!   COG and statistics equal the one-machine run's byte for byte, and prints a Markdown table (fit, slowest part, sum
+//!   of parts, merge, projected wall time on N nodes = fit + slowest part + merge, speed-up) with each part's peak
+//!   RSS; writes `bench-cluster-results.json`. Fails on errors and on a merge that differs.
 //! - `quality [--mapseg PATH] [-- SEGMENT ARGS…]`: segments the labelled scenes of `tests/fixtures/labelled/` with
 //!   `mapseg segment` at its defaults (k = the number of classes; trailing arguments are appended to every run) and
 //!   with scikit-learn K-Means on z-scored bands, scores both against the reference labels with shard-tools' mean IoU,
@@ -89,7 +95,8 @@ enum Command {
         no_build: bool,
     },
     /// Benchmark `mapseg` against MiniBatchKMeans and faiss on real imagery (`bench cnn`: the CNN method's speed;
-    /// `bench web`: the web app in headless Chromium beside the CLI).
+    /// `bench web`: the web app in headless Chromium beside the CLI; `bench cluster`: fit, apply in parts and merge
+    /// beside one segment run).
     Bench {
         #[command(subcommand)]
         suite: Option<BenchSuite>,
@@ -162,6 +169,16 @@ enum BenchSuite {
         #[arg(long)]
         all_runs: bool,
     },
+    /// Time `mapseg fit`, `apply` in N parts (one after the other, each on all cores) and `merge` beside one
+    /// `mapseg segment` run, check the merge equals that run byte for byte, and project the wall time on N nodes.
+    Cluster {
+        /// Part counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+        parts: Vec<u32>,
+        /// Which bench raster: small (4096²) or large (16384²).
+        #[arg(long, value_enum, default_value_t = bench::cluster::Raster::Large)]
+        raster: bench::cluster::Raster,
+    },
 }
 
 // `main` maps the outcome to an exit code itself (rather than returning `anyhow::Result`) so that the error is
@@ -200,6 +217,12 @@ fn run(command: Command) -> Result<ExitCode> {
             strict: _,
             mapseg,
         } => bench::web::run(mapseg, dist, all_runs),
+        // No targets here either: a merge that differs from the one-machine run fails in any case.
+        Command::Bench {
+            suite: Some(BenchSuite::Cluster { parts, raster }),
+            strict: _,
+            mapseg,
+        } => bench::cluster::run(mapseg, &parts, raster),
         Command::Quality {
             mapseg,
             segment_args,

@@ -1,10 +1,13 @@
 //! `cargo xtask bench`: `mapseg` against scikit-learn's MiniBatchKMeans and faiss k-means on the same real pixels.
 //! `cargo xtask bench cnn` ([`cnn`]): the CNN method's speed beside K-Means on a Sentinel-2 scene.
+//! `cargo xtask bench cluster` ([`cluster`]): `mapseg fit`, `apply` in N parts and `merge` beside one
+//! `mapseg segment` run, with the projected wall time on N nodes.
 //!
 //! Everything it makes lives in the bench directory (beside the cargo target directory, never in the repository)
 //! and is reused by later runs: the Python venv, the downloaded imagery, the rasters. Delete a file to make it
 //! again.
 
+pub mod cluster;
 pub mod cnn;
 mod data;
 mod ours;
