@@ -216,6 +216,10 @@ pub struct MergeArgs {
     /// Write the run manifest as JSON.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Worker threads for the GeoTIFF (default: all cores, at most SLURM_CPUS_PER_TASK when
+    /// set).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,

@@ -18,9 +18,11 @@ use engine::progress::{Progress, Stage};
 use engine::raster::SampleType;
 use engine::stats::{ClassStats, to_csv};
 
-use crate::args::MergeArgs;
-use crate::info::open;
+use crate::args::{MergeArgs, threads};
+use crate::fitting::Reader;
+use crate::info::{open, reopen};
 use crate::output;
+use crate::parallel::in_order;
 use crate::part_files::{PartFile, PartOutput, PartWork, read_all};
 use crate::progress::{Bar, Cancel};
 use engine::geotiff::vrt::{Mosaic, Source};
@@ -66,7 +68,7 @@ pub fn run(args: &MergeArgs, cancel: &Cancel) -> anyhow::Result<()> {
     };
     for (path, kind) in args.output.iter().zip(&kinds) {
         match kind {
-            Kind::Cog => merged.write_cog(&args.dir, path, &bar)?,
+            Kind::Cog => merged.write_cog(&args.dir, path, threads(args.threads), &bar)?,
             Kind::Vrt => {
                 let xml = merged.vrt(&args.dir, path)?.to_xml();
                 output::write(path, xml.as_bytes())?;
@@ -158,7 +160,7 @@ impl Merged {
 
     /// One raster: the parts as one cloud-optimised GeoTIFF at `path`, written as
     /// `mapseg segment` writes it (so the same bytes).
-    fn write_cog(&self, dir: &Path, path: &Path, bar: &Bar) -> anyhow::Result<()> {
+    fn write_cog(&self, dir: &Path, path: &Path, threads: usize, bar: &Bar) -> anyhow::Result<()> {
         let (Some(run), Some(first)) = (&self.run, self.sources.first()) else {
             bail!(
                 "-o {}: a list's parts are whole files, already label GeoTIFFs in {}; merge writes a VRT mosaic of them (-o mosaic.vrt) and the statistics",
@@ -177,7 +179,14 @@ impl Merged {
         let all = units(self.width, self.height);
         let mut done = 0;
         for (source, _) in &self.sources {
-            let mut reader = open(&dir.join(&source.file))?;
+            // The part's tiles are decoded and compressed again on every core, and written in
+            // order.
+            let path_of = dir.join(&source.file);
+            let first = open(&path_of)?;
+            let mut readers = (1..threads)
+                .map(|_| reopen(&first, &path_of))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            readers.push(first);
             let part = Part {
                 index: 0,
                 count: 1,
@@ -188,16 +197,19 @@ impl Merged {
                     source.height,
                 ),
             };
-            for unit in part.units(&all) {
+            let work = |reader: &mut Reader, &unit: &engine::raster::Window| {
                 bar.check()?;
                 let block = reader
                     .read_window(part.local(unit))
                     .with_context(|| format!("cannot read {}", source.file))?;
-                file.writer
-                    .write_tiles(&encoder.encode(unit, &block.samples)?)?;
+                Ok(encoder.encode(unit, &block.samples)?)
+            };
+            in_order(&part.units(&all), &mut readers, work, |_, tiles| {
+                file.writer.write_tiles(&tiles)?;
                 done += 1;
                 bar.report(Stage::Writing, done as f32 / all.len() as f32);
-            }
+                Ok(())
+            })?;
         }
         file.finish()?.persist(path)
     }

@@ -94,6 +94,8 @@ fn fit_apply_merge_equals_one_segment_run_for_any_part_count() {
             s(&vrt),
             "--stats",
             s(&sums),
+            "--threads",
+            if parts % 2 == 0 { "2" } else { "1" },
             "-q",
         ]));
         assert!(
