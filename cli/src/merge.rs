@@ -113,6 +113,8 @@ struct Merged {
     run: Option<RunManifest>,
     /// Why the label files cannot be mosaicked, when they cannot.
     off_grid: Option<String>,
+    /// GDAL's name of the raster type of the first label GeoTIFF ("Area", "Point").
+    area_or_point: &'static str,
 }
 
 impl Merged {
@@ -147,6 +149,7 @@ impl Merged {
         if let Some(run) = &self.run {
             metadata.push(("MAPSEG_MANIFEST".into(), run.to_json()));
         }
+        metadata.push(("AREA_OR_POINT".into(), self.area_or_point.into()));
         Ok(Mosaic {
             width: self.width,
             height: self.height,
@@ -288,6 +291,7 @@ fn rows(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
         bail!("no parts");
     };
     Ok(Merged {
+        area_or_point: area_or_point(Some(&georef)),
         sources,
         width: run.width,
         height: run.height,
@@ -398,6 +402,7 @@ fn files(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
         georef: None,
         legend: default_legend(stats.counts.len()),
         stats,
+        area_or_point: area_or_point(reference.as_ref()),
         run: None,
         off_grid,
     })
@@ -448,6 +453,14 @@ fn label_info(
         );
     }
     Ok(info)
+}
+
+/// GDAL's `AREA_OR_POINT` of a raster with `georef`.
+fn area_or_point(georef: Option<&GeoReference>) -> &'static str {
+    match georef.map(|g| g.raster_type) {
+        Some(engine::geotiff::RasterType::PixelIsPoint) => "Point",
+        _ => "Area",
+    }
 }
 
 /// Adds `part` to the running total.

