@@ -132,8 +132,7 @@ fn fit_apply_merge_equals_one_segment_run_for_any_part_count() {
         );
         assert_eq!(band["categories"][0], "class 1");
         assert_eq!(
-            band["colorTable"]["entries"][255],
-            whole["bands"][0]["colorTable"]["entries"][255],
+            band["colorTable"]["entries"][255], whole["bands"][0]["colorTable"]["entries"][255],
             "nodata is transparent"
         );
         assert_eq!(info["metadata"][""]["AREA_OR_POINT"], "Area");
