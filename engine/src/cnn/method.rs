@@ -70,26 +70,11 @@ impl CnnRuntime {
     }
 }
 
-/// A fitted CNN run: the network, the scene's input normalisation, the standardisation of the
-/// embeddings and the k-means centres on them.
+/// A fitted CNN run: the fitted values (the scene's input normalisation, the standardisation
+/// of the embeddings and the k-means centres on them) and the network they were fitted with.
 #[derive(Debug, Clone)]
 pub struct CnnModel {
-    pub params: CnnParams,
-    pub seed: u64,
-    pub input: InputSpec,
-    /// Dimensions of the network's embedding (the first of the clustering features; the band
-    /// values follow when `params.spectra` > 0).
-    pub embedding_dims: usize,
-    /// Per-feature mean and inverse standard deviation (times the part's weight) over the
-    /// sample.
-    pub mean: Vec<f32>,
-    pub inv_sd: Vec<f32>,
-    pub centres: Centres,
-    /// Blocks the centres were fitted on.
-    pub fitted_blocks: usize,
-    /// The model's id and the BLAKE3 of its weights.
-    pub model_id: String,
-    pub weights_hash: String,
+    pub fit: CnnFit,
     pub backend: String,
     /// The model the network came from (its weights stay on the CPU, so the network can be
     /// made again on another device even when the current one is lost).
@@ -98,17 +83,11 @@ pub struct CnnModel {
     device: Device,
 }
 
-/// Two models are equal when they label alike: same parameters, input, standardisation,
-/// centres and weights (the network itself is compared through its weights' hash).
+/// Two models are equal when they label alike: the same fitted values and the same weights
+/// (the network itself is compared through its weights' hash).
 impl PartialEq for CnnModel {
     fn eq(&self, other: &Self) -> bool {
-        self.params == other.params
-            && self.seed == other.seed
-            && self.input == other.input
-            && self.mean == other.mean
-            && self.inv_sd == other.inv_sd
-            && self.centres == other.centres
-            && self.weights_hash == other.weights_hash
+        self.fit == other.fit
     }
 }
 
@@ -258,8 +237,8 @@ impl Fitted {
     pub fn k_curve(&self, progress: &impl Progress) -> Result<Vec<kmeans::KChoice>, SegmentError> {
         kmeans::model::sample_k_curve(
             &self.sample,
-            self.model.mean.len(),
-            self.model.seed,
+            self.model.fit.mean.len(),
+            self.model.fit.seed,
             progress,
         )
     }
@@ -324,16 +303,18 @@ pub async fn fit<R: Read + Seek>(
         progress,
     )?;
     let model = CnnModel {
-        params: params.clone(),
-        seed,
-        input,
-        embedding_dims: dims,
-        mean,
-        inv_sd,
-        centres,
-        fitted_blocks: points.len() / features,
-        model_id: meta.id.clone(),
-        weights_hash: runtime.artifact.weights_hash.clone(),
+        fit: CnnFit {
+            params: params.clone(),
+            seed,
+            input,
+            embedding_dims: dims,
+            mean,
+            inv_sd,
+            centres,
+            fitted_blocks: points.len() / features,
+            model_id: meta.id.clone(),
+            weights_hash: runtime.artifact.weights_hash.clone(),
+        },
         backend: runtime.backend.clone(),
         artifact: runtime.artifact.clone(),
         net: Arc::new(net),
@@ -401,10 +382,15 @@ pub struct CnnFit {
     pub params: CnnParams,
     pub seed: u64,
     pub input: InputSpec,
+    /// Dimensions of the network's embedding (the first of the clustering features; the band
+    /// values follow when `params.spectra` > 0).
     pub embedding_dims: usize,
+    /// Per-feature mean and inverse standard deviation (times the part's weight) over the
+    /// sample.
     pub mean: Vec<f32>,
     pub inv_sd: Vec<f32>,
     pub centres: Centres,
+    /// Blocks the centres were fitted on.
     pub fitted_blocks: usize,
     /// The network's model id and the BLAKE3 of its weights: restoring needs those weights.
     pub model_id: String,
@@ -412,22 +398,6 @@ pub struct CnnFit {
 }
 
 impl CnnModel {
-    /// The fitted values of this model (everything but the network).
-    pub fn fit_values(&self) -> CnnFit {
-        CnnFit {
-            params: self.params.clone(),
-            seed: self.seed,
-            input: self.input.clone(),
-            embedding_dims: self.embedding_dims,
-            mean: self.mean.clone(),
-            inv_sd: self.inv_sd.clone(),
-            centres: self.centres.clone(),
-            fitted_blocks: self.fitted_blocks,
-            model_id: self.model_id.clone(),
-            weights_hash: self.weights_hash.clone(),
-        }
-    }
-
     /// The model `fit` describes, with the network of `runtime` (on its device), which must be
     /// the network it was fitted with (the same weights).
     pub fn restore(fit: CnnFit, runtime: &CnnRuntime) -> Result<Self, SegmentError> {
@@ -453,16 +423,7 @@ impl CnnModel {
         }
         let net = runtime.artifact.net(&runtime.device);
         Ok(Self {
-            params: fit.params,
-            seed: fit.seed,
-            input: fit.input,
-            embedding_dims: fit.embedding_dims,
-            mean: fit.mean,
-            inv_sd: fit.inv_sd,
-            centres: fit.centres,
-            fitted_blocks: fit.fitted_blocks,
-            model_id: fit.model_id,
-            weights_hash: fit.weights_hash,
+            fit,
             backend: runtime.backend.clone(),
             artifact: runtime.artifact.clone(),
             net: Arc::new(net),
@@ -473,7 +434,7 @@ impl CnnModel {
     /// The same fitted model for another raster of the same bands (`info`): its size and
     /// nodata.
     pub fn for_raster(mut self, info: &crate::geotiff::RasterInfo) -> Self {
-        self.input.pixels = self.input.pixels.for_raster(info);
+        self.fit.input.pixels = self.fit.input.pixels.for_raster(info);
         self
     }
 
@@ -491,7 +452,7 @@ impl CnnModel {
 
     /// Raster size in pixels.
     pub fn size(&self) -> (u32, u32) {
-        self.input.size()
+        self.fit.input.size()
     }
 
     /// Reads the input that the labels of `blocks` need.
@@ -500,8 +461,8 @@ impl CnnModel {
         reader: &mut GeoTiffReader<R>,
         blocks: Window,
     ) -> Result<SpanInput, SegmentError> {
-        let pixels = block_pixels(blocks, self.params.resolution, self.size());
-        self.input.read(reader, Span::around(pixels, MARGIN))
+        let pixels = block_pixels(blocks, self.fit.params.resolution, self.size());
+        self.fit.input.read(reader, Span::around(pixels, MARGIN))
     }
 
     /// The label of every block of `blocks`, [`NODATA`] for blocks without data.
@@ -510,8 +471,9 @@ impl CnnModel {
         input: &SpanInput,
         blocks: Window,
     ) -> Result<Vec<u8>, SegmentError> {
-        let features = self.mean.len();
-        let dims = self.embedding_dims;
+        let fit = &self.fit;
+        let features = fit.mean.len();
+        let dims = fit.embedding_dims;
         let z = embed(&self.net, &self.device, input, dims).await?;
         let mut f = block_features(
             &z,
@@ -519,12 +481,12 @@ impl CnnModel {
             input,
             features > dims,
             blocks,
-            self.params.resolution,
+            fit.params.resolution,
             self.size(),
         );
-        standardise(&mut f.values, &self.mean, &self.inv_sd);
+        standardise(&mut f.values, &fit.mean, &fit.inv_sd);
         let mut labels = vec![0u8; f.valid.len()];
-        kmeans::assign(&f.values, features, &self.centres.values, &mut labels, None);
+        kmeans::assign(&f.values, features, &fit.centres.values, &mut labels, None);
         for (l, &ok) in labels.iter_mut().zip(&f.valid) {
             if !ok {
                 *l = NODATA;

@@ -93,7 +93,7 @@ impl ModelFile {
         let method = match &segmenter.model {
             MethodModel::Kmeans(m) => FittedMethod::Kmeans(m.clone()),
             #[cfg(feature = "cnn")]
-            MethodModel::Cnn(m) => FittedMethod::Cnn(m.fit_values()),
+            MethodModel::Cnn(m) => FittedMethod::Cnn(m.fit.clone()),
         };
         Self {
             format: MODEL_FILE_FORMAT,

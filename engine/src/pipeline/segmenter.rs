@@ -141,7 +141,7 @@ impl Segmenter {
         match &self.model {
             MethodModel::Kmeans(m) => m.params.k,
             #[cfg(feature = "cnn")]
-            MethodModel::Cnn(m) => m.params.k,
+            MethodModel::Cnn(m) => m.fit.params.k,
         }
     }
 
@@ -150,7 +150,7 @@ impl Segmenter {
         match &self.model {
             MethodModel::Kmeans(m) => m.spec.resolution,
             #[cfg(feature = "cnn")]
-            MethodModel::Cnn(m) => m.params.resolution,
+            MethodModel::Cnn(m) => m.fit.params.resolution,
         }
     }
 
@@ -169,9 +169,9 @@ impl Segmenter {
             },
             #[cfg(feature = "cnn")]
             MethodModel::Cnn(m) => SegmentParams {
-                method: MethodParams::Cnn(m.params.clone()),
+                method: MethodParams::Cnn(m.fit.params.clone()),
                 post: self.post,
-                seed: m.seed,
+                seed: m.fit.seed,
             },
         }
     }
@@ -289,17 +289,20 @@ impl Segmenter {
                 centres: m.centres.rows(),
             }),
             #[cfg(feature = "cnn")]
-            MethodModel::Cnn(m) => MethodManifest::Cnn(crate::manifest::CnnManifest {
-                params: m.params.clone(),
-                model: m.model_id.clone(),
-                weights_blake3: m.weights_hash.clone(),
-                band_roles: m.input.roles.clone(),
-                normaliser: m.input.pixels.normaliser.clone(),
-                fitted_blocks: m.fitted_blocks,
-                iterations: m.centres.iterations,
-                inertia: m.centres.inertia,
-                centres: m.centres.rows(),
-            }),
+            MethodModel::Cnn(m) => {
+                let m = &m.fit;
+                MethodManifest::Cnn(crate::manifest::CnnManifest {
+                    params: m.params.clone(),
+                    model: m.model_id.clone(),
+                    weights_blake3: m.weights_hash.clone(),
+                    band_roles: m.input.roles.clone(),
+                    normaliser: m.input.pixels.normaliser.clone(),
+                    fitted_blocks: m.fitted_blocks,
+                    iterations: m.centres.iterations,
+                    inertia: m.centres.inertia,
+                    centres: m.centres.rows(),
+                })
+            }
         };
         let params = self.params();
         RunManifest {
