@@ -66,22 +66,29 @@ pub fn run(args: &MergeArgs, cancel: &Cancel) -> anyhow::Result<()> {
         PartWork::Rows { .. } => rows(&args.dir, &parts)?,
         PartWork::Files { .. } => files(&args.dir, &parts)?,
     };
+    // Every output is checked before the first is written: a refused merge writes nothing.
+    let mut vrts = Vec::new();
     for (path, kind) in args.output.iter().zip(&kinds) {
         match kind {
-            Kind::Cog => merged.write_cog(&args.dir, path, threads(args.threads), &bar)?,
-            Kind::Vrt => {
-                let xml = merged.vrt(&args.dir, path)?.to_xml();
-                output::write(path, xml.as_bytes())?;
-            }
+            Kind::Cog => merged.check_cog(&args.dir, path)?,
+            Kind::Vrt => vrts.push((path, merged.vrt(&args.dir, path)?.to_xml())),
         }
+    }
+    if args.manifest.is_some() && merged.run.is_none() {
+        bail!("--manifest: the files of a list each have their own manifest, in their GeoTIFF");
+    }
+    for (path, kind) in args.output.iter().zip(&kinds) {
+        if *kind == Kind::Cog {
+            merged.write_cog(&args.dir, path, threads(args.threads), &bar)?;
+        }
+    }
+    for (path, xml) in vrts {
+        output::write(path, xml.as_bytes())?;
     }
     if let Some(path) = &args.stats {
         output::write(path, to_csv(&merged.stats.rows(&merged.legend)).as_bytes())?;
     }
-    if let Some(path) = &args.manifest {
-        let Some(run) = &merged.run else {
-            bail!("--manifest: the files of a list each have their own manifest, in their GeoTIFF");
-        };
+    if let (Some(path), Some(run)) = (&args.manifest, &merged.run) {
         output::write(path, run.to_json().as_bytes())?;
     }
     bar.finish();
@@ -163,13 +170,22 @@ impl Merged {
 
     /// One raster: the parts as one cloud-optimised GeoTIFF at `path`, written as
     /// `mapseg segment` writes it (so the same bytes).
-    fn write_cog(&self, dir: &Path, path: &Path, threads: usize, bar: &Bar) -> anyhow::Result<()> {
-        let (Some(run), Some(first)) = (&self.run, self.sources.first()) else {
+    /// Refuses a COG of a list's files.
+    fn check_cog(&self, dir: &Path, path: &Path) -> anyhow::Result<()> {
+        if self.run.is_none() {
             bail!(
                 "-o {}: a list's parts are whole files, already label GeoTIFFs in {}; merge writes a VRT mosaic of them (-o mosaic.vrt) and the statistics",
                 path.display(),
                 dir.display()
             );
+        }
+        Ok(())
+    }
+
+    fn write_cog(&self, dir: &Path, path: &Path, threads: usize, bar: &Bar) -> anyhow::Result<()> {
+        self.check_cog(dir, path)?;
+        let (Some(run), Some(first)) = (&self.run, self.sources.first()) else {
+            bail!("-o {}: no parts to write", path.display());
         };
         let whole = RasterInfo {
             width: self.width,

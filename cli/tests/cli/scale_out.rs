@@ -385,8 +385,17 @@ fn a_list_is_fitted_as_one_sample_and_split_by_whole_files() {
         px.iter().filter(|&&l| l != 255).count() as u64
     };
     assert_eq!(total, labelled("west.tif") + labelled("east.tif"));
-    let err = failed(&mapseg(&["merge", s(&two), "-o", s(&d.join("m.tif"))]));
+    let (refused_vrt, refused_tif) = (d.join("refused.vrt"), d.join("m.tif"));
+    let err = failed(&mapseg(&[
+        "merge",
+        s(&two),
+        "-o",
+        s(&refused_vrt),
+        "-o",
+        s(&refused_tif),
+    ]));
     assert!(err.contains("a list's parts are whole files"), "{err}");
+    assert!(!refused_vrt.exists(), "a refused merge writes nothing");
     let err = failed(&mapseg(&[
         "apply",
         s(&listed),
