@@ -132,7 +132,7 @@ impl Merged {
         }
         let Some(code) = self.epsg else {
             bail!(
-                "-o {}: the raster's CRS has no EPSG code, which a VRT needs here; write the cloud-optimised GeoTIFF (.tif) instead",
+                "-o {}: the raster has no georeferencing or its CRS has no EPSG code, which a VRT needs here; write the cloud-optimised GeoTIFF (.tif) instead",
                 path.display()
             );
         };
@@ -239,7 +239,7 @@ impl Merged {
 fn rows(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
     let mut sources = Vec::with_capacity(parts.len());
     let mut stats: Option<ClassStats> = None;
-    let mut whole: Option<(RunManifest, GeoReference)> = None;
+    let mut whole: Option<(RunManifest, Option<GeoReference>)> = None;
     for part in parts {
         let name = PartFile::name(part.index);
         let PartWork::Rows { window, output } = &part.work else {
@@ -267,12 +267,7 @@ fn rows(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
         let info = label_info(dir, output, window.width, window.height)?;
         let georef = info.georef.clone();
         match &whole {
-            None => {
-                let Some(georef) = georef else {
-                    bail!("{} has no georeferencing", output.file);
-                };
-                whole = Some((run.clone(), georef));
-            }
+            None => whole = Some((run.clone(), georef)),
             Some((first_run, first_georef)) => {
                 if run != first_run {
                     bail!(
@@ -280,13 +275,16 @@ fn rows(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
                         PartFile::name(0)
                     );
                 }
-                let expected = first_georef.for_window(*window);
-                if georef.as_ref().map(|g| g.transform) != Some(expected.transform) {
+                // Without georeferencing (as `segment` allows) there is no grid to be off.
+                let expected = first_georef
+                    .as_ref()
+                    .map(|g| g.for_window(*window).transform);
+                if georef.as_ref().map(|g| g.transform) != expected {
                     bail!(
                         "{} is off the grid of {}: its origin should be {:?}; it was not written for this raster",
                         output.file,
                         PartFile::name(0),
-                        expected.transform.apply(0.0, 0.0)
+                        expected.map(|t| t.apply(0.0, 0.0))
                     );
                 }
             }
@@ -307,13 +305,15 @@ fn rows(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
         bail!("no parts");
     };
     Ok(Merged {
-        area_or_point: area_or_point(Some(&georef)),
+        area_or_point: area_or_point(georef.as_ref()),
         sources,
         width: run.width,
         height: run.height,
-        transform: georef.transform,
-        epsg: georef.epsg,
-        georef: Some(georef),
+        transform: georef
+            .as_ref()
+            .map_or(GeoTransform([0.0; 6]), |g| g.transform),
+        epsg: georef.as_ref().and_then(|g| g.epsg),
+        georef,
         legend: default_legend(stats.counts.len()),
         stats,
         run: Some(run),

@@ -490,3 +490,35 @@ fn the_cnn_fits_once_and_its_parts_merge_to_one_run() {
     ]));
     assert!(err.contains("--model"), "{err}");
 }
+
+#[test]
+fn a_raster_without_georeferencing_merges_as_segment_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("plain.tif");
+    gdal(Command::new("gdal_translate").args([
+        "-q",
+        "--config",
+        "GDAL_PAM_ENABLED",
+        "NO",
+        "-co",
+        "PROFILE=BASELINE",
+        fixture("OSBS_029.tif").to_str().unwrap(),
+        s(&input),
+    ]));
+    assert!(
+        gdalinfo(&input)["geoTransform"].is_null(),
+        "no georeferencing"
+    );
+    let (one, model, out) = (d.join("one.tif"), d.join("model.json"), d.join("parts"));
+    succeeded(&mapseg(&["segment", s(&input), "-o", s(&one), "-q"]));
+    succeeded(&mapseg(&["fit", s(&input), "-o", s(&model), "-q"]));
+    for part in 0..2 {
+        apply(&model, &[&input], 2, part, &out, &[]);
+    }
+    let merged = d.join("merged.tif");
+    succeeded(&mapseg(&["merge", s(&out), "-o", s(&merged), "-q"]));
+    assert!(std::fs::read(&merged).unwrap() == std::fs::read(&one).unwrap());
+    let err = failed(&mapseg(&["merge", s(&out), "-o", s(&d.join("m.vrt"))]));
+    assert!(err.contains("has no georeferencing"), "{err}");
+}
