@@ -49,12 +49,8 @@ pub fn run(args: &ApplyArgs, cancel: &Cancel) -> anyhow::Result<()> {
     let part_inputs = if paths.len() == 1 {
         paths.clone()
     } else {
-        let n = paths.len();
-        let at = |i: u32| (i as usize * n) / args.parts as usize;
-        paths
-            .get(at(index)..at(index + 1))
-            .unwrap_or_default()
-            .to_vec()
+        let files = files_of_part(paths.len(), index, args.parts);
+        paths.get(files).unwrap_or_default().to_vec()
     };
     let done = is_complete(&record, &model_blake3, (index, args.parts), &part_inputs);
     if done && !args.again {
@@ -197,10 +193,10 @@ fn files(job: &Job<'_>, paths: &[PathBuf], index: u32, count: u32) -> anyhow::Re
             "--parts {count} is more than the {n} files of the list: each part labels whole files, so use at most {n} parts"
         );
     }
-    let at = |i: u32| (i as usize * n) / count as usize;
-    let (first, end) = (at(index), at(index + 1));
-    let mut outputs = Vec::with_capacity(end - first);
-    for (path, file) in paths[first..end].iter().zip(&names[first..end]) {
+    let files = files_of_part(n, index, count);
+    let first = files.start;
+    let mut outputs = Vec::with_capacity(files.len());
+    for (path, file) in paths[files.clone()].iter().zip(&names[files]) {
         let mut raster = Raster::open(path, job.threads)?;
         let info = raster.info.clone();
         let segmenter = segmenter(job, &raster)?;
@@ -227,6 +223,13 @@ fn files(job: &Job<'_>, paths: &[PathBuf], index: u32, count: u32) -> anyhow::Re
         files: n,
         outputs,
     })
+}
+
+/// The files (indices into a list of `n`) that part `index` of `count` labels: contiguous
+/// runs, as even as whole files allow.
+fn files_of_part(n: usize, index: u32, count: u32) -> std::ops::Range<usize> {
+    let at = |i: u32| (i as usize * n) / count.max(1) as usize;
+    at(index)..at(index + 1)
 }
 
 /// The label GeoTIFF name of each file of a list (its name with a `.tif` extension), refusing

@@ -6,7 +6,7 @@
 //! It refuses parts of different models or splits, missing parts and parts off the grid,
 //! naming them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -356,11 +356,13 @@ fn files(dir: &Path, parts: &[PartFile]) -> anyhow::Result<Merged> {
     let mut offsets = Vec::with_capacity(labels.len());
     let mut off_grid = None;
     for (file, info) in &labels {
-        match (&reference, &info.georef) {
-            (Some(r), Some(g)) if grid_offset(r, g).is_some() => {
-                offsets.push(grid_offset(r, g).unwrap_or_default());
-            }
-            _ => {
+        let offset = reference
+            .as_ref()
+            .zip(info.georef.as_ref())
+            .and_then(|(r, g)| grid_offset(r, g));
+        match offset {
+            Some(offset) => offsets.push(offset),
+            None => {
                 off_grid.get_or_insert_with(|| {
                     format!(
                         "{file} is not on the pixel grid of {} (another CRS or pixel size, a fractional offset, or no georeferencing), so no mosaic can hold both; the label files and the statistics are in {}",
@@ -492,18 +494,7 @@ fn relative(path: &Path, from: &Path) -> anyhow::Result<String> {
     let abs = |p: &Path| {
         std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
     };
-    let (path, from) = (abs(path)?, abs(from)?);
-    let common = path
-        .components()
-        .zip(from.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let mut rel = PathBuf::new();
-    for _ in from.components().skip(common) {
-        rel.push("..");
-    }
-    for c in path.components().skip(common) {
-        rel.push(c);
-    }
+    let rel = pathdiff::diff_paths(abs(path)?, abs(from)?)
+        .with_context(|| format!("cannot place {} relative to the VRT", path.display()))?;
     Ok(rel.to_string_lossy().replace('\\', "/"))
 }
