@@ -1,7 +1,12 @@
 //! `Read + Seek` over a `Blob` (a `File`) with `FileReaderSync` and `Blob.slice`: only the bytes
 //! asked for (plus a small read-ahead) are ever in memory, so rasters larger than the
 //! WebAssembly memory can be processed.
+//!
+//! Each `FileReaderSync` read costs about 2 ms whatever its size (a round trip to the browser's
+//! file service), more than decoding a chunk: the engine asks for a window's neighbouring
+//! chunks in one read, and a large read goes straight into the caller's buffer.
 
+use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use web_sys::{Blob, FileReaderSync};
@@ -10,6 +15,16 @@ use web::transport::js_error_text;
 
 /// Bytes read ahead of a small read (TIFF headers and tags come in many tiny reads).
 const READ_AHEAD: u64 = 256 * 1024;
+
+thread_local! {
+    /// Bytes this worker has read from files so far, all readers together.
+    static FETCHED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Bytes this worker has read from files so far ([`BlobReader`]s together).
+pub fn fetched() -> u64 {
+    FETCHED.with(Cell::get)
+}
 
 /// A seekable reader over a `Blob`; usable in workers only (`FileReaderSync`).
 #[derive(Debug)]
@@ -43,13 +58,14 @@ impl BlobReader {
     }
 
     /// Reads `start..end` of the blob.
-    fn slice(&self, start: u64, end: u64) -> io::Result<Vec<u8>> {
+    fn slice(&self, start: u64, end: u64) -> io::Result<js_sys::Uint8Array> {
         let part = self
             .blob
             .slice_with_f64_and_f64(start as f64, end as f64)
             .map_err(js_io)?;
         let buffer = self.reader.read_as_array_buffer(&part).map_err(js_io)?;
-        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+        FETCHED.with(|f| f.set(f.get() + (end - start)));
+        Ok(js_sys::Uint8Array::new(&buffer))
     }
 }
 
@@ -65,11 +81,12 @@ impl Read for BlobReader {
             if want >= READ_AHEAD {
                 // A large read (a whole chunk): straight into the caller's buffer.
                 let bytes = self.slice(self.pos, end)?;
-                out[..bytes.len()].copy_from_slice(&bytes);
-                self.pos += bytes.len() as u64;
-                return Ok(bytes.len());
+                let n = bytes.length() as usize;
+                bytes.copy_to(&mut out[..n]);
+                self.pos += n as u64;
+                return Ok(n);
             }
-            self.buf = self.slice(self.pos, end)?;
+            self.buf = self.slice(self.pos, end)?.to_vec();
             self.buf_start = self.pos;
         }
         let offset = (self.pos - self.buf_start) as usize;

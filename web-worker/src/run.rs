@@ -37,6 +37,7 @@ use crate::blob_reader::BlobReader;
 use crate::pool::messages::{Job, Reply};
 use crate::pool::{Pool, PoolError, Side};
 use crate::worker::{Session, post};
+use web::packed::Packed;
 use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 use web::transport::split_payload;
 
@@ -65,6 +66,15 @@ pub enum RunError {
     Model(String),
     #[error(transparent)]
     Pool(#[from] PoolError),
+}
+
+/// A finished run: what the page gets, what the worker keeps, and whether the k curve is still
+/// being drawn on the pool (it then follows the result: [`k_curve_later`]).
+#[derive(Debug)]
+pub struct Finished {
+    pub result: RunResult,
+    pub last: LastRun,
+    pub curve_later: bool,
 }
 
 /// What the worker keeps of the last run to write its GeoTIFF again.
@@ -293,29 +303,35 @@ pub async fn run(
     params: &SegmentParams,
     resources: &mut Resources,
     mut pool: Option<&mut Pool>,
-) -> Result<(RunResult, LastRun), RunError> {
+) -> Result<Finished, RunError> {
     let progress = Throttled::new();
     let info = session.info.clone();
     params.validate(&info)?;
     let reader = &mut session.reader;
 
+    // The k curve's job, when it waits until the units are labelled (a pool of one helper,
+    // which would otherwise draw it before labelling).
+    let mut curve_job = None;
     let (segmenter, k_curve) = match &params.method {
         MethodParams::Kmeans(kmeans) => {
             let fitted = match pool.as_deref_mut() {
                 Some(pool) => fit_on_pool(pool, &info, kmeans, params.seed, &progress).await?,
                 None => model::fit(reader, kmeans, params.seed, &progress)?,
             };
-            // On the pool, a helper draws the k curve while the others label.
+            // On the pool, a helper draws the k curve while the others label; a single
+            // helper draws it after the units, while the result is shown.
             let curve = match pool.as_deref_mut() {
                 Some(pool) => {
-                    pool.start_side(
-                        Side::KCurve,
-                        &Job::KCurve {
-                            sample: fitted.sample,
-                            dims: fitted.model.spec.dims(),
-                            seed: fitted.model.seed,
-                        },
-                    )?;
+                    let job = Job::KCurve {
+                        sample: Packed(fitted.sample),
+                        dims: fitted.model.spec.dims(),
+                        seed: fitted.model.seed,
+                    };
+                    if pool.len() > 1 {
+                        pool.start_side(Side::KCurve, &job)?;
+                    } else {
+                        curve_job = Some(job);
+                    }
                     None
                 }
                 None => Some(model::k_curve(&fitted, &progress)?),
@@ -365,17 +381,24 @@ pub async fn run(
         }
     };
 
+    if let (Some(job), Some(pool)) = (curve_job, pool.as_deref_mut()) {
+        pool.start_side(Side::KCurve, &job)?;
+    }
     progress.report(Stage::Hashing, 0.0);
     let (blake3, bytes) = match pool.as_deref_mut() {
         Some(pool) => pool.hash().await?,
         None => hash(&session.blob)?,
     };
     progress.report(Stage::Hashing, 1.0);
+    // The curve drawn on the pool, if it is ready; otherwise it follows the result.
+    let mut curve_later = false;
     let k_curve = match (k_curve, pool) {
         (None, Some(pool)) if matches!(params.method, MethodParams::Kmeans(_)) => {
-            match pool.side(Side::KCurve).await? {
-                Reply::KCurve { curve } => Some(curve),
-                other => return Err(unexpected(&other)),
+            if pool.side_ready(Side::KCurve) {
+                Some(pool_curve(pool).await?)
+            } else {
+                curve_later = true;
+                None
             }
         }
         (curve, _) => curve,
@@ -413,7 +436,29 @@ pub async fn run(
         manifest,
         tiles: tiles.tiles,
     };
-    Ok((result, last))
+    Ok(Finished {
+        result,
+        last,
+        curve_later,
+    })
+}
+
+/// The k curve of the run that just finished, drawn on `pool` after its result was sent
+/// ([`Finished::curve_later`]).
+pub async fn k_curve_later(pool: &mut Pool) -> Result<FromWorker, RunError> {
+    let k_curve = pool_curve(pool).await?;
+    Ok(FromWorker::KCurve {
+        suggested_k: suggest_k(&k_curve),
+        k_curve,
+    })
+}
+
+/// The k curve drawn by the pool's side job, waiting for it if need be.
+async fn pool_curve(pool: &mut Pool) -> Result<Vec<engine::kmeans::KChoice>, RunError> {
+    match pool.side(Side::KCurve).await? {
+        Reply::KCurve { curve } => Ok(curve),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// The BLAKE3 and length of `blob`, read by this worker (when there is no pool).
@@ -438,7 +483,7 @@ async fn fit_on_pool(
         .await?
         .into_iter()
         .map(|reply| match reply {
-            Reply::BandValues { values } => Ok(values),
+            Reply::BandValues { values } => Ok(values.into_iter().map(|v| v.0).collect()),
             other => Err(unexpected(&other)),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -450,7 +495,7 @@ async fn fit_on_pool(
     .await?
     .into_iter()
     .map(|reply| match reply {
-        Reply::Features { features } => Ok(features),
+        Reply::Features { features } => Ok(features.into()),
         other => Err(unexpected(&other)),
     })
     .collect::<Result<Vec<Features>, _>>()?;
@@ -492,9 +537,24 @@ fn unexpected(reply: &Reply) -> RunError {
     .into()
 }
 
-/// Labels every unit with K-Means' `model` on the pool's helpers, taking their statistics,
-/// tiles and labels in unit order (as the CLI's threads do, so the bytes do not depend on the
-/// number of helpers).
+/// Rows of output tiles in a band of units that a helper labels column by column: its reader's
+/// chunk cache (32 MiB) still holds the left neighbours' chunks when it reaches the next
+/// column (16 tile rows of 512-px RGB chunks are about 12 MiB a column).
+const BAND_TILE_ROWS: u32 = 16;
+
+/// The units in the order the pool labels them: bands of [`BAND_TILE_ROWS`] tile rows, each
+/// column by column (top to bottom), so that the units of a helper's run are neighbours and
+/// each decoded chunk serves every unit that reads it.
+fn pool_order(mut units: Vec<Window>) -> Vec<Window> {
+    let band = BAND_TILE_ROWS * engine::geotiff::TILE_SIZE;
+    units.sort_by_key(|u| (u.y / band, u.x, u.y));
+    units
+}
+
+/// Labels every unit with K-Means' `model` on the pool's helpers, merging their statistics,
+/// tiles and labels as they come: counts and areas are exact integer sums, the label preview
+/// keeps each unit's samples in place and the tiles are put back in raster order, so the
+/// bytes do not depend on the number of helpers or on the order the units finish.
 async fn label_on_pool(
     pool: &mut Pool,
     model: engine::kmeans::model::KMeansModel,
@@ -504,7 +564,7 @@ async fn label_on_pool(
 ) -> Result<(ClassStats, LabelPreview, EncodedTiles), RunError> {
     let classes = model.params.k;
     let segmenter = Segmenter::kmeans(model.clone(), params.post);
-    let units: Vec<Window> = segmenter.units();
+    let units = pool_order(segmenter.units());
     pool.broadcast(&Job::Labeller {
         model: Box::new(model),
         post: params.post,
@@ -516,7 +576,8 @@ async fn label_on_pool(
     let total = units.len();
     progress.report(Stage::Assigning, 0.0);
     let jobs = units.iter().map(|&unit| Job::Label { unit }).collect();
-    pool.map(jobs, |i, reply, file| -> Result<(), RunError> {
+    let mut done = 0;
+    pool.spread(jobs, |i, reply, file| -> Result<(), RunError> {
         let Reply::Labelled {
             stats: unit_stats,
             tiles: places,
@@ -533,10 +594,12 @@ async fn label_on_pool(
         stats.merge(&unit_stats);
         preview.add_samples(units[i], &unit_labels);
         tiles.tiles.extend(unit_tiles);
-        progress.report(Stage::Assigning, (i + 1) as f32 / total as f32);
+        done += 1;
+        progress.report(Stage::Assigning, done as f32 / total as f32);
         Ok(())
     })
     .await?;
+    tiles.tiles.sort_by_key(|t| (t.row, t.column));
     Ok((stats, preview, tiles))
 }
 

@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::blob_reader::BlobReader;
+use crate::blob_reader::{self, BlobReader};
 use crate::pool::messages::{JOB_KEY, REPLY_KEY};
 use crate::pool::{self, Pool};
 use crate::{backend, run};
@@ -36,6 +36,9 @@ use crate::backend::CPU;
 /// here and decodes some chunks twice. WebAssembly memory never shrinks: a cache of the
 /// default 32 MiB would stay allocated for the whole session.
 const CHUNK_CACHE_BYTES: usize = 8 << 20;
+
+/// Bytes a helper reads from the file between two returns to the event loop.
+const YIELD_AFTER_BYTES: u64 = 32 << 20;
 
 /// The raster the page opened.
 pub(crate) struct Session {
@@ -67,6 +70,9 @@ struct State {
     queue: VecDeque<Job>,
     /// Whether the drain loop is running (it then takes every job queued meanwhile).
     draining: bool,
+    /// What this worker had read from files ([`blob_reader::fetched`]) when it last returned
+    /// to the event loop between two jobs of its pool.
+    fetched_at_yield: u64,
 }
 
 thread_local! {
@@ -191,8 +197,13 @@ async fn drain() {
                 let (reply, payload) = pool::helper::answer(job, file).await;
                 post_pool_reply(&reply, payload);
                 // Jobs follow each other without a pause: let the browser free the buffers of
-                // the file's reads between them.
-                pool::next_task().await;
+                // the file's reads now and then (a return to the event loop costs about a
+                // millisecond, as much as labelling a tenth of a unit).
+                let fetched = blob_reader::fetched();
+                if fetched - with_state(|state| state.fetched_at_yield) >= YIELD_AFTER_BYTES {
+                    with_state(|state| state.fetched_at_yield = fetched);
+                    pool::next_task().await;
+                }
             }
         }
     }
@@ -247,11 +258,31 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             with_state(|state| {
                 state.session = Some(session);
                 state.resources = Some(resources);
-                state.pool = pool.filter(|p| p.broken().is_none());
             });
-            let (result, last) = outcome.map_err(|e| e.to_string())?;
-            with_state(|state| state.last = Some(last));
-            Ok(FromWorker::Result(Box::new(result)).into())
+            let finished = outcome.map_err(|e| e.to_string());
+            let reply = match (finished, pool.as_mut()) {
+                (Ok(finished), Some(pool)) if finished.curve_later => {
+                    // The map first; the k curve, still being drawn on a helper, follows.
+                    with_state(|state| state.last = Some(finished.last));
+                    post_reply(FromWorker::Result(Box::new(finished.result)).into());
+                    let curve = run::k_curve_later(pool).await.unwrap_or_else(|e| {
+                        // The result stands; only its curve is missing.
+                        web_sys::console::warn_1(&format!("no k curve: {e}").into());
+                        FromWorker::KCurve {
+                            k_curve: Vec::new(),
+                            suggested_k: None,
+                        }
+                    });
+                    Ok(curve.into())
+                }
+                (Ok(finished), _) => {
+                    with_state(|state| state.last = Some(finished.last));
+                    Ok(FromWorker::Result(Box::new(finished.result)).into())
+                }
+                (Err(e), _) => Err(e),
+            };
+            with_state(|state| state.pool = pool.filter(|p| p.broken().is_none()));
+            reply
         }
         ToWorker::UseBackend { choice } => {
             let mut resources = take_resources();

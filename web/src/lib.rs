@@ -10,12 +10,14 @@
 //!   runs the engine's segmentation (K-Means or the CNN, on WebGPU or the CPU) and sends back
 //!   previews, statistics and the label GeoTIFF.
 //!
-//! They talk through the serde messages of [`protocol`], sent by [`transport`]. The settings of a run live in the
+//! They talk through the serde messages of [`protocol`], sent by [`transport`]; arrays of
+//! numbers between workers go as bytes ([`packed`]). The settings of a run live in the
 //! page's URL query ([`url_state`]), so a link reproduces a run. A host that embeds the app
 //! (a framing page, QGIS) talks to it in the messages of [`embedding`].
 
 pub mod embedding;
 pub mod format;
+pub mod packed;
 pub mod protocol;
 pub mod url_state;
 

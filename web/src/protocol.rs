@@ -149,6 +149,12 @@ pub enum FromWorker {
         fraction: f32,
     },
     Result(Box<RunResult>),
+    /// The k curve of the result just sent, when it was still being drawn (on a helper, while
+    /// the others labelled): the map comes first, the curve follows.
+    KCurve {
+        k_curve: Vec<KChoice>,
+        suggested_k: Option<usize>,
+    },
     /// The label GeoTIFF asked for by [`ToWorker::Export`]. Its bytes travel beside the
     /// message (the envelope's `file`, a transferred buffer), never through serde, whose
     /// tagged enums buffer every byte of a field as a value of its own.

@@ -10,7 +10,7 @@ use super::error::{FormatError, LimitExceeded};
 use super::geokeys::{GeoReference, RawGeoTags};
 use super::ifd::{ByteOrder, tag};
 use super::info::RasterInfo;
-use super::level::Level;
+use super::level::{ChunkPlace, Level};
 use super::limits::{DENSITY_FREE_PIXELS, Limits};
 use super::tags::{Directory, Tags, TiffFile};
 use crate::raster::{PixelBlock, Samples, Window};
@@ -142,11 +142,24 @@ impl<R: Read + Seek> GeoTiffReader<R> {
                 chunk_samples: usize::from(image.chunk_samples()),
                 bands,
             };
+            // The chunks held first (decoding the others may push them out).
             for place in image.chunks_in(window) {
-                let chunk = self.cache.get_or_insert_with((level, place.index), || {
-                    decode_chunk(&mut self.file, image, &place, &self.limits)
-                })?;
-                placement.copy(&chunk, &place, window, &mut samples)?;
+                if let Some(chunk) = self.cache.get(&(level, place.index)) {
+                    placement.copy(&chunk, &place, window, &mut samples)?;
+                }
+            }
+            // Then the others, run by run: neighbours in the file are read at once.
+            let mut runs = ChunkRuns::new(image.chunks_in(window), self.file.len);
+            while let Some(range) = runs.next_run(image, |p| self.cache.holds(&(level, p.index))) {
+                if let Some((offset, len)) = range {
+                    self.file.source.prefetch(offset, len)?;
+                }
+                for place in &runs.run {
+                    let chunk = self.cache.get_or_insert_with((level, place.index), || {
+                        decode_chunk(&mut self.file, image, place, &self.limits)
+                    })?;
+                    placement.copy(&chunk, place, window, &mut samples)?;
+                }
             }
         }
         Ok(PixelBlock {
@@ -154,6 +167,84 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             bands,
             samples,
         })
+    }
+}
+
+/// Largest run of chunk bytes read at once.
+const MAX_RUN_BYTES: u64 = 4 << 20;
+
+/// Largest gap of unused bytes between two chunks of one run.
+const MAX_RUN_GAP: u64 = 64 << 10;
+
+/// Most chunks in one run.
+const MAX_RUN_CHUNKS: usize = 256;
+
+/// The chunks of a window not yet decoded, cut into runs of neighbours in the file: each
+/// follows the one before within [`MAX_RUN_GAP`] bytes, up to [`MAX_RUN_BYTES`] and
+/// [`MAX_RUN_CHUNKS`]. Chunks come in the order [`Level::chunks_in`] gives, which is file order
+/// for files written row by row. A chunk whose location is not plausible is a run of its own,
+/// left to the decoder, which reports it.
+struct ChunkRuns<I> {
+    chunks: I,
+    file_len: u64,
+    /// The chunk that ended the last run, the first of the next.
+    carried: Option<ChunkPlace>,
+    /// The current run.
+    run: Vec<ChunkPlace>,
+}
+
+impl<I: Iterator<Item = ChunkPlace>> ChunkRuns<I> {
+    fn new(chunks: I, file_len: u64) -> Self {
+        Self {
+            chunks,
+            file_len,
+            carried: None,
+            run: Vec::new(),
+        }
+    }
+
+    /// Gathers the next run of chunks that are not `held` into [`Self::run`]; returns its file
+    /// range (offset, length) when it has two chunks or more (one chunk is read alone, as it
+    /// would be anyway), `None` when no chunk is left.
+    fn next_run(
+        &mut self,
+        level: &Level,
+        held: impl Fn(&ChunkPlace) -> bool,
+    ) -> Option<Option<(u64, usize)>> {
+        self.run.clear();
+        let first = self
+            .carried
+            .take()
+            .or_else(|| self.chunks.by_ref().find(|p| !held(p)))?;
+        self.run.push(first);
+        let file_len = self.file_len;
+        let location = |p: &ChunkPlace| {
+            let i = p.index as usize;
+            let (offset, stored) = (*level.offsets.get(i)?, *level.byte_counts.get(i)?);
+            let end = offset.checked_add(stored)?;
+            (stored > 0 && end <= file_len).then_some((offset, end))
+        };
+        let Some((start, mut end)) = location(&first) else {
+            return Some(None);
+        };
+        while self.run.len() < MAX_RUN_CHUNKS {
+            let Some(next) = self.chunks.by_ref().find(|p| !held(p)) else {
+                break;
+            };
+            match location(&next) {
+                Some((o, e))
+                    if o >= end && o - end <= MAX_RUN_GAP && e - start <= MAX_RUN_BYTES =>
+                {
+                    end = e;
+                    self.run.push(next);
+                }
+                _ => {
+                    self.carried = Some(next);
+                    break;
+                }
+            }
+        }
+        Some((self.run.len() > 1).then(|| (start, (end - start) as usize)))
     }
 }
 
@@ -359,20 +450,32 @@ impl ChunkCache {
         }
     }
 
+    /// Whether chunk `key` is held (without counting as a use).
+    fn holds(&self, key: &ChunkKey) -> bool {
+        self.chunks.contains_key(key)
+    }
+
+    /// The chunk `key` if it is held; it becomes the newest.
+    fn get(&mut self, key: &ChunkKey) -> Option<Arc<Samples>> {
+        self.clock += 1;
+        let now = self.clock;
+        let (used, samples) = self.chunks.get_mut(key)?;
+        self.by_use.remove(used);
+        *used = now;
+        self.by_use.insert(now, *key);
+        Some(Arc::clone(samples))
+    }
+
     /// The chunk `key`, decoded by `decode` unless it is cached; it becomes the newest.
     fn get_or_insert_with(
         &mut self,
         key: ChunkKey,
         decode: impl FnOnce() -> Result<Samples, DecodeError>,
     ) -> Result<Arc<Samples>, DecodeError> {
-        self.clock += 1;
-        let now = self.clock;
-        if let Some((used, samples)) = self.chunks.get_mut(&key) {
-            self.by_use.remove(used);
-            *used = now;
-            self.by_use.insert(now, key);
-            return Ok(Arc::clone(samples));
+        if let Some(samples) = self.get(&key) {
+            return Ok(samples);
         }
+        let now = self.clock;
         let samples = Arc::new(decode()?);
         let cost = chunk_cost(&samples);
         while self.bytes + cost > self.capacity {
@@ -533,6 +636,75 @@ mod tests {
         );
         small.get_or_insert_with((0, 1), chunk(8)).unwrap();
         assert_eq!(small.bytes, one);
+    }
+
+    /// A `Read + Seek` over bytes in memory that counts its reads.
+    struct CountingReads {
+        file: Cursor<Vec<u8>>,
+        reads: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for CountingReads {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads.set(self.reads.get() + 1);
+            self.file.read(buf)
+        }
+    }
+
+    impl Seek for CountingReads {
+        fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.file.seek(pos)
+        }
+    }
+
+    #[test]
+    fn neighbouring_chunks_of_a_window_come_in_one_read_per_run() {
+        use crate::geotiff::{GeoTiffWriter, TILE_SIZE, WriterOptions};
+        use crate::raster::{SampleType, Samples};
+        // 5 × 3 tiles of noise (so each tile's Deflate stream is long), written row by row.
+        let (w, h) = (5 * TILE_SIZE, 3 * TILE_SIZE);
+        let mut state = 0x2545_f491_u32;
+        let pixels: Vec<u8> = (0..w * h)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let options = WriterOptions::new(w, h, 1, SampleType::U8);
+        let mut writer = GeoTiffWriter::new(Cursor::new(Vec::new()), options).unwrap();
+        for strip in pixels.chunks((w * TILE_SIZE) as usize) {
+            writer.write_strip(&Samples::U8(strip.to_vec())).unwrap();
+        }
+        let file = writer.finish().unwrap().into_inner();
+        let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let source = CountingReads {
+            file: Cursor::new(file),
+            reads: std::rc::Rc::clone(&reads),
+        };
+        let mut reader = GeoTiffReader::open(source).unwrap();
+        // Tiles 1..=3 of rows 0 and 1: two runs of three neighbours.
+        let window = Window::new(TILE_SIZE + 7, 9, 2 * TILE_SIZE + 20, TILE_SIZE + 3);
+        reads.set(0);
+        let block = reader.read_window(window).unwrap();
+        assert_eq!(reads.get(), 2, "one read per run of neighbouring tiles");
+        let expected: Vec<u8> = (window.y..window.bottom())
+            .flat_map(|y| {
+                let row = (y * w) as usize;
+                pixels[row + window.x as usize..row + window.right() as usize].to_vec()
+            })
+            .collect();
+        assert_eq!(block.samples, Samples::U8(expected));
+        // The same window again comes from the chunk cache: no read at all.
+        reads.set(0);
+        reader.read_window(window).unwrap();
+        assert_eq!(reads.get(), 0);
+        // One more tile to the right (tile 4 of rows 0 and 1): one read each, alone.
+        let wider = Window::new(window.x, window.y, window.width + TILE_SIZE, window.height);
+        reads.set(0);
+        reader.read_window(wider).unwrap();
+        assert_eq!(reads.get(), 2);
     }
 
     #[test]

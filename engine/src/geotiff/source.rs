@@ -3,7 +3,9 @@
 //! Chunks and tag values are read at scattered offsets. A `BufReader` drops its buffer on every
 //! seek, so a file of millions of tiny chunks would cost one buffer refill (a system call and
 //! up to its whole capacity copied) per chunk; this buffer serves every read that falls inside
-//! the bytes it already holds.
+//! the bytes it already holds. A reader that knows which chunks come next (a window's) has
+//! their whole run of bytes read at once ([`Source::prefetch`]): a source where every read
+//! costs a round trip (a browser's `FileReaderSync`, about 2 ms) then pays one per run.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -36,11 +38,38 @@ impl<R: Read + Seek> Source<R> {
         self.len
     }
 
+    /// Reads `offset..offset + len` into the buffer with one read, so the reads inside that
+    /// range that follow come from memory. A range that does not lie inside the source is left
+    /// to the reads themselves (which report it).
+    pub fn prefetch(&mut self, offset: u64, len: usize) -> io::Result<()> {
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.len)
+            || self.holds(offset, len)
+        {
+            return Ok(());
+        }
+        self.buf.resize(len, 0);
+        self.inner.seek(SeekFrom::Start(offset))?;
+        if let Err(e) = self.inner.read_exact(&mut self.buf) {
+            self.buf.clear();
+            return Err(e);
+        }
+        self.buf_start = offset;
+        Ok(())
+    }
+
+    /// Whether the buffer holds `offset..offset + len`.
+    fn holds(&self, offset: u64, len: usize) -> bool {
+        offset >= self.buf_start
+            && offset.saturating_add(len as u64) <= self.buf_start + self.buf.len() as u64
+    }
+
     /// Fills `out` with the bytes at `offset`; the caller has checked that they lie inside the
     /// source.
     pub fn read_at(&mut self, offset: u64, out: &mut [u8]) -> io::Result<()> {
         let end = offset.saturating_add(out.len() as u64);
-        if out.len() >= READ_AHEAD {
+        if out.len() >= READ_AHEAD && !self.holds(offset, out.len()) {
             self.inner.seek(SeekFrom::Start(offset))?;
             return self.inner.read_exact(out);
         }

@@ -20,6 +20,7 @@ use crate::blob_reader::BlobReader;
 use web::transport::unit_payload;
 
 use super::messages::{Job, Reply};
+use web::packed::Packed;
 
 /// Bytes the hash reads at a time.
 const HASH_READ: usize = 4 << 20;
@@ -101,11 +102,21 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
         }
         Job::BandValues { window } => {
             let values = with_sampler(|sampler, reader| sampler.band_values(reader, window))?;
-            Ok((Reply::BandValues { values }, None))
+            Ok((
+                Reply::BandValues {
+                    values: values.into_iter().map(Packed).collect(),
+                },
+                None,
+            ))
         }
         Job::Features { window } => {
             let features = with_sampler(|sampler, reader| sampler.read(reader, window))?;
-            Ok((Reply::Features { features }, None))
+            Ok((
+                Reply::Features {
+                    features: features.into(),
+                },
+                None,
+            ))
         }
         Job::Labeller { model, post } => {
             let info: RasterInfo = with_opened(|o| Ok(o.reader.info().clone()))?;
@@ -119,7 +130,7 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
         }
         Job::Label { unit } => label(unit).await,
         Job::KCurve { sample, dims, seed } => {
-            let curve = model::sample_k_curve(&sample, dims, seed, &NoProgress)
+            let curve = model::sample_k_curve(&sample.0, dims, seed, &NoProgress)
                 .map_err(|e| e.to_string())?;
             Ok((Reply::KCurve { curve }, None))
         }

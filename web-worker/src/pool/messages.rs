@@ -1,15 +1,16 @@
 //! What the worker and its pool of helpers say to each other: a [`Job`] goes to one helper, a
 //! [`Reply`] comes back for each job, in the order the helper got them. Large bytes (a unit's
 //! compressed tiles and labels) travel beside the message in a transferred buffer, never
-//! through serde ([`web::transport::unit_payload`]).
+//! through serde ([`web::transport::unit_payload`]); arrays of numbers travel as typed arrays of
+//! their bytes ([`web::packed`]), never as one JavaScript number each.
 
-use engine::features::Features;
 use engine::kmeans::KChoice;
 use engine::kmeans::model::{KMeansModel, Sampler};
 use engine::pipeline::PostProcess;
 use engine::raster::Window;
 use engine::stats::ClassStats;
 use serde::{Deserialize, Serialize};
+use web::packed::{Packed, PackedFeatures};
 use web::transport::TilePlace;
 
 /// The key of a job in its envelope (the page's messages use `msg`).
@@ -40,7 +41,7 @@ pub enum Job {
     Label { unit: Window },
     /// The k curve of a fit ([`Reply::KCurve`]): `sample` holds its points of `dims` features.
     KCurve {
-        sample: Vec<f32>,
+        sample: Packed<f32>,
         dims: usize,
         seed: u64,
     },
@@ -56,11 +57,12 @@ pub enum Reply {
         blake3: String,
         bytes: u64,
     },
+    /// Per band, the values of the window's sampled pixels.
     BandValues {
-        values: Vec<Vec<f64>>,
+        values: Vec<Packed<f64>>,
     },
     Features {
-        features: Features,
+        features: PackedFeatures,
     },
     KCurve {
         curve: Vec<KChoice>,

@@ -239,6 +239,11 @@ impl Pool {
         Ok(())
     }
 
+    /// Whether side job `side` has answered (its answer is kept for [`Pool::side`]).
+    pub fn side_ready(&self, side: Side) -> bool {
+        matches!(self.sides[side as usize], SideState::Done(_))
+    }
+
     /// The answer to side job `side`, waiting for it if need be (a failed job's message as an
     /// error).
     pub async fn side(&mut self, side: Side) -> Result<Reply, PoolError> {
@@ -325,6 +330,70 @@ impl Pool {
             }
         }
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Has the helpers do `jobs`, whose answers may be taken in any order, and hands each
+    /// answer to `take` as it arrives (with the job's index). The jobs are cut into one run of
+    /// neighbours per helper, which each helper takes in order (so its reader still holds the
+    /// chunks its last job decoded); a helper that has finished its run takes the last job of
+    /// the longest run left. Stops handing out jobs at the first failure and, once the jobs
+    /// handed out are answered, returns the failure of the lowest of the jobs that failed.
+    pub async fn spread<E: From<PoolError>>(
+        &mut self,
+        jobs: Vec<Job>,
+        mut take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let helpers = self.helpers.len();
+        let total = jobs.len();
+        let mut runs: Vec<VecDeque<(usize, Job)>> = (0..helpers).map(|_| VecDeque::new()).collect();
+        for (i, job) in jobs.into_iter().enumerate() {
+            runs[i * helpers / total].push_back((i, job));
+        }
+        let mut answered = 0;
+        let mut failure: Option<(usize, E)> = None;
+        loop {
+            while failure.is_none()
+                && let Some(index) = self.free_helper()
+            {
+                let next = match runs[index].pop_front() {
+                    Some(job) => Some(job),
+                    None => runs
+                        .iter_mut()
+                        .max_by_key(|run| run.len())
+                        .and_then(VecDeque::pop_back),
+                };
+                let Some((i, job)) = next else { break };
+                if let Err(e) = self.send(index, Tag::Item(i), &job, None, None) {
+                    failure = Some((i, e.into()));
+                }
+            }
+            let in_flight = self
+                .helpers
+                .iter()
+                .any(|h| h.pending.iter().any(|t| matches!(t, Tag::Item(_))));
+            if !in_flight && (answered == total || failure.is_some()) {
+                break;
+            }
+            let (index, incoming) = self.next().await;
+            match self.account(index, incoming) {
+                Ok(Some((i, reply, file))) => {
+                    answered += 1;
+                    let result = match reply {
+                        Reply::Failed { message } => Err(PoolError::Job(message).into()),
+                        reply if failure.is_none() => take(i, reply, file),
+                        _ => Ok(()),
+                    };
+                    if let Err(e) = result
+                        && failure.as_ref().is_none_or(|(lowest, _)| i < *lowest)
+                    {
+                        failure = Some((i, e));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => return Err(failure.map_or(e.into(), |(_, f)| f)),
+            }
+        }
+        failure.map_or(Ok(()), |(_, e)| Err(e))
     }
 
     /// The helper with the fewest unanswered jobs, if one has room (one doing a side job has

@@ -410,6 +410,20 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
                 eta_s,
             });
         }
+        FromWorker::KCurve {
+            k_curve,
+            suggested_k,
+        } => {
+            // It belongs to the result shown, unless another run started since.
+            if RUNNING.with(|r| r.borrow().is_none()) {
+                state.shown.update(|shown| {
+                    if let Some(shown) = shown {
+                        shown.result.k_curve = Some(k_curve);
+                        shown.result.suggested_k = suggested_k;
+                    }
+                });
+            }
+        }
         FromWorker::Result(result) => {
             RUNNING.with(|r| *r.borrow_mut() = None);
             let elapsed_ms = dom::now_ms() - state.run_started.get_untracked();
