@@ -9,7 +9,6 @@
 //! ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
-use std::io::BufReader;
 
 use std::sync::Arc;
 
@@ -19,7 +18,7 @@ use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo};
 use engine::kmeans::model::{KMeansParams, Sampler};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::{LegendEntry, default_legend};
-use engine::manifest::{InputIdentity, RunManifest, hash_input};
+use engine::manifest::{InputIdentity, RunManifest};
 use engine::naming::{self, Suggestion};
 use engine::pipeline::{
     self, Accelerator, CPU_BACKEND, EncodedTiles, MethodModel, MethodParams, Runtime, SegmentError,
@@ -50,9 +49,6 @@ const BROWSER_POLYGON_LIMITS: PolygonLimits = PolygonLimits {
     max_vertices: 4_000_000,
 };
 
-/// Buffer of the reader that hashes the input.
-const HASH_BUFFER: usize = 4 << 20;
-
 /// Why a run in the worker failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -66,6 +62,9 @@ pub enum RunError {
     Model(String),
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// The file could not be read for its hash.
+    #[error("cannot read the file to hash it: {0}")]
+    Hash(String),
 }
 
 /// A finished run: what the page gets, what the worker keeps, and whether the k curve is still
@@ -385,10 +384,7 @@ pub async fn run(
         pool.start_side(Side::KCurve, &job)?;
     }
     progress.report(Stage::Hashing, 0.0);
-    let (blake3, bytes) = match pool.as_deref_mut() {
-        Some(pool) => pool.hash().await?,
-        None => hash(&session.blob)?,
-    };
+    let (blake3, bytes) = session.hash.result().await.map_err(RunError::Hash)?;
     progress.report(Stage::Hashing, 1.0);
     // The curve drawn on the pool, if it is ready; otherwise it follows the result.
     let mut curve_later = false;
@@ -461,12 +457,6 @@ async fn pool_curve(pool: &mut Pool) -> Result<Vec<engine::kmeans::KChoice>, Run
     }
 }
 
-/// The BLAKE3 and length of `blob`, read by this worker (when there is no pool).
-fn hash(blob: &web_sys::Blob) -> Result<(String, u64), SegmentError> {
-    let source = BlobReader::new(blob.clone()).map_err(SegmentError::ReadInput)?;
-    hash_input(BufReader::with_capacity(HASH_BUFFER, source)).map_err(SegmentError::ReadInput)
-}
-
 /// [`model::fit`] with the sample windows read by the pool's helpers, in window order.
 async fn fit_on_pool(
     pool: &mut Pool,
@@ -477,57 +467,82 @@ async fn fit_on_pool(
 ) -> Result<model::Fitted, RunError> {
     let mut sampler = Sampler::new(info, params, seed)?;
     if sampler.needs_normaliser() {
-        let values = each_window(pool, &sampler, Stage::BandStatistics, progress, |window| {
-            Job::BandValues { window }
-        })
-        .await?
-        .into_iter()
-        .map(|reply| match reply {
-            Reply::BandValues { values } => Ok(values.into_iter().map(|v| v.0).collect()),
-            other => Err(unexpected(&other)),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        let values = each_window(
+            pool,
+            &sampler,
+            Stage::BandStatistics,
+            progress,
+            |first, count| Job::BandValues { first, count },
+            |reply| match reply {
+                Reply::BandValues { values } => Ok(values
+                    .into_iter()
+                    .map(|bands| bands.into_iter().map(|b| b.0).collect())
+                    .collect()),
+                other => Err(unexpected(&other)),
+            },
+        )
+        .await?;
         sampler.set_normaliser(values)?;
     }
-    let windows = each_window(pool, &sampler, Stage::Sampling, progress, |window| {
-        Job::Features { window }
-    })
-    .await?
-    .into_iter()
-    .map(|reply| match reply {
-        Reply::Features { features } => Ok(features.into()),
-        other => Err(unexpected(&other)),
-    })
-    .collect::<Result<Vec<Features>, _>>()?;
+    let windows = each_window(
+        pool,
+        &sampler,
+        Stage::Sampling,
+        progress,
+        |first, count| Job::Features { first, count },
+        |reply| match reply {
+            Reply::Features { features } => Ok(features.into_iter().map(Features::from).collect()),
+            other => Err(unexpected(&other)),
+        },
+    )
+    .await?;
     Ok(sampler.fit(windows, progress)?)
 }
 
-/// The helpers' answers to `job(window)` for every window of `sampler`, in window order,
-/// reporting `stage`.
-async fn each_window(
+/// Jobs of sample windows per helper: a few, so the helpers stay busy to the end.
+const WINDOW_JOBS_PER_HELPER: usize = 4;
+
+/// What the helpers find for every window of `sampler`, in window order, reporting `stage`:
+/// the windows go out in runs (`job(first, count)`), each answer `unpack`ed into one value per
+/// window.
+async fn each_window<T>(
     pool: &mut Pool,
     sampler: &Sampler,
     stage: Stage,
     progress: &Throttled,
-    job: impl Fn(usize) -> Job,
-) -> Result<Vec<Reply>, RunError> {
+    job: impl Fn(usize, usize) -> Job,
+    unpack: impl Fn(Reply) -> Result<Vec<T>, RunError>,
+) -> Result<Vec<T>, RunError> {
     pool.broadcast(&Job::Sampler {
         sampler: Box::new(sampler.clone()),
-    })
-    .await?;
+    })?;
     let n = sampler.len();
-    let mut replies = Vec::with_capacity(n);
+    let jobs = (n.min(pool.len() * WINDOW_JOBS_PER_HELPER)).max(1);
+    let runs: Vec<(usize, usize)> = (0..jobs)
+        .map(|j| (j * n / jobs, (j + 1) * n / jobs - j * n / jobs))
+        .filter(|&(_, count)| count > 0)
+        .collect();
+    let mut values = Vec::with_capacity(n);
     progress.report(stage, 0.0);
     pool.map(
-        (0..n).map(job).collect(),
-        |i, reply, _| -> Result<(), RunError> {
-            replies.push(reply);
-            progress.report(stage, (i + 1) as f32 / n as f32);
+        runs.iter()
+            .map(|&(first, count)| job(first, count))
+            .collect(),
+        |_, reply, _| -> Result<(), RunError> {
+            values.extend(unpack(reply)?);
+            progress.report(stage, values.len() as f32 / n as f32);
             Ok(())
         },
     )
     .await?;
-    Ok(replies)
+    if values.len() != n {
+        return Err(PoolError::Message(format!(
+            "{} sample windows came back for {n}",
+            values.len()
+        ))
+        .into());
+    }
+    Ok(values)
 }
 
 fn unexpected(reply: &Reply) -> RunError {
@@ -568,8 +583,7 @@ async fn label_on_pool(
     pool.broadcast(&Job::Labeller {
         model: Box::new(model),
         post: params.post,
-    })
-    .await?;
+    })?;
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     let mut preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
     let mut tiles = EncodedTiles::new(label_encoder(info));

@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::blob_reader::{self, BlobReader};
+use crate::hashing::BackgroundHash;
 use crate::pool::messages::{JOB_KEY, REPLY_KEY};
 use crate::pool::{self, Pool};
 use crate::{backend, run};
@@ -46,6 +47,8 @@ pub(crate) struct Session {
     pub(crate) blob: Blob,
     pub(crate) reader: GeoTiffReader<BlobReader>,
     pub(crate) info: RasterInfo,
+    /// The file's hash for the run manifest, computed in the background since it was opened.
+    pub(crate) hash: BackgroundHash,
 }
 
 /// A message waiting its turn, with the `Blob` sent along (for `Open`): from the page, or,
@@ -404,6 +407,7 @@ fn open_file(
     let panel = file_info(&name, size, &info).map_err(|e| e.to_string())?;
     let mut session = Session {
         name,
+        hash: BackgroundHash::start(blob.clone()),
         blob,
         reader,
         info,

@@ -2,11 +2,9 @@
 //! time with a reader of its own on the same `File`.
 
 use std::cell::RefCell;
-use std::io::Read;
 
 use engine::geotiff::{GeoTiffReader, RasterInfo, TileEncoder};
 use engine::kmeans::model::{self, Sampler};
-use engine::manifest::InputHasher;
 use engine::pipeline::{EncodedTiles, Segmenter, UnitSink, label_encoder};
 use engine::preview::LabelPreview;
 use engine::progress::NoProgress;
@@ -22,16 +20,8 @@ use web::transport::unit_payload;
 use super::messages::{Job, Reply};
 use web::packed::Packed;
 
-/// Bytes the hash reads at a time.
-const HASH_READ: usize = 4 << 20;
-/// Bytes the hash reads between two returns to the event loop, which let the browser free the
-/// buffers the reads left behind.
-const HASH_STEP: u64 = 64 << 20;
-
 /// The opened raster.
 struct Opened {
-    name: String,
-    blob: Blob,
     reader: GeoTiffReader<BlobReader>,
 }
 
@@ -81,42 +71,36 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
             let blob: Blob = file
                 .and_then(|f| wasm_bindgen::JsCast::dyn_into(f).ok())
                 .ok_or_else(|| "no file was sent to the parallel worker".to_owned())?;
-            let source = BlobReader::new(blob.clone()).map_err(|e| e.to_string())?;
+            let source = BlobReader::new(blob).map_err(|e| e.to_string())?;
             let reader =
                 GeoTiffReader::open(source).map_err(|e| format!("cannot read {name}: {e}"))?;
             STATE.with(|s| {
-                s.borrow_mut().opened = Some(Opened { name, blob, reader });
+                s.borrow_mut().opened = Some(Opened { reader });
             });
             Ok((Reply::Done, None))
-        }
-        Job::Hash => {
-            let (name, blob) = with_opened(|o| Ok((o.name.clone(), o.blob.clone())))?;
-            let (blake3, bytes) = hash(blob)
-                .await
-                .map_err(|e| format!("cannot read {name}: {e}"))?;
-            Ok((Reply::Hashed { blake3, bytes }, None))
         }
         Job::Sampler { sampler } => {
             STATE.with(|s| s.borrow_mut().sampler = Some(*sampler));
             Ok((Reply::Done, None))
         }
-        Job::BandValues { window } => {
-            let values = with_sampler(|sampler, reader| sampler.band_values(reader, window))?;
-            Ok((
-                Reply::BandValues {
-                    values: values.into_iter().map(Packed).collect(),
-                },
-                None,
-            ))
+        Job::BandValues { first, count } => {
+            let values = with_sampler(|sampler, reader| {
+                (first..first + count)
+                    .map(|w| {
+                        let bands = sampler.band_values(reader, w)?;
+                        Ok(bands.into_iter().map(Packed).collect())
+                    })
+                    .collect()
+            })?;
+            Ok((Reply::BandValues { values }, None))
         }
-        Job::Features { window } => {
-            let features = with_sampler(|sampler, reader| sampler.read(reader, window))?;
-            Ok((
-                Reply::Features {
-                    features: features.into(),
-                },
-                None,
-            ))
+        Job::Features { first, count } => {
+            let features = with_sampler(|sampler, reader| {
+                (first..first + count)
+                    .map(|w| Ok(sampler.read(reader, w)?.into()))
+                    .collect()
+            })?;
+            Ok((Reply::Features { features }, None))
         }
         Job::Labeller { model, post } => {
             let info: RasterInfo = with_opened(|o| Ok(o.reader.info().clone()))?;
@@ -183,26 +167,6 @@ async fn label_with(
         },
         Some(payload),
     ))
-}
-
-/// The BLAKE3 and length of `blob`, read in steps with a return to the event loop after each.
-async fn hash(blob: Blob) -> std::io::Result<(String, u64)> {
-    let mut source = BlobReader::new(blob)?;
-    let mut hasher = InputHasher::default();
-    let mut buf = vec![0u8; HASH_READ];
-    let mut since_yield = 0u64;
-    loop {
-        let n = source.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buf[..n]);
-        since_yield += n as u64;
-        if since_yield >= HASH_STEP {
-            since_yield = 0;
-            super::next_task().await;
-        }
-    }
 }
 
 fn with_opened<T>(f: impl FnOnce(&mut Opened) -> Result<T, String>) -> Result<T, String> {

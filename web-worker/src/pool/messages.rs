@@ -24,14 +24,13 @@ pub const REPLY_KEY: &str = "reply";
 pub enum Job {
     /// Opens the `Blob` sent along (the raster the page opened) with a reader of its own.
     Open { name: String },
-    /// Hashes the whole file for the run manifest ([`Reply::Hashed`]).
-    Hash,
     /// The sample plan the next `BandValues` and `Features` jobs read from.
     Sampler { sampler: Box<Sampler> },
-    /// The band values of one sample window, for the normalisation.
-    BandValues { window: usize },
-    /// The features of one sample window.
-    Features { window: usize },
+    /// The band values of sample windows `first..first + count`, for the normalisation (a
+    /// job holds several windows: a job's round trip costs more than a small window).
+    BandValues { first: usize, count: usize },
+    /// The features of sample windows `first..first + count`.
+    Features { first: usize, count: usize },
     /// The fitted K-Means model and post-processing the next `Label` jobs use.
     Labeller {
         model: Box<KMeansModel>,
@@ -53,16 +52,13 @@ pub enum Job {
 pub enum Reply {
     /// The job needed no answer but its completion (`Open`, `Sampler`, `Labeller`).
     Done,
-    Hashed {
-        blake3: String,
-        bytes: u64,
-    },
-    /// Per band, the values of the window's sampled pixels.
+    /// For each window, per band, the values of its sampled pixels.
     BandValues {
-        values: Vec<Packed<f64>>,
+        values: Vec<Vec<Packed<f64>>>,
     },
+    /// For each window, its features.
     Features {
-        features: PackedFeatures,
+        features: Vec<PackedFeatures>,
     },
     KCurve {
         curve: Vec<KChoice>,

@@ -1,7 +1,7 @@
 //! The worker's pool: helpers (more instances of this worker program, started by the worker
 //! itself, so plain static hosting suffices: no shared memory, no COOP/COEP headers) that each
-//! open the same `File` with a reader of their own and take jobs: hash the file, read sample
-//! windows, label units. The worker hands them out and takes the answers back in job order,
+//! open the same `File` with a reader of their own and take jobs: read sample windows, label
+//! units, draw the k curve. The worker hands them out and takes the answers back in job order,
 //! exactly as the CLI's threads do, so the output equals a one-helper run's byte for byte.
 //!
 //! A helper gets this worker's compiled WebAssembly module first, so starting one costs no
@@ -56,10 +56,8 @@ pub enum PoolError {
 /// until asked for ([`Pool::side`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
-    /// The opened file's hash ([`Job::Hash`]), started when the file is opened.
-    Hash = 0,
     /// The k curve of the run's fit ([`Job::KCurve`]).
-    KCurve = 1,
+    KCurve = 0,
 }
 
 /// What an unanswered job was for.
@@ -151,7 +149,7 @@ pub struct Pool {
     /// Counts the files opened, so a side job's answer about an earlier one is never taken for
     /// the current.
     generation: u64,
-    sides: [SideState; 2],
+    sides: [SideState; 1],
     /// Why the pool is unusable, once a helper stopped.
     broken: Option<PoolError>,
 }
@@ -184,7 +182,7 @@ impl Pool {
             helpers,
             inbox,
             generation: 0,
-            sides: [SideState::Idle, SideState::Idle],
+            sides: [SideState::Idle],
             broken: None,
         })
     }
@@ -199,29 +197,18 @@ impl Pool {
         self.broken.as_ref()
     }
 
-    /// Has every helper open `blob` (the raster the page opened, named `name`) and starts
-    /// hashing it on one of them. Returns at once: the helpers answer while other work goes on.
+    /// Has every helper open `blob` (the raster the page opened, named `name`). Returns at
+    /// once: the helpers answer while other work goes on.
     pub fn open(&mut self, name: &str, blob: &JsValue) -> Result<(), PoolError> {
         self.generation += 1;
-        self.sides = [SideState::Idle, SideState::Idle];
+        self.sides = [SideState::Idle];
         for index in 0..self.helpers.len() {
             let job = Job::Open {
                 name: name.to_owned(),
             };
             self.send(index, Tag::Control, &job, Some(blob), None)?;
         }
-        self.start_side(Side::Hash, &Job::Hash)
-    }
-
-    /// The BLAKE3 and length of the opened file, hashed by a helper while other work went on.
-    pub async fn hash(&mut self) -> Result<(String, u64), PoolError> {
-        if matches!(self.sides[Side::Hash as usize], SideState::Idle) {
-            self.start_side(Side::Hash, &Job::Hash)?;
-        }
-        match self.side(Side::Hash).await? {
-            Reply::Hashed { blake3, bytes } => Ok((blake3, bytes)),
-            other => Err(unexpected(&other)),
-        }
+        Ok(())
     }
 
     /// Has the least busy helper do `job` as side job `side`, while the others go on.
@@ -261,18 +248,13 @@ impl Pool {
         }
     }
 
-    /// Sends `job` to every helper and waits until all have done it.
-    pub async fn broadcast(&mut self, job: &Job) -> Result<(), PoolError> {
+    /// Sends `job` to every helper. It does not wait for their answers: a helper does its
+    /// jobs in the order it gets them, so it has done `job` before any job sent after it (a
+    /// helper still busy with a side job must not hold up the others), and a failure comes
+    /// back with the next job's answers.
+    pub fn broadcast(&mut self, job: &Job) -> Result<(), PoolError> {
         for index in 0..self.helpers.len() {
             self.send(index, Tag::Control, job, None, None)?;
-        }
-        while self
-            .helpers
-            .iter()
-            .any(|h| h.pending.contains(&Tag::Control))
-        {
-            let (index, incoming) = self.next().await;
-            self.account(index, incoming)?;
         }
         Ok(())
     }
