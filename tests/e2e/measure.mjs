@@ -21,7 +21,8 @@
 //
 // One JSON object per measurement on standard output. For each: the app's start-up until its worker is ready
 // (`worker_ready_ms`; a user picks a file meanwhile, so the clock starts after it), wall time from handing the file
-// to the page until the file panel shows it (`load_ms`) and until `result-ready` (`drop_to_result_ms`) and megapixels per second over it (width × height of the raster as the page
+// to the page until the file panel shows it (`load_ms`), until `result-ready` (the map: `drop_to_result_ms`) and until the
+// details that follow it, the suggested class names and a k curve still being drawn (`drop_to_details_ms`), and megapixels per second over it (width × height of the raster as the page
 // shows it, else from gdalinfo), the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
 // (`[data-testid=backend]`, with `gpu` from its `data-gpu`), the renderer's peak resident memory (VmHWM of the process
 // that hosts the page and its worker; the baseline after start-up is printed next to it; the GPU process is not
@@ -34,7 +35,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launch } from './lib/browser.mjs';
-import { loadFile, openApp, runToResult, tid, trySample } from './lib/app.mjs';
+import { detailsReady, loadFile, openApp, runToResult, tid, trySample } from './lib/app.mjs';
 import { gdalinfo } from './lib/gdal.mjs';
 import { largestRenderer } from './lib/procmem.mjs';
 import { serveDir } from './lib/server.mjs';
@@ -174,8 +175,10 @@ async function measure(url, fields, load, file = null, polygons = null) {
     const start = Date.now();
     await load(page);
     const loadedMs = Date.now() - start;
-    const elapsedMs = await runToResult(page, 1_800_000);
+    const elapsedMs = await runToResult(page, 1_800_000, { details: false });
     const wallMs = Date.now() - start;
+    await detailsReady(page, 600_000);
+    const detailsMs = Date.now() - start;
     const wasmBytes = await page.locator(tid('result-ready')).getAttribute('data-wasm-memory-bytes')
       ?? await wasmMemoryBytes(page);
     const peak = largestRenderer(browser.profile);
@@ -194,6 +197,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
       worker_ready_ms: workerReadyMs,
       load_ms: loadedMs,
       drop_to_result_ms: wallMs,
+      drop_to_details_ms: detailsMs,
       data_elapsed_ms: elapsedMs,
       megapixels_per_s: megapixels && wallMs > 0 ? megapixels / (wallMs / 1000) : null,
       renderer_peak_rss_mib: peak && Math.round(peak.hwmKib / MIB),

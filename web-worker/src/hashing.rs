@@ -1,22 +1,20 @@
 //! The opened file's BLAKE3 for the run manifest, computed by the worker in the background from
-//! the moment the file is opened: a few megabytes at a time, returning to the event loop after
-//! each step, so the worker keeps handing out jobs to its helpers meanwhile and a run waits for
-//! the hash only if it finishes first. Reading the file once more costs about a second per
-//! 700 MB; overlapped with the run, it costs nothing on a helper.
+//! the moment the file is opened. The file streams in (`Blob.stream()`: the browser hands over
+//! its bytes in pieces without a round trip per piece, and every piece is an `await`), so the
+//! worker keeps handing out jobs to its helpers meanwhile, and a run waits for the hash only if
+//! it finishes first.
 
 use std::cell::RefCell;
-use std::io::Read;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use engine::manifest::InputHasher;
-use web_sys::Blob;
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ReadableStreamDefaultReader};
 
-use crate::blob_reader::BlobReader;
-use crate::pool::next_task;
-
-/// Bytes hashed between two returns to the event loop (a few milliseconds of work).
-const STEP: usize = 4 << 20;
+use web::transport::js_error_text;
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -41,7 +39,7 @@ impl BackgroundHash {
         wasm_bindgen_futures::spawn_local(async move {
             let result = hash(blob, &task).await;
             let mut shared = task.borrow_mut();
-            shared.done = Some(result.map_err(|e| e.to_string()));
+            shared.done = Some(result);
             if let Some(waker) = shared.waker.take() {
                 waker.wake();
             }
@@ -71,20 +69,31 @@ impl Drop for BackgroundHash {
     }
 }
 
-/// Hashes `blob` step by step; stops early (with an error nobody reads) once dropped.
-async fn hash(blob: Blob, shared: &RefCell<Shared>) -> std::io::Result<(String, u64)> {
-    let mut source = BlobReader::new(blob)?;
+/// Hashes `blob` as it streams in; stops early (with an error nobody reads) once dropped.
+async fn hash(blob: Blob, shared: &RefCell<Shared>) -> Result<(String, u64), String> {
+    let failed =
+        |e: wasm_bindgen::JsValue| format!("reading the file failed: {}", js_error_text(&e));
+    let reader: ReadableStreamDefaultReader = blob.stream().get_reader().unchecked_into();
     let mut hasher = InputHasher::default();
-    let mut buf = vec![0u8; STEP];
+    let mut piece = Vec::new();
     loop {
         if shared.borrow().dropped {
-            return Err(std::io::Error::other("the file was closed"));
+            let _ = reader.cancel();
+            return Err("the file was closed".to_owned());
         }
-        let n = source.read(&mut buf)?;
-        if n == 0 {
+        let read = JsFuture::from(reader.read()).await.map_err(failed)?;
+        if Reflect::get(&read, &"done".into())
+            .map_err(failed)?
+            .is_truthy()
+        {
             return Ok(hasher.finish());
         }
-        hasher.update(&buf[..n]);
-        next_task().await;
+        let bytes: Uint8Array = Reflect::get(&read, &"value".into())
+            .map_err(failed)?
+            .dyn_into()
+            .map_err(failed)?;
+        piece.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut piece);
+        hasher.update(&piece);
     }
 }

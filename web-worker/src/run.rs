@@ -67,13 +67,22 @@ pub enum RunError {
     Hash(String),
 }
 
-/// A finished run: what the page gets, what the worker keeps, and whether the k curve is still
-/// being drawn on the pool (it then follows the result: [`k_curve_later`]).
+/// A finished run: what the page gets first, what the worker keeps, and what follows the result
+/// ([`details`]).
 #[derive(Debug)]
 pub struct Finished {
     pub result: RunResult,
     pub last: LastRun,
-    pub curve_later: bool,
+    pub later: Later,
+}
+
+/// What a run's result leaves for [`details`]: the suggested class names, read from the raster
+/// under the label preview, and the k curve if it is still being drawn on the pool.
+#[derive(Debug)]
+pub struct Later {
+    preview: LabelPreview,
+    classes: usize,
+    curve_on_pool: bool,
 }
 
 /// What the worker keeps of the last run to write its GeoTIFF again.
@@ -387,13 +396,13 @@ pub async fn run(
     let (blake3, bytes) = session.hash.result().await.map_err(RunError::Hash)?;
     progress.report(Stage::Hashing, 1.0);
     // The curve drawn on the pool, if it is ready; otherwise it follows the result.
-    let mut curve_later = false;
+    let mut curve_on_pool = false;
     let k_curve = match (k_curve, pool) {
         (None, Some(pool)) if matches!(params.method, MethodParams::Kmeans(_)) => {
             if pool.side_ready(Side::KCurve) {
                 Some(pool_curve(pool).await?)
             } else {
-                curve_later = true;
+                curve_on_pool = true;
                 None
             }
         }
@@ -412,8 +421,11 @@ pub async fn run(
     let manifest = segmenter.manifest(identity, &backend);
     let legend = segmenter.legend();
 
-    let reader = &mut session.reader;
-    let suggestions = suggest_names(reader, &labels_preview, legend.len(), params, &progress);
+    let later = Later {
+        preview: labels_preview.clone(),
+        classes: legend.len(),
+        curve_on_pool,
+    };
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
         label_width,
@@ -424,7 +436,8 @@ pub async fn run(
         manifest: manifest.to_json(),
         k_curve,
         suggested_k,
-        suggestions,
+        suggestions: Vec::new(),
+        details_pending: true,
     };
     let last = LastRun {
         info,
@@ -435,18 +448,41 @@ pub async fn run(
     Ok(Finished {
         result,
         last,
-        curve_later,
+        later,
     })
 }
 
-/// The k curve of the run that just finished, drawn on `pool` after its result was sent
-/// ([`Finished::curve_later`]).
-pub async fn k_curve_later(pool: &mut Pool) -> Result<FromWorker, RunError> {
-    let k_curve = pool_curve(pool).await?;
-    Ok(FromWorker::KCurve {
-        suggested_k: suggest_k(&k_curve),
+/// What follows the result of the run on `session` with `params`: its suggested class names
+/// and, if it was still being drawn on `pool`, its k curve. A failure only costs these: it is
+/// logged, and the result stands.
+pub async fn details(
+    later: Later,
+    session: &mut Session,
+    params: &SegmentParams,
+    pool: Option<&mut Pool>,
+) -> FromWorker {
+    let suggestions = suggest_names(
+        &mut session.reader,
+        &later.preview,
+        later.classes,
+        params,
+        &NoProgress,
+    );
+    let k_curve = match pool {
+        Some(pool) if later.curve_on_pool => match pool_curve(pool).await {
+            Ok(curve) => Some(curve),
+            Err(e) => {
+                web_sys::console::warn_1(&format!("no k curve: {e}").into());
+                Some(Vec::new())
+            }
+        },
+        _ => None,
+    };
+    FromWorker::Details {
+        suggested_k: k_curve.as_deref().and_then(suggest_k),
         k_curve,
-    })
+        suggestions,
+    }
 }
 
 /// The k curve drawn by the pool's side job, waiting for it if need be.
@@ -624,7 +660,7 @@ fn suggest_names(
     preview: &LabelPreview,
     classes: usize,
     params: &SegmentParams,
-    progress: &Throttled,
+    progress: &impl Progress,
 ) -> Vec<Option<Suggestion>> {
     let band_roles = match &params.method {
         MethodParams::Cnn(cnn) => cnn.band_roles.as_deref(),

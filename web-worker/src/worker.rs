@@ -258,33 +258,23 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             let mut resources = take_resources();
             let mut pool = with_state(|state| state.pool.take());
             let outcome = run::run(&mut session, &params, &mut resources, pool.as_mut()).await;
-            with_state(|state| {
-                state.session = Some(session);
-                state.resources = Some(resources);
-            });
-            let finished = outcome.map_err(|e| e.to_string());
-            let reply = match (finished, pool.as_mut()) {
-                (Ok(finished), Some(pool)) if finished.curve_later => {
-                    // The map first; the k curve, still being drawn on a helper, follows.
+            with_state(|state| state.resources = Some(resources));
+            let reply = match outcome {
+                Ok(finished) => {
+                    // The map first; the suggested names (and a k curve still being drawn on
+                    // a helper) follow.
                     with_state(|state| state.last = Some(finished.last));
                     post_reply(FromWorker::Result(Box::new(finished.result)).into());
-                    let curve = run::k_curve_later(pool).await.unwrap_or_else(|e| {
-                        // The result stands; only its curve is missing.
-                        web_sys::console::warn_1(&format!("no k curve: {e}").into());
-                        FromWorker::KCurve {
-                            k_curve: Vec::new(),
-                            suggested_k: None,
-                        }
-                    });
-                    Ok(curve.into())
+                    let details =
+                        run::details(finished.later, &mut session, &params, pool.as_mut()).await;
+                    Ok(details.into())
                 }
-                (Ok(finished), _) => {
-                    with_state(|state| state.last = Some(finished.last));
-                    Ok(FromWorker::Result(Box::new(finished.result)).into())
-                }
-                (Err(e), _) => Err(e),
+                Err(e) => Err(e.to_string()),
             };
-            with_state(|state| state.pool = pool.filter(|p| p.broken().is_none()));
+            with_state(|state| {
+                state.session = Some(session);
+                state.pool = pool.filter(|p| p.broken().is_none());
+            });
             reply
         }
         ToWorker::UseBackend { choice } => {

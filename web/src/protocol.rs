@@ -149,11 +149,13 @@ pub enum FromWorker {
         fraction: f32,
     },
     Result(Box<RunResult>),
-    /// The k curve of the result just sent, when it was still being drawn (on a helper, while
-    /// the others labelled): the map comes first, the curve follows.
-    KCurve {
-        k_curve: Vec<KChoice>,
+    /// What follows the result just sent (the map comes first): the suggested class names,
+    /// read from the raster under the label preview, and the k curve when it was still being
+    /// drawn (on a helper, while the others labelled; `None`: the result's own).
+    Details {
+        k_curve: Option<Vec<KChoice>>,
         suggested_k: Option<usize>,
+        suggestions: Vec<Option<Suggestion>>,
     },
     /// The label GeoTIFF asked for by [`ToWorker::Export`]. Its bytes travel beside the
     /// message (the envelope's `file`, a transferred buffer), never through serde, whose
@@ -247,6 +249,10 @@ pub struct RunResult {
     /// allow one: shown for the user to take or edit, never as a classification.
     #[serde(default)]
     pub suggestions: Vec<Option<Suggestion>>,
+    /// Whether the suggested names (and the k curve, if it has none) follow in
+    /// [`FromWorker::Details`].
+    #[serde(default)]
+    pub details_pending: bool,
 }
 
 /// What the file panel shows about a raster, formatted in the worker.
@@ -383,6 +389,7 @@ mod tests {
             k_curve: None,
             suggested_k: None,
             suggestions: Vec::new(),
+            details_pending: false,
         };
         let msg = FromWorker::Result(Box::new(result));
         let mut sent = msg.clone();

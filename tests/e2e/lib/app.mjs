@@ -108,8 +108,12 @@ export async function watchProgress(page) {
 
 export const progressLog = (page) => page.evaluate(() => window.__progress ?? []);
 
-/** Clicks Run and waits for `result-ready` (fails early if `error` shows up); returns data-elapsed-ms. */
-export async function runToResult(page, timeout = RUN_TIMEOUT_MS) {
+/**
+ * Clicks Run and waits for `result-ready` (fails early if `error` shows up), then for the details that follow the
+ * map (suggested names, a k curve still being drawn: `data-details="ready"`) unless `details` is false; returns
+ * data-elapsed-ms (Run to the map).
+ */
+export async function runToResult(page, timeout = RUN_TIMEOUT_MS, { details = true } = {}) {
   await page.locator(tid('run')).click();
   await page.waitForFunction(
     ([ready, error]) => document.querySelector(ready) || document.querySelector(error),
@@ -117,7 +121,15 @@ export async function runToResult(page, timeout = RUN_TIMEOUT_MS) {
     { timeout, polling: 100 },
   ).catch(() => { throw new Error(`no result-ready within ${timeout} ms`); });
   await assertNoError(page, 'running');
+  if (details) await detailsReady(page, timeout);
   return Number(await page.locator(tid('result-ready')).getAttribute('data-elapsed-ms'));
+}
+
+/** Waits until the details that follow a result (suggested names, the k curve) have come. */
+export async function detailsReady(page, timeout = RUN_TIMEOUT_MS) {
+  await page.waitForFunction((ready) => document.querySelector(ready)?.dataset.details === 'ready',
+    tid('result-ready'), { timeout, polling: 50 })
+    .catch(() => { throw new Error(`the result's details did not come within ${timeout} ms`); });
 }
 
 /** Clicks a download button and saves the file into `dir`; returns its path. */

@@ -1,10 +1,14 @@
 // The worker's pool of parallel workers: a run writes the same GeoTIFF whatever the number of
 // workers, and the worker for browsers without WebAssembly SIMD writes it too; the manifest's
-// input hash (computed by a helper while the run goes on) names the file.
+// input hash (computed by the worker, the file streaming in while the run goes on) names the file.
 
 import fs from 'node:fs';
 import { assert, assertEqual } from '../lib/assert.mjs';
 import { download, loadFile, runToResult } from '../lib/app.mjs';
+import { OSBS } from '../lib/fixtures.mjs';
+
+/** The BLAKE3 of tests/fixtures/real/OSBS_029.tif, as `mapseg segment --manifest` records it. */
+const OSBS_BLAKE3 = '3433ac0215dd1be3a92d42fddaa13e525e4a76a38ebb0adb043f6cee0b23973e';
 
 /** K-Means on the CPU with `workers` workers on `file`: the GeoTIFF's bytes and the manifest. */
 async function geotiff(t, file, workers) {
@@ -28,6 +32,9 @@ export default [
       const one = await geotiff(t, file, 1);
       assertEqual(one.manifest.input.bytes, fs.statSync(file).size, 'manifest: input bytes');
       assert(/^[0-9a-f]{64}$/.test(one.manifest.input.blake3), `manifest: input hash ${one.manifest.input.blake3}`);
+      const real = await geotiff(t, OSBS, 2);
+      assertEqual(real.manifest.input.blake3, OSBS_BLAKE3, 'manifest: the BLAKE3 of OSBS_029.tif');
+      assertEqual(real.manifest.input.bytes, fs.statSync(OSBS).size, 'manifest: the size of OSBS_029.tif');
       for (const workers of [2, 4]) {
         const other = await geotiff(t, file, workers);
         assert(other.bytes.equals(one.bytes), `the GeoTIFF of ${workers} workers differs from one worker's`);

@@ -410,16 +410,21 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
                 eta_s,
             });
         }
-        FromWorker::KCurve {
+        FromWorker::Details {
             k_curve,
             suggested_k,
+            suggestions,
         } => {
-            // It belongs to the result shown, unless another run started since.
+            // They belong to the result shown, unless another run started since.
             if RUNNING.with(|r| r.borrow().is_none()) {
                 state.shown.update(|shown| {
                     if let Some(shown) = shown {
-                        shown.result.k_curve = Some(k_curve);
-                        shown.result.suggested_k = suggested_k;
+                        if let Some(curve) = k_curve {
+                            shown.result.k_curve = Some(curve);
+                            shown.result.suggested_k = suggested_k;
+                        }
+                        shown.result.suggestions = suggestions;
+                        shown.result.details_pending = false;
                     }
                 });
             }

@@ -182,6 +182,10 @@ pub fn MapView(state: AppState) -> impl IntoView {
                     <span
                         class="done"
                         data-testid="result-ready"
+                        data-details=move || {
+                            let pending = state.shown.with(|s| s.as_ref().is_some_and(|s| s.result.details_pending));
+                            if pending { "pending" } else { "ready" }
+                        }
                         data-elapsed-ms=move || {
                             state.shown.with(|s| s.as_ref().map(|s| format!("{:.0}", s.elapsed_ms)).unwrap_or_default())
                         }
