@@ -17,8 +17,9 @@
 //! on the 16384² raster takes minutes).
 //!
 //! Everything runs once, one after the other: first the CLI, then the browser. Standard output gets a Markdown table
-//! (raster, threads, browser drop → result, file panel + preview, browser Segment → result, renderer peak RSS,
-//! native wall time and peak RSS, browser drop → result ÷ native wall time at the same thread count), the other runs'
+//! (raster, threads, browser drop → result (the map), drop → details (the suggested names and a k curve that follow
+//! it), file panel + preview, browser Segment → result, renderer peak RSS, native wall time and peak RSS, browser
+//! drop → result ÷ native wall time at the same thread count), the other runs'
 //! table with `--all-runs`, and the raw and `gzip -9` sizes of the WebAssembly modules in the app; the results go to
 //! `bench-web-results.json` in the bench directory. It fails on errors only, never on speed.
 
@@ -169,6 +170,8 @@ struct WebRow {
     /// From handing the file over until the file panel shows it.
     load_ms: Option<f64>,
     drop_to_result_ms: Option<f64>,
+    /// Until the details that follow the map (suggested names, a k curve still being drawn).
+    drop_to_details_ms: Option<f64>,
     /// The app's own time from Segment to the result.
     data_elapsed_ms: Option<f64>,
     megapixels_per_s: Option<f64>,
@@ -597,11 +600,13 @@ impl WebRow {
             && self.workers.as_ref().and_then(Threads::from_json) == Some(workers)
     }
 
-    /// Browser drop → result, file panel + preview, browser Segment → result, renderer peak RSS.
-    fn cells(&self) -> [String; 4] {
+    /// Browser drop → result, drop → details, file panel + preview, browser Segment → result,
+    /// renderer peak RSS.
+    fn cells(&self) -> [String; 5] {
         if let Some(error) = &self.error {
             return [
                 format!("error: {}", cell(error)),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -609,6 +614,7 @@ impl WebRow {
         }
         [
             seconds_from_ms(self.drop_to_result_ms),
+            seconds_from_ms(self.drop_to_details_ms),
             seconds_from_ms(self.load_ms),
             seconds_from_ms(self.data_elapsed_ms),
             mib(self.renderer_peak_rss_mib),
@@ -627,7 +633,7 @@ impl WebRow {
     }
 }
 
-const NO_RESULT: [&str; 4] = ["no result", "", "", ""];
+const NO_RESULT: [&str; 5] = ["no result", "", "", "", ""];
 
 impl Results {
     fn print(&self) {
@@ -688,10 +694,10 @@ impl Results {
 
     fn print_main_table(&self) {
         println!(
-            "| raster | threads | browser drop → result | file panel + preview | browser Segment → result | \
-             renderer peak RSS | native `mapseg segment` | browser / native |"
+            "| raster | threads | browser drop → result | drop → details | file panel + preview | \
+             browser Segment → result | renderer peak RSS | native `mapseg segment` | browser / native |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for raster in &self.rasters {
             for &threads in &self.threads {
                 let web = self.web_row(raster, MAIN_RUN, threads);
@@ -714,10 +720,11 @@ impl Results {
     /// The `--all-runs` table: the other web runs on the 4096² raster at the app's default pool.
     fn print_other_runs(&self) {
         println!(
-            "| raster | run | backend shown | browser drop → result | file panel + preview | browser Segment → result \
-             | renderer peak RSS | wasm memory | native `mapseg segment` (all threads) | browser / native |"
+            "| raster | run | backend shown | browser drop → result | drop → details | file panel + preview \
+             | browser Segment → result | renderer peak RSS | wasm memory | native `mapseg segment` (all threads) \
+             | browser / native |"
         );
-        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         let Some(raster) = self.rasters.first() else {
             return;
         };
@@ -776,7 +783,7 @@ impl Results {
 }
 
 /// The four browser cells of a row, or "no result".
-fn web_cells(row: Option<&WebRow>) -> [String; 4] {
+fn web_cells(row: Option<&WebRow>) -> [String; 5] {
     row.map_or_else(|| NO_RESULT.map(str::to_owned), WebRow::cells)
 }
 
@@ -789,7 +796,7 @@ mod tests {
         "file":"/root/.cache/mapseg-bench/yell_4096.tif","run":"kmeans:cpu","method":"kmeans",
         "backend_requested":"cpu","workers":1,"backend":"CPU (WebAssembly)","gpu":false,"backend_note":null,
         "width":4096,"height":4096,"megapixels":16.777216,"hardware_concurrency":2,"load_ms":1187,
-        "drop_to_result_ms":3313,"data_elapsed_ms":2049,"megapixels_per_s":5.064055538786598,
+        "drop_to_result_ms":3313,"drop_to_details_ms":3521,"data_elapsed_ms":2049,"megapixels_per_s":5.064055538786598,
         "renderer_peak_rss_mib":571,"renderer_rss_after_startup_mib":186,"wasm_memory_mib":70}"#;
 
     fn results(web: Vec<WebRow>) -> Results {
@@ -860,7 +867,7 @@ mod tests {
         assert_eq!(ok.hardware_concurrency, Some(2));
         assert_eq!(
             ok.cells(),
-            ["3.31 s", "1.19 s", "2.05 s", "571 MiB"].map(str::to_owned)
+            ["3.31 s", "3.52 s", "1.19 s", "2.05 s", "571 MiB"].map(str::to_owned)
         );
         assert_eq!(ok.backend_shown(), "CPU (WebAssembly)");
         assert_eq!(ok.rest["renderer_rss_after_startup_mib"], 186);
