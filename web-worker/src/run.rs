@@ -2,11 +2,13 @@
 //! windows read by the pool's helpers, then the k curve; the CNN: fetch its model once, fit on
 //! its embeddings), then label the raster unit by unit into three sinks: class statistics, the
 //! label preview and the compressed output tiles (kept, so the GeoTIFF can be written again
-//! with an edited legend). K-Means on the CPU labels on the pool, the units' answers taken in
-//! unit order as the CLI does; on a GPU, or without a pool, the worker labels through the
-//! engine's unit driver itself. The input's hash for the manifest is computed by a helper
-//! while the rest goes on. The heavy work runs on the backend the page chose
-//! ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
+//! with an edited legend). K-Means on the CPU labels on the pool, each helper a run of
+//! neighbouring units, the answers merged as they come (exact counts, tiles put back in raster
+//! order); on a GPU, or without a pool, the worker labels through the engine's unit driver
+//! itself. The input's hash for the manifest streams in on the worker since the file was
+//! opened ([`crate::hashing`]). The result goes to the page first; the suggested class names and
+//! a k curve still being drawn follow ([`details`]). The heavy work runs on the backend the
+//! page chose ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
 
