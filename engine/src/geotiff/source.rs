@@ -49,6 +49,11 @@ impl<R: Read + Seek> Source<R> {
         {
             return Ok(());
         }
+        self.fill(offset, len)
+    }
+
+    /// Reads the `len` bytes at `offset` into the buffer (emptied if the read fails).
+    fn fill(&mut self, offset: u64, len: usize) -> io::Result<()> {
         self.buf.resize(len, 0);
         self.inner.seek(SeekFrom::Start(offset))?;
         if let Err(e) = self.inner.read_exact(&mut self.buf) {
@@ -68,21 +73,13 @@ impl<R: Read + Seek> Source<R> {
     /// Fills `out` with the bytes at `offset`; the caller has checked that they lie inside the
     /// source.
     pub fn read_at(&mut self, offset: u64, out: &mut [u8]) -> io::Result<()> {
-        let end = offset.saturating_add(out.len() as u64);
         if out.len() >= READ_AHEAD && !self.holds(offset, out.len()) {
             self.inner.seek(SeekFrom::Start(offset))?;
             return self.inner.read_exact(out);
         }
-        let buf_end = self.buf_start + self.buf.len() as u64;
-        if offset < self.buf_start || end > buf_end {
+        if !self.holds(offset, out.len()) {
             let fill = (self.len.saturating_sub(offset)).min(READ_AHEAD as u64) as usize;
-            self.buf.resize(fill, 0);
-            self.inner.seek(SeekFrom::Start(offset))?;
-            if let Err(e) = self.inner.read_exact(&mut self.buf) {
-                self.buf.clear();
-                return Err(e);
-            }
-            self.buf_start = offset;
+            self.fill(offset, fill)?;
         }
         let start = (offset - self.buf_start) as usize;
         let held = self.buf.get(start..start + out.len()).ok_or_else(|| {
