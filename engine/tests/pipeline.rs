@@ -614,3 +614,81 @@ fn parts_put_together_are_the_whole_labels() {
         assert!(labels == expected, "{count} parts");
     }
 }
+
+/// A file in memory that records where each read starts and how many bytes it asks for.
+struct RecordedReads {
+    file: Cursor<Vec<u8>>,
+    spans: std::rc::Rc<std::cell::RefCell<Vec<(u64, usize)>>>,
+}
+
+impl std::io::Read for RecordedReads {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.file.position();
+        self.spans.borrow_mut().push((at, buf.len()));
+        self.file.read(buf)
+    }
+}
+
+impl std::io::Seek for RecordedReads {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+/// A reader of fixture `name` (an empty chunk cache) and the spans it reads from now on.
+#[allow(clippy::type_complexity)]
+fn recorded(
+    name: &str,
+) -> (
+    GeoTiffReader<RecordedReads>,
+    std::rc::Rc<std::cell::RefCell<Vec<(u64, usize)>>>,
+) {
+    let spans = std::rc::Rc::default();
+    let file = RecordedReads {
+        file: Cursor::new(std::fs::read(fixture(name)).unwrap()),
+        spans: std::rc::Rc::clone(&spans),
+    };
+    let reader = GeoTiffReader::open(file).unwrap();
+    spans.borrow_mut().clear();
+    (reader, spans)
+}
+
+#[test]
+fn units_and_sample_windows_read_exactly_the_ranges_announced() {
+    // A browser fetches these ranges ahead of the reads; a read outside them costs a round trip.
+    for name in ["sample_geotiff.tif", "OSBS_029.tif"] {
+        for params in param_sets() {
+            let mut r = reader(name);
+            let segmenter = block_on(pipeline::segmenter(
+                &mut r,
+                &params,
+                &Runtime::default(),
+                &NoProgress,
+            ))
+            .unwrap();
+            for unit in segmenter.units() {
+                let (mut fresh, spans) = recorded(name);
+                let window = segmenter.input_window(unit).unwrap();
+                let announced = fresh.ranges_to_read(0, window).unwrap();
+                assert!(!announced.is_empty());
+                block_on(segmenter.label(&mut fresh, unit)).unwrap();
+                assert_eq!(*spans.borrow(), announced, "{name} unit {unit:?}");
+            }
+            let sampler = model::sampler(&mut r, km(&params), params.seed, &NoProgress).unwrap();
+            for i in 0..sampler.len() {
+                let (mut fresh, spans) = recorded(name);
+                let announced = fresh
+                    .ranges_to_read(0, sampler.pixel_window(i, false).unwrap())
+                    .unwrap();
+                sampler.read(&mut fresh, i).unwrap();
+                assert_eq!(*spans.borrow(), announced, "{name} sample window {i}");
+                let (mut fresh, spans) = recorded(name);
+                let announced = fresh
+                    .ranges_to_read(0, sampler.pixel_window(i, true).unwrap())
+                    .unwrap();
+                sampler.band_values(&mut fresh, i).unwrap();
+                assert_eq!(*spans.borrow(), announced, "{name} band values {i}");
+            }
+        }
+    }
+}

@@ -5,13 +5,20 @@
 //! Each `FileReaderSync` read costs about 2 ms whatever its size (a round trip to the browser's
 //! file service), more than decoding a chunk: the engine asks for a window's neighbouring
 //! chunks in one read, and a large read goes straight into the caller's buffer.
+//!
+//! Every such read is also a new `ArrayBuffer` that lingers until V8 collects it. A caller
+//! that knows which ranges its next reads ask for has them fetched ahead, asynchronously and
+//! into one reused buffer ([`Stager::stage`]); the reads then come from those bytes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::rc::Rc;
 
 use web_sys::{Blob, FileReaderSync};
 
 use web::transport::js_error_text;
+
+use crate::byte_stream::{StreamBuffer, read_range};
 
 /// Bytes read ahead of a small read (TIFF headers and tags come in many tiny reads).
 const READ_AHEAD: u64 = 256 * 1024;
@@ -36,6 +43,70 @@ pub struct BlobReader {
     /// Bytes of the blob from `buf_start`.
     buf: Vec<u8>,
     buf_start: u64,
+    /// Ranges fetched ahead by this reader's [`Stager`].
+    staged: Rc<RefCell<Staged>>,
+}
+
+/// Ranges of the file fetched ahead, `(offset, bytes)`, and emptied buffers for the next.
+#[derive(Debug, Default)]
+struct Staged {
+    ranges: Vec<(u64, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Staged {
+    /// Copies the staged bytes at `pos` into `out` (as many as one range holds); how many.
+    fn copy(&self, pos: u64, out: &mut [u8]) -> Option<usize> {
+        let (start, bytes) = self
+            .ranges
+            .iter()
+            .find(|(start, bytes)| pos >= *start && pos < start + bytes.len() as u64)?;
+        let from = (pos - start) as usize;
+        let n = out.len().min(bytes.len() - from);
+        out[..n].copy_from_slice(&bytes[from..from + n]);
+        Some(n)
+    }
+}
+
+/// Fetches ranges of a [`BlobReader`]'s file ahead of its reads.
+#[derive(Debug)]
+pub struct Stager {
+    blob: Blob,
+    staged: Rc<RefCell<Staged>>,
+    buffer: StreamBuffer,
+    /// Whether the browser reads a `Blob` into a given buffer (else nothing is staged).
+    byob: bool,
+}
+
+impl Stager {
+    /// Fetches `ranges` (`(offset, length)` each) of the file, replacing what was staged; the
+    /// reader's reads inside them then cost no round trip and leave no garbage. Where the
+    /// browser cannot read into a reused buffer nothing is staged, and the reads go as before.
+    pub async fn stage(&mut self, ranges: &[(u64, usize)]) -> Result<(), String> {
+        self.clear();
+        for &(offset, len) in ranges {
+            if !self.byob {
+                break;
+            }
+            let mut bytes = self.staged.borrow_mut().spare.pop().unwrap_or_default();
+            self.byob = read_range(&self.blob, offset, len, &mut self.buffer, &mut bytes).await?;
+            let mut staged = self.staged.borrow_mut();
+            if self.byob {
+                FETCHED.with(|f| f.set(f.get() + len as u64));
+                staged.ranges.push((offset, bytes));
+            } else {
+                staged.spare.push(bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the staged ranges (keeping their buffers for the next).
+    pub fn clear(&self) {
+        let mut staged = self.staged.borrow_mut();
+        let Staged { ranges, spare } = &mut *staged;
+        spare.extend(ranges.drain(..).map(|(_, bytes)| bytes));
+    }
 }
 
 impl BlobReader {
@@ -49,7 +120,18 @@ impl BlobReader {
             pos: 0,
             buf: Vec::new(),
             buf_start: 0,
+            staged: Rc::default(),
         })
+    }
+
+    /// The [`Stager`] that fetches ranges ahead for this reader.
+    pub fn stager(&self) -> Stager {
+        Stager {
+            blob: self.blob.clone(),
+            staged: Rc::clone(&self.staged),
+            buffer: StreamBuffer::default(),
+            byob: true,
+        }
     }
 
     /// Size of the blob in bytes.
@@ -73,6 +155,10 @@ impl Read for BlobReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() || self.pos >= self.size {
             return Ok(0);
+        }
+        if let Some(n) = self.staged.borrow().copy(self.pos, out) {
+            self.pos += n as u64;
+            return Ok(n);
         }
         let buf_end = self.buf_start + self.buf.len() as u64;
         if self.pos < self.buf_start || self.pos >= buf_end {

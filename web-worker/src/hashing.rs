@@ -1,20 +1,17 @@
 //! The opened file's BLAKE3 for the run manifest, computed by the worker in the background from
 //! the moment the file is opened. The file streams in (`Blob.stream()`: the browser hands over
-//! its bytes in pieces without a round trip per piece, and every piece is an `await`), so the
-//! worker keeps handing out jobs to its helpers meanwhile, and a run waits for the hash only if
-//! it finishes first.
+//! its bytes in pieces without a round trip per piece, into one reused buffer where it can, and
+//! every piece is an `await`), so the worker keeps handing out jobs to its helpers meanwhile,
+//! and a run waits for the hash only if it finishes first.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use engine::manifest::InputHasher;
-use js_sys::{Reflect, Uint8Array};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, ReadableStreamDefaultReader};
+use web_sys::Blob;
 
-use web::transport::js_error_text;
+use crate::byte_stream::Pieces;
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -71,29 +68,17 @@ impl Drop for BackgroundHash {
 
 /// Hashes `blob` as it streams in; stops early (with an error nobody reads) once dropped.
 async fn hash(blob: Blob, shared: &RefCell<Shared>) -> Result<(String, u64), String> {
-    let failed =
-        |e: wasm_bindgen::JsValue| format!("reading the file failed: {}", js_error_text(&e));
-    let reader: ReadableStreamDefaultReader = blob.stream().get_reader().unchecked_into();
+    let mut pieces = Pieces::of(&blob);
     let mut hasher = InputHasher::default();
     let mut piece = Vec::new();
     loop {
         if shared.borrow().dropped {
-            let _ = reader.cancel();
+            pieces.cancel();
             return Err("the file was closed".to_owned());
         }
-        let read = JsFuture::from(reader.read()).await.map_err(failed)?;
-        if Reflect::get(&read, &"done".into())
-            .map_err(failed)?
-            .is_truthy()
-        {
+        if !pieces.next(&mut piece).await? {
             return Ok(hasher.finish());
         }
-        let bytes: Uint8Array = Reflect::get(&read, &"value".into())
-            .map_err(failed)?
-            .dyn_into()
-            .map_err(failed)?;
-        piece.resize(bytes.length() as usize, 0);
-        bytes.copy_to(&mut piece);
         hasher.update(&piece);
     }
 }

@@ -5,8 +5,9 @@
 //! - [`backend`]: WebGPU or the CPU; [`model`]: the CNN's model from the app's origin.
 //! - [`run`]: one segmentation run, with the CPU taking over from a failed GPU.
 //! - [`pool`]: helpers (more instances of this program) that read and label in parallel.
-//! - [`blob_reader`]: `Read + Seek` over the `File`, chunk by chunk; [`hashing`]: the file's
-//!   hash for the manifest, in the background.
+//! - [`blob_reader`]: `Read + Seek` over the `File`, chunk by chunk, with ranges fetched ahead
+//!   through [`byte_stream`] (reads into one reused buffer); [`hashing`]: the file's hash for
+//!   the manifest, in the background.
 //!
 //! It is its own crate so that only the worker's WebAssembly links burn and wgpu: the page
 //! (`web`) builds the engine without them. Two programs are built from it: `worker` (WebGPU,
@@ -18,6 +19,8 @@
 mod backend;
 #[cfg(target_arch = "wasm32")]
 mod blob_reader;
+#[cfg(target_arch = "wasm32")]
+mod byte_stream;
 #[cfg(target_arch = "wasm32")]
 mod hashing;
 #[cfg(target_arch = "wasm32")]

@@ -591,9 +591,10 @@ fn unexpected(reply: &Reply) -> RunError {
 }
 
 /// Rows of output tiles in a band of units that a helper labels column by column: its reader's
-/// chunk cache (32 MiB) still holds the left neighbours' chunks when it reaches the next
-/// column (16 tile rows of 512-px RGB chunks are about 12 MiB a column).
-const BAND_TILE_ROWS: u32 = 16;
+/// chunk cache ([`crate::pool::helper::CHUNK_CACHE_BYTES`]) still holds the left neighbours'
+/// chunks when it reaches the next column (8 tile rows of 512-px RGB chunks are about 4 MiB a
+/// column, beside the 6 MiB a unit decodes).
+const BAND_TILE_ROWS: u32 = 8;
 
 /// The units in the order the pool labels them: bands of [`BAND_TILE_ROWS`] tile rows, each
 /// column by column (top to bottom), so that the units of a helper's run are neighbours and

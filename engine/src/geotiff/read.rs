@@ -168,6 +168,49 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             samples,
         })
     }
+
+    /// The file ranges, as `(offset, length)` in file order of the window's chunks, that
+    /// [`Self::read_window_at_level`] would read for `window` of `level` now: one per run of
+    /// neighbouring chunks not held in the chunk cache (a chunk alone is a run of its own).
+    /// A source whose reads are slow or asynchronous can fetch them ahead; the read then asks
+    /// for exactly these ranges. Chunks whose location is not plausible are left out (their
+    /// read reports them); an empty list means nothing is read.
+    pub fn ranges_to_read(
+        &self,
+        level: usize,
+        window: Window,
+    ) -> Result<Vec<(u64, usize)>, DecodeError> {
+        let levels = self.levels.len();
+        let image = self
+            .levels
+            .get(level)
+            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
+        let fits =
+            |start: u32, len: u32, size: u32| start.checked_add(len).is_some_and(|e| e <= size);
+        if window.is_empty()
+            || !fits(window.x, window.width, image.width)
+            || !fits(window.y, window.height, image.height)
+        {
+            return Ok(Vec::new());
+        }
+        let mut ranges = Vec::new();
+        let mut runs = ChunkRuns::new(image.chunks_in(window), self.file.len);
+        while let Some(range) = runs.next_run(image, |p| self.cache.holds(&(level, p.index))) {
+            let range = match range {
+                Some((offset, len)) => self.file.source.span_prefetch(offset, len),
+                None => runs.run.first().and_then(|p| {
+                    let i = p.index as usize;
+                    let (offset, stored) = (*image.offsets.get(i)?, *image.byte_counts.get(i)?);
+                    let end = offset.checked_add(stored)?;
+                    let len = usize::try_from(stored).ok()?;
+                    (stored > 0 && end <= self.file.len)
+                        .then(|| self.file.source.span_read_at(offset, len))?
+                }),
+            };
+            ranges.extend(range);
+        }
+        Ok(ranges)
+    }
 }
 
 /// Largest run of chunk bytes read at once.
@@ -642,11 +685,15 @@ mod tests {
     struct CountingReads {
         file: Cursor<Vec<u8>>,
         reads: std::rc::Rc<std::cell::Cell<usize>>,
+        /// Where each read started and how many bytes it asked for.
+        spans: std::rc::Rc<std::cell::RefCell<Vec<(u64, usize)>>>,
     }
 
     impl Read for CountingReads {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             self.reads.set(self.reads.get() + 1);
+            let at = self.file.position();
+            self.spans.borrow_mut().push((at, buf.len()));
             self.file.read(buf)
         }
     }
@@ -679,16 +726,25 @@ mod tests {
         }
         let file = writer.finish().unwrap().into_inner();
         let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let spans = std::rc::Rc::default();
         let source = CountingReads {
             file: Cursor::new(file),
             reads: std::rc::Rc::clone(&reads),
+            spans: std::rc::Rc::clone(&spans),
         };
         let mut reader = GeoTiffReader::open(source).unwrap();
         // Tiles 1..=3 of rows 0 and 1: two runs of three neighbours.
         let window = Window::new(TILE_SIZE + 7, 9, 2 * TILE_SIZE + 20, TILE_SIZE + 3);
+        let announced = reader.ranges_to_read(0, window).unwrap();
         reads.set(0);
+        spans.borrow_mut().clear();
         let block = reader.read_window(window).unwrap();
         assert_eq!(reads.get(), 2, "one read per run of neighbouring tiles");
+        assert_eq!(
+            *spans.borrow(),
+            announced,
+            "the ranges announced are the ones read"
+        );
         let expected: Vec<u8> = (window.y..window.bottom())
             .flat_map(|y| {
                 let row = (y * w) as usize;
@@ -697,14 +753,26 @@ mod tests {
             .collect();
         assert_eq!(block.samples, Samples::U8(expected));
         // The same window again comes from the chunk cache: no read at all.
+        assert_eq!(reader.ranges_to_read(0, window).unwrap(), []);
         reads.set(0);
         reader.read_window(window).unwrap();
         assert_eq!(reads.get(), 0);
         // One more tile to the right (tile 4 of rows 0 and 1): one read each, alone.
         let wider = Window::new(window.x, window.y, window.width + TILE_SIZE, window.height);
+        let announced = reader.ranges_to_read(0, wider).unwrap();
         reads.set(0);
+        spans.borrow_mut().clear();
         reader.read_window(wider).unwrap();
         assert_eq!(reads.get(), 2);
+        assert_eq!(*spans.borrow(), announced);
+        // A window outside the raster reads nothing (its read reports it).
+        assert_eq!(
+            reader
+                .ranges_to_read(0, Window::new(w - 1, 0, 2, 1))
+                .unwrap(),
+            []
+        );
+        assert!(reader.ranges_to_read(1, window).is_err());
     }
 
     #[test]

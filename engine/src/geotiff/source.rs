@@ -52,6 +52,15 @@ impl<R: Read + Seek> Source<R> {
         self.fill(offset, len)
     }
 
+    /// The bytes `(offset, length)` that [`Self::prefetch`] reads from the inner source, or
+    /// `None` when it reads nothing.
+    pub fn span_prefetch(&self, offset: u64, len: usize) -> Option<(u64, usize)> {
+        let outside = offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.len);
+        (!outside && !self.holds(offset, len)).then_some((offset, len))
+    }
+
     /// Reads the `len` bytes at `offset` into the buffer (emptied if the read fails).
     fn fill(&mut self, offset: u64, len: usize) -> io::Result<()> {
         self.buf.resize(len, 0);
@@ -68,6 +77,19 @@ impl<R: Read + Seek> Source<R> {
     fn holds(&self, offset: u64, len: usize) -> bool {
         offset >= self.buf_start
             && offset.saturating_add(len as u64) <= self.buf_start + self.buf.len() as u64
+    }
+
+    /// The bytes `(offset, length)` that [`Self::read_at`] of `len` bytes at `offset` reads
+    /// from the inner source, or `None` when the buffer holds them.
+    pub fn span_read_at(&self, offset: u64, len: usize) -> Option<(u64, usize)> {
+        if self.holds(offset, len) {
+            None
+        } else if len >= READ_AHEAD {
+            Some((offset, len))
+        } else {
+            let fill = (self.len.saturating_sub(offset)).min(READ_AHEAD as u64) as usize;
+            Some((offset, fill))
+        }
     }
 
     /// Fills `out` with the bytes at `offset`; the caller has checked that they lie inside the

@@ -20,6 +20,7 @@ use crate::normalise::{Normalisation, Normaliser};
 use crate::pipeline::SegmentError;
 use crate::progress::{self, Progress, Stage};
 use crate::raster::SampleType;
+use crate::raster::Window;
 use crate::sample::{self, SampleWindow};
 
 /// Seeds of the run's random choices, one salt per purpose, so that no two draw the same stream.
@@ -325,6 +326,18 @@ impl Sampler {
         self.pending.is_some()
     }
 
+    /// The pixels [`Self::band_values`] (`for_values`) or [`Self::read`] decodes for sample
+    /// window `index`: a caller whose reads are slow can fetch their bytes ahead
+    /// ([`GeoTiffReader::ranges_to_read`]).
+    pub fn pixel_window(&self, index: usize, for_values: bool) -> Result<Window, SegmentError> {
+        let blocks = self.window(index)?.blocks;
+        Ok(if for_values {
+            self.spec.block_pixels(blocks)
+        } else {
+            self.spec.read_window(blocks)
+        })
+    }
+
     /// Raw values of the selected bands at a spread subset of the valid pixels of sample window
     /// `index` (`result[band]`), for the normalisation.
     ///
@@ -336,8 +349,7 @@ impl Sampler {
         index: usize,
     ) -> Result<Vec<Vec<f64>>, SegmentError> {
         let spec = &self.spec;
-        let blocks = self.window(index)?.blocks;
-        let pixels = reader.read_window(spec.block_pixels(blocks))?;
+        let pixels = reader.read_window(self.pixel_window(index, true)?)?;
         let valid = spec.validity.mask(&pixels);
         let step = (pixels.window.len() * self.windows.len())
             .div_ceil(MAX_NORMALISER_VALUES)
@@ -381,7 +393,7 @@ impl Sampler {
             return Err(SegmentError::NormaliserNotFitted);
         }
         let blocks = self.window(index)?.blocks;
-        let pixels = reader.read_window(self.spec.read_window(blocks))?;
+        let pixels = reader.read_window(self.pixel_window(index, false)?)?;
         Ok(self.spec.features(&pixels, blocks).0)
     }
 

@@ -181,6 +181,27 @@ impl Segmenter {
         tiling::units(self.width, self.height)
     }
 
+    /// The window of pixels [`Self::prepare`] decodes for `core`, where one window is all it
+    /// reads (K-Means): a caller whose reads are slow can fetch its bytes ahead
+    /// ([`GeoTiffReader::ranges_to_read`]). `None` for a method that reads otherwise or a
+    /// `core` that [`Self::prepare`] refuses.
+    pub fn input_window(&self, core: Window) -> Option<Window> {
+        let r = self.resolution();
+        if !core.x.is_multiple_of(r) || !core.y.is_multiple_of(r) {
+            return None;
+        }
+        let blocks = tiling::core_blocks(core, r).grow_clipped(
+            tiling::halo_blocks(self.post, r),
+            self.width.div_ceil(r),
+            self.height.div_ceil(r),
+        );
+        match &self.model {
+            MethodModel::Kmeans(m) => Some(m.spec.read_window(blocks)),
+            #[cfg(feature = "cnn")]
+            MethodModel::Cnn(_) => None,
+        }
+    }
+
     /// Decodes `core` (pixels; it must start on a multiple of the resolution, as every unit of
     /// [`Self::units`] does) with the halo its labels depend on, and prepares the method's input.
     pub fn prepare<R: Read + Seek>(

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use engine::geotiff::{GeoTiffReader, RasterInfo, TileEncoder};
+use engine::geotiff::{GeoTiffReader, Limits, RasterInfo, TileEncoder};
 use engine::kmeans::model::{self, Sampler};
 use engine::pipeline::{EncodedTiles, Segmenter, UnitSink, label_encoder};
 use engine::preview::LabelPreview;
@@ -14,15 +14,31 @@ use wasm_bindgen::JsValue;
 use web::protocol::PREVIEW_MAX_SIDE;
 use web_sys::Blob;
 
-use crate::blob_reader::BlobReader;
+use crate::blob_reader::{BlobReader, Stager};
 use web::transport::unit_payload;
 
 use super::messages::{Job, Reply};
 use web::packed::Packed;
 
+/// Decoded chunks a helper keeps: those a unit shares with the next one down and with its
+/// neighbour in the next column of its band (see `run::BAND_TILE_ROWS`), and little more, since
+/// WebAssembly memory never shrinks and every helper has its own.
+pub const CHUNK_CACHE_BYTES: usize = 16 << 20;
+
 /// The opened raster.
 struct Opened {
     reader: GeoTiffReader<BlobReader>,
+    /// Fetches the bytes of a unit ahead of its reads.
+    stager: Stager,
+}
+
+impl Opened {
+    /// Fetches the bytes the reader needs for `window` ahead, into a reused buffer, without a
+    /// round trip per read (see [`Stager`]); [`Stager::clear`] once the window is read.
+    async fn stage(&mut self, window: Window) -> Result<(), String> {
+        let ranges = self.reader.ranges_to_read(0, window).unwrap_or_default();
+        self.stager.stage(&ranges).await
+    }
 }
 
 /// What the labelling jobs use.
@@ -72,10 +88,13 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
                 .and_then(|f| wasm_bindgen::JsCast::dyn_into(f).ok())
                 .ok_or_else(|| "no file was sent to the parallel worker".to_owned())?;
             let source = BlobReader::new(blob).map_err(|e| e.to_string())?;
-            let reader =
-                GeoTiffReader::open(source).map_err(|e| format!("cannot read {name}: {e}"))?;
+            let stager = source.stager();
+            let mut limits = Limits::default();
+            limits.chunk_cache_bytes = CHUNK_CACHE_BYTES;
+            let reader = GeoTiffReader::with_limits(source, limits)
+                .map_err(|e| format!("cannot read {name}: {e}"))?;
             STATE.with(|s| {
-                s.borrow_mut().opened = Some(Opened { reader });
+                s.borrow_mut().opened = Some(Opened { reader, stager });
             });
             Ok((Reply::Done, None))
         }
@@ -84,22 +103,18 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
             Ok((Reply::Done, None))
         }
         Job::BandValues { first, count } => {
-            let values = with_sampler(|sampler, reader| {
-                (first..first + count)
-                    .map(|w| {
-                        let bands = sampler.band_values(reader, w)?;
-                        Ok(bands.into_iter().map(Packed).collect())
-                    })
-                    .collect()
-            })?;
+            let values = sample_windows(first..first + count, true, |sampler, reader, w| {
+                let bands = sampler.band_values(reader, w)?;
+                Ok(bands.into_iter().map(Packed).collect())
+            })
+            .await?;
             Ok((Reply::BandValues { values }, None))
         }
         Job::Features { first, count } => {
-            let features = with_sampler(|sampler, reader| {
-                (first..first + count)
-                    .map(|w| Ok(sampler.read(reader, w)?.into()))
-                    .collect()
-            })?;
+            let features = sample_windows(first..first + count, false, |sampler, reader, w| {
+                Ok(sampler.read(reader, w)?.into())
+            })
+            .await?;
             Ok((Reply::Features { features }, None))
         }
         Job::Labeller { model, post } => {
@@ -152,10 +167,14 @@ async fn label_with(
         EncodedTiles::new(labeller.encoder.clone()),
         UnitLabels::default(),
     );
-    segmenter
+    if let Some(window) = segmenter.input_window(unit) {
+        opened.stage(window).await?;
+    }
+    let labelled = segmenter
         .label_into(&mut opened.reader, unit, &mut parts)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+    opened.stager.clear();
+    labelled.map_err(|e| e.to_string())?;
     let (stats, tiles, labels) = parts;
     let samples = labeller.preview.samples(unit, &labels.0);
     let (places, payload) = unit_payload(&tiles.tiles, &samples);
@@ -176,22 +195,43 @@ fn with_opened<T>(f: impl FnOnce(&mut Opened) -> Result<T, String>) -> Result<T,
     })
 }
 
-fn with_sampler<T>(
-    f: impl FnOnce(
+/// Reads sample windows `windows` with `read` (the windows of [`Sampler::band_values`] when
+/// `for_values`, else of [`Sampler::read`]), each window's bytes fetched ahead.
+async fn sample_windows<T>(
+    windows: std::ops::Range<usize>,
+    for_values: bool,
+    read: impl Fn(
         &Sampler,
         &mut GeoTiffReader<BlobReader>,
+        usize,
     ) -> Result<T, engine::pipeline::SegmentError>,
-) -> Result<T, String> {
+) -> Result<Vec<T>, String> {
+    let (mut opened, sampler) = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        (s.opened.take(), s.sampler.take())
+    });
+    // What was taken out goes back whatever happens (so no `?` below but in this block).
+    let result = async {
+        let (Some(opened), Some(sampler)) = (opened.as_mut(), sampler.as_ref()) else {
+            return Err("the parallel worker has no raster or no sample plan".to_owned());
+        };
+        let mut answers = Vec::with_capacity(windows.len());
+        for w in windows {
+            let window = sampler
+                .pixel_window(w, for_values)
+                .map_err(|e| e.to_string())?;
+            opened.stage(window).await?;
+            let answer = read(sampler, &mut opened.reader, w);
+            opened.stager.clear();
+            answers.push(answer.map_err(|e| e.to_string())?);
+        }
+        Ok(answers)
+    }
+    .await;
     STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let State {
-            opened, sampler, ..
-        } = &mut *s;
-        match (opened.as_mut(), sampler.as_ref()) {
-            (Some(opened), Some(sampler)) => {
-                f(sampler, &mut opened.reader).map_err(|e| e.to_string())
-            }
-            _ => Err("the parallel worker has no raster or no sample plan".to_owned()),
-        }
-    })
+        s.opened = opened;
+        s.sampler = sampler;
+    });
+    result
 }
