@@ -68,12 +68,17 @@ impl Staged {
     }
 }
 
+/// Ranges a [`Stager`] reads at once: a read costs a round trip to the browser's file service,
+/// and four at once take about a third of the time of one after the other.
+const CONCURRENT_READS: usize = 4;
+
 /// Fetches ranges of a [`BlobReader`]'s file ahead of its reads.
 #[derive(Debug)]
 pub struct Stager {
     blob: Blob,
     staged: Rc<RefCell<Staged>>,
-    buffer: StreamBuffer,
+    /// One buffer per concurrent read.
+    buffers: Vec<StreamBuffer>,
     /// Whether the browser reads a `Blob` into a given buffer (else nothing is staged).
     byob: bool,
 }
@@ -84,18 +89,34 @@ impl Stager {
     /// browser cannot read into a reused buffer nothing is staged, and the reads go as before.
     pub async fn stage(&mut self, ranges: &[(u64, usize)]) -> Result<(), String> {
         self.clear();
-        for &(offset, len) in ranges {
+        for wave in ranges.chunks(CONCURRENT_READS) {
             if !self.byob {
                 break;
             }
-            let mut bytes = self.staged.borrow_mut().spare.pop().unwrap_or_default();
-            self.byob = read_range(&self.blob, offset, len, &mut self.buffer, &mut bytes).await?;
+            self.buffers
+                .resize_with(CONCURRENT_READS, StreamBuffer::default);
+            let mut outs: Vec<Vec<u8>> = {
+                let mut staged = self.staged.borrow_mut();
+                wave.iter()
+                    .map(|_| staged.spare.pop().unwrap_or_default())
+                    .collect()
+            };
+            let blob = &self.blob;
+            let reads = wave
+                .iter()
+                .zip(self.buffers.iter_mut())
+                .zip(outs.iter_mut())
+                .map(|((&(offset, len), buffer), out)| read_range(blob, offset, len, buffer, out));
+            let done = futures_util::future::join_all(reads).await;
             let mut staged = self.staged.borrow_mut();
-            if self.byob {
-                FETCHED.with(|f| f.set(f.get() + len as u64));
-                staged.ranges.push((offset, bytes));
-            } else {
-                staged.spare.push(bytes);
+            for ((&(offset, len), bytes), read) in wave.iter().zip(outs).zip(done) {
+                if read? {
+                    FETCHED.with(|f| f.set(f.get() + len as u64));
+                    staged.ranges.push((offset, bytes));
+                } else {
+                    self.byob = false;
+                    staged.spare.push(bytes);
+                }
             }
         }
         Ok(())
@@ -129,7 +150,7 @@ impl BlobReader {
         Stager {
             blob: self.blob.clone(),
             staged: Rc::clone(&self.staged),
-            buffer: StreamBuffer::default(),
+            buffers: Vec::new(),
             byob: true,
         }
     }

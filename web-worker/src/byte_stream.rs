@@ -9,7 +9,9 @@
 use js_sys::{ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamDefaultReader};
+use web_sys::{
+    Blob, ReadableStreamByobReader, ReadableStreamDefaultReader, ReadableStreamReadResult,
+};
 
 use web::transport::js_error_text;
 
@@ -55,17 +57,15 @@ impl ByteStream {
             .unwrap_or_else(|| ArrayBuffer::new(BUFFER_BYTES));
         let len = (max.clamp(1, BUFFER_BYTES as usize)) as u32;
         let view = Uint8Array::new_with_byte_offset_and_length(&space, 0, len);
-        let read = JsFuture::from(self.reader.read_with_array_buffer_view(&view))
-            .await
-            .map_err(failed)?;
-        let value = Reflect::get(&read, &"value".into()).map_err(failed)?;
-        // The buffer comes back (transferred) with the piece, or empty at the end.
-        if let Some(piece) = value.dyn_ref::<Uint8Array>() {
-            buffer.0 = Some(piece.buffer());
-            if Reflect::get(&read, &"done".into())
+        let read: ReadableStreamReadResult =
+            JsFuture::from(self.reader.read_with_array_buffer_view(&view))
+                .await
                 .map_err(failed)?
-                .is_falsy()
-            {
+                .unchecked_into();
+        // The buffer comes back (transferred) with the piece, or empty at the end.
+        if let Some(piece) = read.get_value().dyn_ref::<Uint8Array>() {
+            buffer.0 = Some(piece.buffer());
+            if read.get_done() != Some(true) {
                 take(piece);
                 return Ok(true);
             }
@@ -147,17 +147,14 @@ impl Pieces {
             }
             Self::Default(reader) => {
                 let failed = |e: JsValue| format!("reading the file failed: {}", js_error_text(&e));
-                let read = JsFuture::from(reader.read()).await.map_err(failed)?;
-                if Reflect::get(&read, &"done".into())
+                let read: ReadableStreamReadResult = JsFuture::from(reader.read())
+                    .await
                     .map_err(failed)?
-                    .is_truthy()
-                {
+                    .unchecked_into();
+                if read.get_done() == Some(true) {
                     return Ok(false);
                 }
-                let bytes: Uint8Array = Reflect::get(&read, &"value".into())
-                    .map_err(failed)?
-                    .dyn_into()
-                    .map_err(failed)?;
+                let bytes: Uint8Array = read.get_value().dyn_into().map_err(failed)?;
                 copy(&bytes, piece);
                 Ok(true)
             }

@@ -3,7 +3,8 @@
 //!
 //! - [`worker`]: the message loop, one job at a time (open, preview, run, export, backend).
 //! - [`backend`]: WebGPU or the CPU; [`model`]: the CNN's model from the app's origin.
-//! - [`run`]: one segmentation run, with the CPU taking over from a failed GPU.
+//! - [`run`]: one segmentation run, with the CPU taking over from a failed GPU; [`kept_tiles`]:
+//!   its label tiles, kept (in the helpers' `Blob`s) for the downloads.
 //! - [`pool`]: helpers (more instances of this program) that read and label in parallel.
 //! - [`blob_reader`]: `Read + Seek` over the `File`, chunk by chunk, with ranges fetched ahead
 //!   through [`byte_stream`] (reads into one reused buffer); [`hashing`]: the file's hash for
@@ -23,6 +24,8 @@ mod blob_reader;
 mod byte_stream;
 #[cfg(target_arch = "wasm32")]
 mod hashing;
+#[cfg(target_arch = "wasm32")]
+mod kept_tiles;
 #[cfg(target_arch = "wasm32")]
 mod model;
 #[cfg(target_arch = "wasm32")]

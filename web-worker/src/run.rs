@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use engine::cnn::{self, Artifact, CnnParams, CnnRuntime};
 use engine::features::Features;
-use engine::geotiff::{EncodedTile, GeoTiffReader, RasterInfo};
+use engine::geotiff::{GeoTiffReader, RasterInfo};
 use engine::kmeans::model::{KMeansParams, Sampler};
 use engine::kmeans::{model, suggest_k};
 use engine::labels::{LegendEntry, default_legend};
@@ -35,12 +35,12 @@ use engine::stats::ClassStats;
 
 use crate::backend::{Backend, CPU, Webgpu};
 use crate::blob_reader::BlobReader;
+use crate::kept_tiles::KeptTiles;
 use crate::pool::messages::{Job, Reply};
 use crate::pool::{Pool, PoolError, Side};
 use crate::worker::{Session, post};
 use web::packed::Packed;
 use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
-use web::transport::split_payload;
 
 /// Least time between two progress messages, in milliseconds (about ten a second).
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
@@ -94,7 +94,7 @@ pub struct LastRun {
     manifest: RunManifest,
     /// The run's classes (before any merge).
     classes: usize,
-    tiles: Vec<EncodedTile>,
+    tiles: KeptTiles,
 }
 
 /// Why a result could not be exported.
@@ -108,6 +108,8 @@ pub enum ExportError {
     Polygons(#[from] PolygonError),
     #[error("the legend has {legend} classes but the merges leave {classes}")]
     Legend { legend: usize, classes: usize },
+    #[error("{0}")]
+    Tiles(String),
 }
 
 /// Polygons written by [`LastRun::polygons`].
@@ -122,17 +124,17 @@ impl LastRun {
     /// The label GeoTIFF after `merges` (applied to the kept tiles, recorded in the manifest),
     /// with `legend` (the legend after them) as colour table and class names.
     pub fn export(&self, legend: &[LegendEntry], merges: &[Merge]) -> Result<Vec<u8>, ExportError> {
+        let kept = self.tiles.load().map_err(ExportError::Tiles)?;
         if merges.is_empty() {
             return Ok(pipeline::write_geotiff(
                 writer_options(&self.info, legend, &self.manifest),
-                &self.tiles,
+                &kept,
             )?);
         }
         let relabelling = self.relabelling(legend, merges)?;
         let mut manifest = self.manifest.clone();
         manifest.merges.extend(relabelling.records);
-        let tiles = self
-            .tiles
+        let tiles = kept
             .iter()
             .map(|t| relabelling.map.apply_tile(t))
             .collect::<Result<Vec<_>, _>>()?;
@@ -152,8 +154,9 @@ impl LastRun {
         simplify_m: f64,
     ) -> Result<PolygonFile, ExportError> {
         let relabelling = self.relabelling(legend, merges)?;
+        let kept = self.tiles.load().map_err(ExportError::Tiles)?;
         let topology = polygons::trace_tiles(
-            &self.tiles,
+            &kept,
             self.info.width,
             self.info.height,
             self.info.georef.as_ref(),
@@ -445,7 +448,7 @@ pub async fn run(
         info,
         classes: result.legend.len(),
         manifest,
-        tiles: tiles.tiles,
+        tiles,
     };
     Ok(Finished {
         result,
@@ -615,7 +618,7 @@ async fn label_on_pool(
     params: &SegmentParams,
     info: &RasterInfo,
     progress: &Throttled,
-) -> Result<(ClassStats, LabelPreview, EncodedTiles), RunError> {
+) -> Result<(ClassStats, LabelPreview, KeptTiles), RunError> {
     let classes = model.params.k;
     let segmenter = Segmenter::kmeans(model.clone(), params.post);
     let units = pool_order(segmenter.units());
@@ -625,7 +628,7 @@ async fn label_on_pool(
     })?;
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     let mut preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
-    let mut tiles = EncodedTiles::new(label_encoder(info));
+    let mut tiles = KeptTiles::blobs();
     let total = units.len();
     progress.report(Stage::Assigning, 0.0);
     let jobs = units.iter().map(|&unit| Job::Label { unit }).collect();
@@ -639,20 +642,19 @@ async fn label_on_pool(
         else {
             return Err(unexpected(&reply));
         };
-        let payload = file
-            .map(|f| js_sys::Uint8Array::new(&f).to_vec())
-            .unwrap_or_default();
-        let (unit_tiles, unit_labels) = split_payload(&places, labels, &payload)
-            .ok_or_else(|| PoolError::Message("a labelled unit came back incomplete".to_owned()))?;
+        let blob = file
+            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<web_sys::Blob>(f).ok())
+            .ok_or_else(|| {
+                PoolError::Message("a labelled unit came without its tiles".to_owned())
+            })?;
+        tiles.add(blob, &places).map_err(PoolError::Message)?;
         stats.merge(&unit_stats);
-        preview.add_samples(units[i], &unit_labels);
-        tiles.tiles.extend(unit_tiles);
+        preview.add_samples(units[i], &labels.0);
         done += 1;
         progress.report(Stage::Assigning, done as f32 / total as f32);
         Ok(())
     })
     .await?;
-    tiles.tiles.sort_by_key(|t| (t.row, t.column));
     Ok((stats, preview, tiles))
 }
 
@@ -697,12 +699,13 @@ async fn label(
     segmenter: &Segmenter,
     info: &RasterInfo,
     progress: &Throttled,
-) -> Result<(ClassStats, LabelPreview, EncodedTiles), SegmentError> {
+) -> Result<(ClassStats, LabelPreview, KeptTiles), SegmentError> {
     let mut sinks = (
         ClassStats::new(segmenter.classes(), info.georef.as_ref()),
         LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
         EncodedTiles::new(label_encoder(info)),
     );
     segmenter.run(reader, &mut sinks, progress).await?;
-    Ok(sinks)
+    let (stats, preview, tiles) = sinks;
+    Ok((stats, preview, KeptTiles::Memory(tiles.tiles)))
 }

@@ -27,7 +27,7 @@ use crate::pool::{self, Pool};
 use crate::{backend, run};
 
 use web::format::file_info;
-use web::protocol::{FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
+use web::protocol::{FileInfo, FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
 use web::transport::{envelope_as, open, open_as};
 
 use crate::backend::CPU;
@@ -154,15 +154,17 @@ fn post_reply(mut reply: Reply) {
 }
 
 fn send(msg: &FromWorker, payload: Option<&js_sys::Uint8Array>) {
-    send_as("msg", msg, payload);
+    send_as("msg", msg, payload.map(AsRef::as_ref));
 }
 
 /// Posts `msg` under `key` to whoever started this worker (the page, or the worker whose
-/// helper this is), `payload` beside it in a transferred buffer.
-fn send_as(key: &str, msg: &impl serde::Serialize, payload: Option<&js_sys::Uint8Array>) {
+/// helper this is), `file` beside it: bytes (a `Uint8Array`) in a transferred buffer, or a
+/// `Blob`.
+fn send_as(key: &str, msg: &impl serde::Serialize, file: Option<&JsValue>) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let posted = envelope_as(key, msg, payload.map(AsRef::as_ref)).map(|value| match payload {
-        Some(p) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&p.buffer())),
+    let bytes = file.and_then(|f| f.dyn_ref::<js_sys::Uint8Array>());
+    let posted = envelope_as(key, msg, file).map(|value| match bytes {
+        Some(b) => scope.post_message_with_transfer(&value, &js_sys::Array::of1(&b.buffer())),
         None => scope.post_message(&value),
     });
     match posted {
@@ -212,10 +214,9 @@ async fn drain() {
     }
 }
 
-/// Posts a helper's reply to the worker that started it, its bytes in a transferred buffer.
-fn post_pool_reply(reply: &pool::messages::Reply, payload: Option<Vec<u8>>) {
-    let payload = payload.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice()));
-    send_as(REPLY_KEY, reply, payload.as_ref());
+/// Posts a helper's reply to the worker that started it, with the `Blob` that goes beside it.
+fn post_pool_reply(reply: &pool::messages::Reply, file: Option<JsValue>) {
+    send_as(REPLY_KEY, reply, file.as_ref());
 }
 
 /// A short borrow of the state; never held across a job's work or an `await`.
@@ -237,10 +238,23 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
                 state.last = None;
             });
             ensure_pool(workers);
-            let (session, reply) = open_file(name, file, display, with_preview)?;
+            let (mut session, panel) = open_file(name, file)?;
+            // The helpers open the file while the preview is read.
             open_in_pool(&session);
+            let bands = display
+                .filter(|d| d.iter().all(|&b| b < session.info.bands))
+                .unwrap_or(panel.display_bands);
+            let image = if with_preview {
+                Some(preview(&mut session, bands)?)
+            } else {
+                None
+            };
             with_state(|state| state.session = Some(session));
-            Ok(reply.into())
+            Ok(FromWorker::Opened {
+                info: Box::new(panel),
+                preview: image,
+            }
+            .into())
         }
         ToWorker::Preview { display } => {
             let mut session = with_state(|state| state.session.take())
@@ -374,13 +388,8 @@ fn take_resources() -> run::Resources {
     with_state(|state| state.resources.take()).unwrap_or_default()
 }
 
-/// Opens the `Blob` sent along as `file`; returns the session and the reply.
-fn open_file(
-    name: String,
-    file: Option<JsValue>,
-    display: Option<[usize; 3]>,
-    with_preview: bool,
-) -> Result<(Session, FromWorker), String> {
+/// Opens the `Blob` sent along as `file`; returns the session and what the file panel shows.
+fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo), String> {
     let blob: Blob = file
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| "no file was sent to the worker".to_owned())?;
@@ -395,26 +404,14 @@ fn open_file(
         .map_err(|e| format!("cannot read {name}: {e}"))?;
     let info = reader.info().clone();
     let panel = file_info(&name, size, &info).map_err(|e| e.to_string())?;
-    let mut session = Session {
+    let session = Session {
         name,
         hash: BackgroundHash::start(blob.clone()),
         blob,
         reader,
         info,
     };
-    let bands = display
-        .filter(|d| d.iter().all(|&b| b < session.info.bands))
-        .unwrap_or(panel.display_bands);
-    let image = if with_preview {
-        Some(preview(&mut session, bands)?)
-    } else {
-        None
-    };
-    let reply = FromWorker::Opened {
-        info: Box::new(panel),
-        preview: image,
-    };
-    Ok((session, reply))
+    Ok((session, panel))
 }
 
 fn preview(session: &mut Session, bands: [usize; 3]) -> Result<Image, String> {

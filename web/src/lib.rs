@@ -11,7 +11,8 @@
 //!   previews, statistics and the label GeoTIFF.
 //!
 //! They talk through the serde messages of [`protocol`], sent by [`transport`]; arrays of
-//! numbers between workers go as bytes ([`packed`]). The settings of a run live in the
+//! numbers between workers go as bytes ([`packed`]), and the label tiles of a run are kept by
+//! unit and put back in raster order ([`tile_index`]). The settings of a run live in the
 //! page's URL query ([`url_state`]), so a link reproduces a run. A host that embeds the app
 //! (a framing page, QGIS) talks to it in the messages of [`embedding`].
 
@@ -19,6 +20,7 @@ pub mod embedding;
 pub mod format;
 pub mod packed;
 pub mod protocol;
+pub mod tile_index;
 pub mod url_state;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,8 +1,7 @@
 //! Posting and receiving [`crate::protocol`] messages as `{ msg, file? }` objects.
 
-use engine::geotiff::EncodedTile;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A message failed to (de)serialise: a bug, reported like a panic.
@@ -69,100 +68,4 @@ pub fn js_error_text(error: &JsValue) -> String {
         return String::from(e.message());
     }
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
-}
-
-/// Where a compressed tile goes and how many of the payload's bytes are its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TilePlace {
-    pub column: u32,
-    pub row: u32,
-    pub len: usize,
-}
-
-/// The bytes a worker sends beside a labelled unit: every tile's bytes, then the unit's labels
-/// (and the tiles' places and lengths, for the message).
-pub fn unit_payload(tiles: &[EncodedTile], labels: &[u8]) -> (Vec<TilePlace>, Vec<u8>) {
-    let size = tiles.iter().map(|t| t.bytes.len()).sum::<usize>() + labels.len();
-    let mut payload = Vec::with_capacity(size);
-    let places = tiles
-        .iter()
-        .map(|t| {
-            payload.extend_from_slice(&t.bytes);
-            TilePlace {
-                column: t.column,
-                row: t.row,
-                len: t.bytes.len(),
-            }
-        })
-        .collect();
-    payload.extend_from_slice(labels);
-    (places, payload)
-}
-
-/// The tiles and labels of a labelled unit from its payload ([`unit_payload`]); `None` when the lengths do
-/// not add up.
-pub fn split_payload(
-    places: &[TilePlace],
-    labels: usize,
-    payload: &[u8],
-) -> Option<(Vec<EncodedTile>, Vec<u8>)> {
-    let tile_bytes = places
-        .iter()
-        .try_fold(0usize, |sum, p| sum.checked_add(p.len))?;
-    if tile_bytes.checked_add(labels)? != payload.len() {
-        return None;
-    }
-    let mut rest = payload;
-    let tiles = places
-        .iter()
-        .map(|p| {
-            let (bytes, tail) = rest.split_at(p.len);
-            rest = tail;
-            EncodedTile {
-                column: p.column,
-                row: p.row,
-                bytes: bytes.to_vec(),
-            }
-        })
-        .collect();
-    Some((tiles, rest.to_vec()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_payload_splits_into_the_tiles_and_labels_it_was_made_of() {
-        let tiles = vec![
-            EncodedTile {
-                column: 0,
-                row: 2,
-                bytes: vec![1, 2, 3],
-            },
-            EncodedTile {
-                column: 1,
-                row: 2,
-                bytes: vec![],
-            },
-            EncodedTile {
-                column: 2,
-                row: 2,
-                bytes: vec![9; 5],
-            },
-        ];
-        let labels = vec![7u8; 11];
-        let (places, payload) = unit_payload(&tiles, &labels);
-        assert_eq!(payload.len(), 19);
-        let (back, back_labels) = split_payload(&places, labels.len(), &payload).unwrap();
-        assert_eq!(back, tiles);
-        assert_eq!(back_labels, labels);
-        assert!(split_payload(&places, labels.len() + 1, &payload).is_none());
-        let lying = [TilePlace {
-            column: 0,
-            row: 0,
-            len: usize::MAX,
-        }];
-        assert!(split_payload(&lying, 1, &payload).is_none());
-    }
 }

@@ -15,7 +15,9 @@ use web::protocol::PREVIEW_MAX_SIDE;
 use web_sys::Blob;
 
 use crate::blob_reader::{BlobReader, Stager};
-use web::transport::unit_payload;
+use web::tile_index::tile_places;
+
+use crate::kept_tiles::tiles_blob;
 
 use super::messages::{Job, Reply};
 use web::packed::Packed;
@@ -23,7 +25,7 @@ use web::packed::Packed;
 /// Decoded chunks a helper keeps: those a unit shares with the next one down and with its
 /// neighbour in the next column of its band (see `run::BAND_TILE_ROWS`), and little more, since
 /// WebAssembly memory never shrinks and every helper has its own.
-pub const CHUNK_CACHE_BYTES: usize = 16 << 20;
+pub const CHUNK_CACHE_BYTES: usize = 12 << 20;
 
 /// The opened raster.
 struct Opened {
@@ -73,14 +75,14 @@ impl UnitSink for UnitLabels {
 
 /// Does `job` (with `file`, the `Blob` of an `Open`); returns the reply and the bytes that go
 /// beside it.
-pub async fn answer(job: Job, file: Option<JsValue>) -> (Reply, Option<Vec<u8>>) {
+pub async fn answer(job: Job, file: Option<JsValue>) -> (Reply, Option<JsValue>) {
     match work(job, file).await {
         Ok(answer) => answer,
         Err(message) => (Reply::Failed { message }, None),
     }
 }
 
-async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>), String> {
+async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>), String> {
     match job {
         Job::Open { name } => {
             STATE.with(|s| *s.borrow_mut() = State::default());
@@ -136,9 +138,9 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<Vec<u8>>
     }
 }
 
-/// Labels `unit` into its statistics, compressed tiles and the labels the worker's preview
-/// keeps.
-async fn label(unit: Window) -> Result<(Reply, Option<Vec<u8>>), String> {
+/// Labels `unit` into its statistics, compressed tiles (in a `Blob`, beside the reply) and the
+/// labels the worker's preview keeps.
+async fn label(unit: Window) -> Result<(Reply, Option<JsValue>), String> {
     let (mut opened, labeller) = STATE.with(|s| {
         let mut s = s.borrow_mut();
         (s.opened.take(), s.labeller.take())
@@ -159,7 +161,7 @@ async fn label_with(
     opened: &mut Opened,
     labeller: &Labeller,
     unit: Window,
-) -> Result<(Reply, Option<Vec<u8>>), String> {
+) -> Result<(Reply, Option<JsValue>), String> {
     let segmenter = &labeller.segmenter;
     let info = opened.reader.info();
     let mut parts = (
@@ -176,15 +178,14 @@ async fn label_with(
     opened.stager.clear();
     labelled.map_err(|e| e.to_string())?;
     let (stats, tiles, labels) = parts;
-    let samples = labeller.preview.samples(unit, &labels.0);
-    let (places, payload) = unit_payload(&tiles.tiles, &samples);
+    let blob = tiles_blob(&tiles.tiles)?;
     Ok((
         Reply::Labelled {
             stats,
-            tiles: places,
-            labels: samples.len(),
+            tiles: tile_places(&tiles.tiles),
+            labels: Packed(labeller.preview.samples(unit, &labels.0)),
         },
-        Some(payload),
+        Some(blob.into()),
     ))
 }
 

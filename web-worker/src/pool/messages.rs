@@ -1,8 +1,8 @@
 //! What the worker and its pool of helpers say to each other: a [`Job`] goes to one helper, a
-//! [`Reply`] comes back for each job, in the order the helper got them. Large bytes (a unit's
-//! compressed tiles and labels) travel beside the message in a transferred buffer, never
-//! through serde ([`web::transport::unit_payload`]); arrays of numbers travel as typed arrays of
-//! their bytes ([`web::packed`]), never as one JavaScript number each.
+//! [`Reply`] comes back for each job, in the order the helper got them. A unit's compressed
+//! tiles travel beside the message in a `Blob`, which the worker keeps
+//! ([`crate::kept_tiles`]); arrays of numbers travel as typed arrays of their bytes
+//! ([`web::packed`]), never as one JavaScript number each.
 
 use engine::kmeans::KChoice;
 use engine::kmeans::model::{KMeansModel, Sampler};
@@ -11,7 +11,7 @@ use engine::raster::Window;
 use engine::stats::ClassStats;
 use serde::{Deserialize, Serialize};
 use web::packed::{Packed, PackedFeatures};
-use web::transport::TilePlace;
+use web::tile_index::TilePlace;
 
 /// The key of a job in its envelope (the page's messages use `msg`).
 pub const JOB_KEY: &str = "job";
@@ -63,13 +63,13 @@ pub enum Reply {
     KCurve {
         curve: Vec<KChoice>,
     },
-    /// A labelled unit: its statistics, and the places and lengths of its compressed tiles,
-    /// whose bytes come beside the message one after the other, followed by the unit's labels
-    /// that the label preview keeps (`labels` bytes, `LabelPreview::samples`).
+    /// A labelled unit: its statistics, the places and lengths of its compressed tiles, whose
+    /// bytes come beside the message one after the other in a `Blob`, and the unit's labels
+    /// that the label preview keeps (`LabelPreview::samples`).
     Labelled {
         stats: ClassStats,
         tiles: Vec<TilePlace>,
-        labels: usize,
+        labels: Packed<u8>,
     },
     /// The job failed; the message names the problem.
     Failed {
