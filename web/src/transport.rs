@@ -26,7 +26,9 @@ pub fn envelope_as(
     msg: &impl Serialize,
     file: Option<&JsValue>,
 ) -> Result<JsValue, TransportError> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    // Bytes (`web::packed`) as one `Uint8Array`, not one JavaScript number per byte.
+    let serializer =
+        serde_wasm_bindgen::Serializer::json_compatible().serialize_bytes_as_arrays(false);
     let value = msg
         .serialize(&serializer)
         .map_err(|e| TransportError(e.to_string()))?;
