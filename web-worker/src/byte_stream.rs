@@ -1,7 +1,7 @@
 //! Reading a `Blob`'s bytes without leaving garbage behind: a `ReadableStreamBYOBReader` reads
 //! into one buffer that is handed back and forth, where every `FileReaderSync` read or default
 //! stream piece is a new `ArrayBuffer`. V8 frees those only once tens of MiB have piled up in
-//! each worker, so reading a large file that way raises the tab's memory by hundreds of MiB.
+//! each worker, so reading a large file that way keeps that much dead memory in every worker.
 //!
 //! Browsers whose `Blob.stream()` is not a byte stream (Chromium before 89) have no BYOB
 //! reader: [`ByteStream::open`] then returns `None`, and the caller reads as before.
