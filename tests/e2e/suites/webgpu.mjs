@@ -19,16 +19,13 @@ const CPU = 'CPU (WebAssembly)';
 
 /** Waits until the page names its backend; returns [name, gpu]. */
 async function backendOf(page) {
+  // The worker starts on the CPU and reports the GPU once it has one: wait for that answer
+  // (`data-pending` is true from the page's choice until the worker's reply).
   await page.waitForFunction(
-    ([sel, cpu]) => {
-      const el = document.querySelector(sel);
-      return el && (el.dataset.gpu === 'true' || el.textContent.trim() === cpu);
-    },
-    [tid('backend'), CPU],
+    (sel) => document.querySelector(sel)?.dataset.pending === 'false',
+    tid('backend'),
     { timeout: 60_000 },
   );
-  // The worker starts on the CPU and reports the GPU once it has one: wait for that answer.
-  await page.waitForTimeout(500);
   const el = page.locator(tid('backend'));
   return [(await el.innerText()).trim(), (await el.getAttribute('data-gpu')) === 'true'];
 }

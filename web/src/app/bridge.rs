@@ -112,12 +112,14 @@ pub fn spawn_worker(state: AppState) {
     } else {
         state.settings.with_untracked(|s| s.backend)
     };
+    state.backend_pending.set(true);
     send(&ToWorker::UseBackend { choice }, None);
 }
 
 /// Asks the worker to run on `choice` from now on.
-pub fn use_backend(choice: BackendChoice) {
+pub fn use_backend(state: AppState, choice: BackendChoice) {
     GPU_BROKEN.set(false);
+    state.backend_pending.set(true);
     send(&ToWorker::UseBackend { choice }, None);
 }
 
@@ -367,6 +369,7 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
         FromWorker::Backend { name, gpu, note } => {
             state.backend.set(name);
             state.backend_gpu.set(gpu);
+            state.backend_pending.set(false);
             if !GPU_BROKEN.get() {
                 state.backend_note.set(note);
             }

@@ -241,7 +241,7 @@ pub fn Controls(state: AppState) -> impl IntoView {
                     on:change=move |ev| {
                         if let Some(b) = BackendChoice::from_name(&event_target_value(&ev)) {
                             s.update(|s| s.backend = b);
-                            bridge::use_backend(b);
+                            bridge::use_backend(state, b);
                         }
                     }
                 >
@@ -257,7 +257,11 @@ pub fn Controls(state: AppState) -> impl IntoView {
                         .collect_view()}
                 </select>
                 <span>"Running on"</span>
-                <span data-testid="backend" data-gpu=move || state.backend_gpu.get().to_string()>
+                <span
+                    data-testid="backend"
+                    data-gpu=move || state.backend_gpu.get().to_string()
+                    data-pending=move || state.backend_pending.get().to_string()
+                >
                     {move || state.backend.get()}
                 </span>
                 <span class="backend-note" data-testid="backend-note" hidden=move || state.backend_note.with(Option::is_none)>

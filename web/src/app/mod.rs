@@ -79,6 +79,9 @@ pub struct AppState {
     pub backend: RwSignal<String>,
     /// Whether runs work on a GPU.
     pub backend_gpu: RwSignal<bool>,
+    /// Whether a backend choice went (or, before the worker starts, will go) to the worker and
+    /// its answer has not come yet: the backend shown may still change.
+    pub backend_pending: RwSignal<bool>,
     /// Why the CPU was taken although a GPU was allowed (no adapter, a GPU lost mid-run).
     pub backend_note: RwSignal<Option<String>>,
     pub busy: RwSignal<Busy>,
@@ -108,6 +111,7 @@ impl AppState {
             settings: RwSignal::new(Settings::from_query(&query)),
             backend: RwSignal::new(crate::protocol::CPU_BACKEND.to_owned()),
             backend_gpu: RwSignal::new(false),
+            backend_pending: RwSignal::new(true),
             backend_note: RwSignal::new(None),
             busy: RwSignal::new(Busy::Idle),
             progress: RwSignal::new(ProgressState::default()),
