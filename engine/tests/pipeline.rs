@@ -47,6 +47,20 @@ fn reader(name: &str) -> GeoTiffReader<BufReader<File>> {
 }
 
 /// The K-Means part of `params`.
+/// The segmenter of `params` fitted on `r` (on the CPU).
+fn segmenter_of<R: std::io::Read + std::io::Seek>(
+    r: &mut GeoTiffReader<R>,
+    params: &SegmentParams,
+) -> pipeline::Segmenter {
+    block_on(pipeline::segmenter(
+        r,
+        params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .unwrap()
+}
+
 fn km(params: &SegmentParams) -> &KMeansParams {
     match &params.method {
         MethodParams::Kmeans(p) => p,
@@ -132,13 +146,7 @@ fn any_aligned_window_matches_the_whole_image() {
     for params in param_sets() {
         let reference = whole(name, &params);
         let mut r = reader(name);
-        let segmenter = block_on(pipeline::segmenter(
-            &mut r,
-            &params,
-            &Runtime::default(),
-            &NoProgress,
-        ))
-        .unwrap();
+        let segmenter = segmenter_of(&mut r, &params);
         let width = r.info().width;
         let res = params.method.resolution();
         for (x, y, w, h) in [
@@ -659,13 +667,7 @@ fn units_and_sample_windows_read_exactly_the_ranges_announced() {
     for name in ["sample_geotiff.tif", "OSBS_029.tif"] {
         for params in param_sets() {
             let mut r = reader(name);
-            let segmenter = block_on(pipeline::segmenter(
-                &mut r,
-                &params,
-                &Runtime::default(),
-                &NoProgress,
-            ))
-            .unwrap();
+            let segmenter = segmenter_of(&mut r, &params);
             for unit in segmenter.units() {
                 let (mut fresh, spans) = recorded(name);
                 let window = segmenter.input_window(unit).unwrap();

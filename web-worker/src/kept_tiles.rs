@@ -68,11 +68,11 @@ impl KeptTiles {
             .read_as_array_buffer(&all)
             .map_err(failed)?;
         let bytes = Uint8Array::new(&buffer);
-        if bytes.length() as usize != index.len() {
+        if bytes.length() as usize != index.byte_len() {
             return Err(format!(
                 "the result's tiles could not be read back: {} of {} bytes came",
                 bytes.length(),
-                index.len()
+                index.byte_len()
             ));
         }
         let tiles = index.tiles(|at, len| {

@@ -90,13 +90,8 @@ impl TileIndex {
     }
 
     /// Bytes of all the parts together.
-    pub fn len(&self) -> usize {
+    pub fn byte_len(&self) -> usize {
         self.parts.iter().sum()
-    }
-
-    /// Whether no tile bytes are kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -122,7 +117,7 @@ mod tests {
         index.add_part(&tile_places(&upper), 6).unwrap();
         assert_eq!(index.part_lens(), [3, 6]);
         let bytes = [1, 2, 3, 9, 9, 9, 9, 9, 7];
-        assert_eq!(index.len(), bytes.len());
+        assert_eq!(index.byte_len(), bytes.len());
         let fetch = |bytes: &[u8]| {
             let bytes = bytes.to_vec();
             move |at: usize, len: usize| bytes.get(at..at + len).map(<[u8]>::to_vec)

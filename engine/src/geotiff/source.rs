@@ -42,14 +42,10 @@ impl<R: Read + Seek> Source<R> {
     /// range that follow come from memory. A range that does not lie inside the source is left
     /// to the reads themselves (which report it).
     pub fn prefetch(&mut self, offset: u64, len: usize) -> io::Result<()> {
-        if offset
-            .checked_add(len as u64)
-            .is_none_or(|end| end > self.len)
-            || self.holds(offset, len)
-        {
-            return Ok(());
+        match self.span_prefetch(offset, len) {
+            Some((offset, len)) => self.fill(offset, len),
+            None => Ok(()),
         }
-        self.fill(offset, len)
     }
 
     /// The bytes `(offset, length)` that [`Self::prefetch`] reads from the inner source, or
@@ -95,13 +91,13 @@ impl<R: Read + Seek> Source<R> {
     /// Fills `out` with the bytes at `offset`; the caller has checked that they lie inside the
     /// source.
     pub fn read_at(&mut self, offset: u64, out: &mut [u8]) -> io::Result<()> {
-        if out.len() >= READ_AHEAD && !self.holds(offset, out.len()) {
-            self.inner.seek(SeekFrom::Start(offset))?;
-            return self.inner.read_exact(out);
-        }
-        if !self.holds(offset, out.len()) {
-            let fill = (self.len.saturating_sub(offset)).min(READ_AHEAD as u64) as usize;
-            self.fill(offset, fill)?;
+        match self.span_read_at(offset, out.len()) {
+            Some(_) if out.len() >= READ_AHEAD => {
+                self.inner.seek(SeekFrom::Start(offset))?;
+                return self.inner.read_exact(out);
+            }
+            Some((offset, fill)) => self.fill(offset, fill)?,
+            None => {}
         }
         let start = (offset - self.buf_start) as usize;
         let held = self.buf.get(start..start + out.len()).ok_or_else(|| {
