@@ -11,7 +11,10 @@ var mapsegProgram = mapsegWorkerProgram();
 
 function mapsegStart(moduleOrPath) {
   importScripts('./' + mapsegProgram + '.js');
-  wasm_bindgen({ module_or_path: moduleOrPath || './' + mapsegProgram + '_bg.wasm' }).catch(function (error) {
+  wasm_bindgen({ module_or_path: moduleOrPath || './' + mapsegProgram + '_bg.wasm' }).then(function (exports) {
+    // The program's static constructors, once (web-worker/build.rs), before any message.
+    if (exports && typeof exports.__wasm_call_ctors === 'function') exports.__wasm_call_ctors();
+  }).catch(function (error) {
     self.postMessage({
       msg: { type: 'panic', message: 'the worker could not start: ' + String(error && error.message ? error.message : error) },
     });

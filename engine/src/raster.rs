@@ -212,4 +212,55 @@ impl PixelBlock {
         let i = (row as usize * self.window.width as usize + col as usize) * self.bands + band;
         self.samples.get_f64(i)
     }
+
+    /// The pixels of `window` (in raster coordinates), which must lie within this block's;
+    /// `None` when it does not.
+    pub fn crop(&self, window: Window) -> Option<PixelBlock> {
+        if window == self.window {
+            return Some(self.clone());
+        }
+        if self.window.intersect(&window) != Some(window) {
+            return None;
+        }
+        let row_len = self.window.width as usize * self.bands;
+        let x0 = (window.x - self.window.x) as usize * self.bands;
+        let width = window.width as usize * self.bands;
+        let rows = (window.y - self.window.y) as usize..(window.bottom() - self.window.y) as usize;
+        let samples = crate::with_samples!(&self.samples, S(v) => S(rows
+            .flat_map(|r| v[r * row_len + x0..r * row_len + x0 + width].iter().copied())
+            .collect()));
+        Some(PixelBlock {
+            window,
+            bands: self.bands,
+            samples,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_takes_the_pixels_of_a_window_inside_the_block() {
+        // 4 × 3 pixels of 2 bands at (10, 20): sample = 100 × row + 10 × col + band.
+        let window = Window::new(10, 20, 4, 3);
+        let samples = (0..3u16)
+            .flat_map(|r| (0..4u16).flat_map(move |c| (0..2u16).map(move |b| 100 * r + 10 * c + b)))
+            .collect();
+        let block = PixelBlock {
+            window,
+            bands: 2,
+            samples: Samples::U16(samples),
+        };
+        let inner = block.crop(Window::new(11, 21, 2, 2)).unwrap();
+        assert_eq!(inner.window, Window::new(11, 21, 2, 2));
+        assert_eq!(
+            inner.samples,
+            Samples::U16(vec![110, 111, 120, 121, 210, 211, 220, 221])
+        );
+        assert_eq!(block.crop(window), Some(block.clone()));
+        assert_eq!(block.crop(Window::new(12, 20, 4, 1)), None);
+        assert_eq!(block.crop(Window::new(0, 0, 2, 2)), None);
+    }
 }

@@ -694,3 +694,45 @@ fn units_and_sample_windows_read_exactly_the_ranges_announced() {
         }
     }
 }
+
+#[test]
+fn a_sample_window_decoded_once_gives_both_passes_the_same_answers() {
+    // The browser's helpers keep a window's pixels from its band values for its features.
+    for name in ["sample_geotiff.tif", "OSBS_029.tif"] {
+        for params in param_sets() {
+            let mut r = reader(name);
+            let mut sampler = model::Sampler::new(r.info(), km(&params), params.seed).unwrap();
+            let plan = sampler.clone();
+            let pixels: Vec<_> = (0..sampler.len())
+                .map(|i| sampler.decode(&mut r, i).unwrap())
+                .collect();
+            if sampler.needs_normaliser() {
+                let mut values = Vec::new();
+                for (i, p) in pixels.iter().enumerate() {
+                    let once = sampler.band_values_of(p, i).unwrap();
+                    assert_eq!(once, sampler.band_values(&mut r, i).unwrap(), "{name} {i}");
+                    values.push(once);
+                }
+                sampler.set_normaliser(values).unwrap();
+            }
+            assert!(sampler.same_plan(&plan) && plan.same_plan(&sampler));
+            for (i, p) in pixels.iter().enumerate() {
+                assert_eq!(
+                    sampler.features_of(p, i).unwrap(),
+                    sampler.read(&mut r, i).unwrap(),
+                    "{name} {i}"
+                );
+            }
+            // Pixels of another window are refused, not misread.
+            if sampler.len() > 1 && pixels[0].window != pixels[1].window {
+                assert!(sampler.features_of(&pixels[0], 1).is_err());
+            }
+            let smaller = KMeansParams {
+                sample_size: km(&params).sample_size / 4,
+                ..km(&params).clone()
+            };
+            let other = model::Sampler::new(r.info(), &smaller, params.seed).unwrap();
+            assert!(!other.same_plan(&plan));
+        }
+    }
+}

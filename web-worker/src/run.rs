@@ -322,17 +322,30 @@ pub async fn run(
     params.validate(&info)?;
     let reader = &mut session.reader;
 
-    // The k curve's job, when it waits until the units are labelled (a pool of one helper,
-    // which would otherwise draw it before labelling).
+    // The k curve's job, when it waits until the units are labelled (the helpers label them,
+    // and the map comes before the curve).
     let mut curve_job = None;
     let (segmenter, k_curve) = match &params.method {
         MethodParams::Kmeans(kmeans) => {
-            let fitted = match pool.as_deref_mut() {
-                Some(pool) => fit_on_pool(pool, &info, kmeans, params.seed, &progress).await?,
-                None => model::fit(reader, kmeans, params.seed, &progress)?,
+            let prepared = session
+                .prepared
+                .take()
+                .and_then(|p| p.fitted_for(kmeans, params.seed));
+            let fitted = match (prepared, pool.as_deref_mut()) {
+                (Some(fitted), _) => fitted,
+                (None, Some(pool)) => {
+                    fit_on_pool(pool, &info, kmeans, params.seed, &progress).await?
+                }
+                (None, None) => model::fit(reader, kmeans, params.seed, &progress)?,
             };
-            // On the pool, a helper draws the k curve while the others label; a single
-            // helper draws it after the units, while the result is shown.
+            // Kept, so a run that changes only the post-processing does not fit again.
+            session.prepared = Some(Prepared {
+                params: kmeans.clone(),
+                seed: params.seed,
+                fitted: fitted.clone(),
+            });
+            // On the pool, a helper draws the k curve after the units, while the result is
+            // shown (all of them label first); while a GPU labels, at once.
             let curve = match pool.as_deref_mut() {
                 Some(pool) => {
                     let job = Job::KCurve {
@@ -340,7 +353,7 @@ pub async fn run(
                         dims: fitted.model.spec.dims(),
                         seed: fitted.model.seed,
                     };
-                    if pool.len() > 1 {
+                    if resources.backend.gpu.is_some() {
                         pool.start_side(Side::KCurve, &job)?;
                     } else {
                         curve_job = Some(job);
@@ -504,86 +517,198 @@ async fn fit_on_pool(
     info: &RasterInfo,
     params: &KMeansParams,
     seed: u64,
-    progress: &Throttled,
+    progress: &impl Progress,
 ) -> Result<model::Fitted, RunError> {
-    let mut sampler = Sampler::new(info, params, seed)?;
-    if sampler.needs_normaliser() {
-        let values = each_window(
-            pool,
-            &sampler,
-            Stage::BandStatistics,
-            progress,
-            |first, count| Job::BandValues { first, count },
-            |reply| match reply {
-                Reply::BandValues { values } => Ok(values
-                    .into_iter()
-                    .map(|bands| bands.into_iter().map(|b| b.0).collect())
-                    .collect()),
-                other => Err(unexpected(&other)),
-            },
-        )
-        .await?;
-        sampler.set_normaliser(values)?;
+    PoolSample::new(pool, info, params, seed)?
+        .fit(pool, progress)
+        .await
+}
+
+/// A K-Means fit begun when the raster was opened, before any run: the first pass over its
+/// sample goes to the pool before the worker reads the display image, and the rest follows
+/// ([`Ahead::finish`]) while the user looks at the file panel.
+pub struct Ahead {
+    params: KMeansParams,
+    seed: u64,
+    sample: PoolSample,
+}
+
+/// A K-Means fit done ahead, or by the last run, for a run whose parameters match.
+#[derive(Debug)]
+pub struct Prepared {
+    params: KMeansParams,
+    seed: u64,
+    fitted: model::Fitted,
+}
+
+impl Ahead {
+    /// Starts fitting `params` (K-Means; nothing for another method) on `pool`: plans the
+    /// sample and sends its first pass. Parameters the raster refuses start nothing (the run
+    /// reports them).
+    pub fn start(pool: &mut Pool, info: &RasterInfo, params: &SegmentParams) -> Option<Ahead> {
+        let MethodParams::Kmeans(kmeans) = &params.method else {
+            return None;
+        };
+        let mut sample = PoolSample::new(pool, info, kmeans, params.seed).ok()?;
+        if let Err(e) = sample.deal(pool) {
+            web_sys::console::warn_1(&format!("no fit ahead: {e}").into());
+        }
+        Some(Ahead {
+            params: kmeans.clone(),
+            seed: params.seed,
+            sample,
+        })
     }
-    let windows = each_window(
-        pool,
-        &sampler,
-        Stage::Sampling,
-        progress,
-        |first, count| Job::Features { first, count },
-        |reply| match reply {
-            Reply::Features { features } => Ok(features.into_iter().map(Features::from).collect()),
-            other => Err(unexpected(&other)),
-        },
-    )
-    .await?;
-    Ok(sampler.fit(windows, progress)?)
+
+    /// Takes the first pass's answers and fits.
+    pub async fn finish(self, pool: &mut Pool) -> Result<Prepared, RunError> {
+        let fitted = self.sample.fit(pool, &NoProgress).await?;
+        Ok(Prepared {
+            params: self.params,
+            seed: self.seed,
+            fitted,
+        })
+    }
+}
+
+impl Prepared {
+    /// The fit, if it was done with `params` and `seed`.
+    fn fitted_for(self, params: &KMeansParams, seed: u64) -> Option<model::Fitted> {
+        (self.params == *params && self.seed == seed).then_some(self.fitted)
+    }
 }
 
 /// Jobs of sample windows per helper: a few, so the helpers stay busy to the end.
 const WINDOW_JOBS_PER_HELPER: usize = 4;
 
-/// What the helpers find for every window of `sampler`, in window order, reporting `stage`:
-/// the windows go out in runs (`job(first, count)`), each answer `unpack`ed into one value per
-/// window.
-async fn each_window<T>(
-    pool: &mut Pool,
-    sampler: &Sampler,
-    stage: Stage,
-    progress: &Throttled,
-    job: impl Fn(usize, usize) -> Job,
-    unpack: impl Fn(Reply) -> Result<Vec<T>, RunError>,
-) -> Result<Vec<T>, RunError> {
-    pool.broadcast(&Job::Sampler {
-        sampler: Box::new(sampler.clone()),
-    })?;
-    let n = sampler.len();
-    let jobs = (n.min(pool.len() * WINDOW_JOBS_PER_HELPER)).max(1);
-    let runs: Vec<(usize, usize)> = (0..jobs)
-        .map(|j| (j * n / jobs, (j + 1) * n / jobs - j * n / jobs))
-        .filter(|&(_, count)| count > 0)
-        .collect();
-    let mut values = Vec::with_capacity(n);
-    progress.report(stage, 0.0);
-    pool.map(
-        runs.iter()
-            .map(|&(first, count)| job(first, count))
-            .collect(),
-        |_, reply, _| -> Result<(), RunError> {
+/// K-Means' sample read on the pool's helpers, in runs of windows: the band values of its
+/// windows first when the normalisation is fitted on them, then their features. Both passes
+/// send the same runs, each run to the helper that read it first, which keeps the pixels it
+/// decoded: a window is decoded once.
+struct PoolSample {
+    sampler: Sampler,
+    /// `(first, count)` windows of each job.
+    runs: Vec<(usize, usize)>,
+    /// The helper that did each run of the first pass.
+    on: Option<Vec<usize>>,
+    /// Whether the first pass was dealt ([`Pool::deal`]) and its answers still wait.
+    dealt: bool,
+}
+
+impl PoolSample {
+    /// Plans the sample and sends the plan to every helper.
+    fn new(
+        pool: &mut Pool,
+        info: &RasterInfo,
+        params: &KMeansParams,
+        seed: u64,
+    ) -> Result<Self, RunError> {
+        let sampler = Sampler::new(info, params, seed)?;
+        let n = sampler.len();
+        let jobs = (n.min(pool.len() * WINDOW_JOBS_PER_HELPER)).max(1);
+        let runs = (0..jobs)
+            .map(|j| (j * n / jobs, (j + 1) * n / jobs - j * n / jobs))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        pool.broadcast(&Job::Sampler {
+            sampler: Box::new(sampler.clone()),
+        })?;
+        Ok(Self {
+            sampler,
+            runs,
+            on: None,
+            dealt: false,
+        })
+    }
+
+    /// The jobs of the next pass: band values while the normaliser waits for them, else
+    /// features.
+    fn jobs(&self) -> Vec<Job> {
+        let values = self.sampler.needs_normaliser();
+        self.runs
+            .iter()
+            .map(|&(first, count)| match values {
+                true => Job::BandValues { first, count },
+                false => Job::Features { first, count },
+            })
+            .collect()
+    }
+
+    /// Sends the first pass now; its answers wait in the pool until [`Self::fit`] takes them.
+    fn deal(&mut self, pool: &mut Pool) -> Result<(), PoolError> {
+        self.on = Some(pool.deal(self.jobs())?);
+        self.dealt = true;
+        Ok(())
+    }
+
+    /// Reads what is left of the sample and fits the centres.
+    async fn fit(
+        mut self,
+        pool: &mut Pool,
+        progress: &impl Progress,
+    ) -> Result<model::Fitted, RunError> {
+        if self.sampler.needs_normaliser() {
+            let values = self
+                .pass(pool, Stage::BandStatistics, progress, |reply| match reply {
+                    Reply::BandValues { values } => Ok(values
+                        .into_iter()
+                        .map(|bands| bands.into_iter().map(|b| b.0).collect())
+                        .collect()),
+                    other => Err(unexpected(&other)),
+                })
+                .await?;
+            self.sampler.set_normaliser(values)?;
+            pool.broadcast(&Job::Sampler {
+                sampler: Box::new(self.sampler.clone()),
+            })?;
+        }
+        let windows = self
+            .pass(pool, Stage::Sampling, progress, |reply| match reply {
+                Reply::Features { features } => {
+                    Ok(features.into_iter().map(Features::from).collect())
+                }
+                other => Err(unexpected(&other)),
+            })
+            .await?;
+        Ok(self.sampler.fit(windows, progress)?)
+    }
+
+    /// The answers of the next pass, one per window in window order (each answer `unpack`ed
+    /// into one value per window), reporting `stage`.
+    async fn pass<T>(
+        &mut self,
+        pool: &mut Pool,
+        stage: Stage,
+        progress: &impl Progress,
+        unpack: impl Fn(Reply) -> Result<Vec<T>, RunError>,
+    ) -> Result<Vec<T>, RunError> {
+        let n = self.sampler.len();
+        let mut values = Vec::with_capacity(n);
+        progress.report(stage, 0.0);
+        let take = |_, reply, _| -> Result<(), RunError> {
             values.extend(unpack(reply)?);
             progress.report(stage, values.len() as f32 / n as f32);
             Ok(())
-        },
-    )
-    .await?;
-    if values.len() != n {
-        return Err(PoolError::Message(format!(
-            "{} sample windows came back for {n}",
-            values.len()
-        ))
-        .into());
+        };
+        if std::mem::take(&mut self.dealt) {
+            pool.gather(self.runs.len(), take).await?;
+        } else {
+            let jobs = self.jobs();
+            let done_by = match &self.on {
+                Some(on) => pool.map_on(jobs, on, take).await?,
+                None => pool.map(jobs, take).await?,
+            };
+            self.on.get_or_insert(done_by);
+        }
+        if values.len() != n {
+            return Err(PoolError::Message(format!(
+                "{} sample windows came back for {n}",
+                values.len()
+            ))
+            .into());
+        }
+        Ok(values)
     }
-    Ok(values)
 }
 
 fn unexpected(reply: &Reply) -> RunError {

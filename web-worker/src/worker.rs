@@ -49,6 +49,8 @@ pub(crate) struct Session {
     pub(crate) info: RasterInfo,
     /// The file's hash for the run manifest, computed in the background since it was opened.
     pub(crate) hash: BackgroundHash,
+    /// A K-Means fit done since it was opened, with the page's settings then.
+    pub(crate) prepared: Option<run::Prepared>,
 }
 
 /// A message waiting its turn, with the `Blob` sent along (for `Open`): from the page, or,
@@ -56,6 +58,8 @@ pub(crate) struct Session {
 enum Job {
     Page(ToWorker, Option<JsValue>),
     Pool(pool::messages::Job, Option<JsValue>),
+    /// The rest of a fit begun on opening a raster, before the jobs that came meanwhile.
+    Ahead(run::Ahead),
 }
 
 #[derive(Default)]
@@ -198,6 +202,7 @@ async fn drain() {
                 let reply = job(msg, file).await;
                 post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }.into()));
             }
+            Job::Ahead(ahead) => fit_ahead(ahead).await,
             Job::Pool(job, file) => {
                 let (reply, payload) = pool::helper::answer(job, file).await;
                 post_pool_reply(&reply, payload);
@@ -212,6 +217,23 @@ async fn drain() {
             }
         }
     }
+}
+
+/// Finishes the fit begun on opening the raster and keeps it for the run (a failure only
+/// costs the head start: the run fits again and reports it).
+async fn fit_ahead(ahead: run::Ahead) {
+    let Some(mut pool) = with_state(|state| state.pool.take()) else {
+        return;
+    };
+    let prepared = ahead.finish(&mut pool).await;
+    with_state(|state| {
+        match (prepared, state.session.as_mut()) {
+            (Ok(prepared), Some(session)) => session.prepared = Some(prepared),
+            (Ok(_), None) => {}
+            (Err(e), _) => web_sys::console::warn_1(&format!("no fit ahead: {e}").into()),
+        }
+        state.pool = Some(pool).filter(|p| p.broken().is_none());
+    });
 }
 
 /// Posts a helper's reply to the worker that started it, with the `Blob` that goes beside it.
@@ -232,6 +254,7 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             display,
             with_preview,
             workers,
+            settings,
         } => {
             with_state(|state| {
                 state.session = None;
@@ -239,8 +262,19 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             });
             ensure_pool(workers);
             let (mut session, panel) = open_file(name, file)?;
-            // The helpers open the file while the preview is read.
+            // The helpers open the file, and read the sample of a fit with the page's
+            // settings, while the preview is read; the fit goes on right after this job.
             open_in_pool(&session);
+            if let Some(settings) = settings {
+                let params = settings.params(&panel.data_bands);
+                let ahead = with_state(|state| {
+                    let pool = state.pool.as_mut()?;
+                    run::Ahead::start(pool, &session.info, &params)
+                });
+                if let Some(ahead) = ahead {
+                    with_state(|state| state.queue.push_front(Job::Ahead(ahead)));
+                }
+            }
             let bands = display
                 .filter(|d| d.iter().all(|&b| b < session.info.bands))
                 .unwrap_or(panel.display_bands);
@@ -407,6 +441,7 @@ fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo),
     let session = Session {
         name,
         hash: BackgroundHash::start(blob.clone()),
+        prepared: None,
         blob,
         reader,
         info,

@@ -10,6 +10,7 @@
 //! answers a method it cannot run with [`FromWorker::Error`], never by running another one.
 //! Method-specific results are optional fields of [`RunResult`] (the k curve is K-Means only).
 
+use crate::url_state::Settings;
 use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
 use engine::naming::Suggestion;
@@ -86,6 +87,10 @@ pub enum ToWorker {
         /// Workers that read and label the raster in parallel (the worker's pool); `None`:
         /// one per logical core, at most [`DEFAULT_MAX_WORKERS`].
         workers: Option<usize>,
+        /// The settings a run would have now: while the display image is read and the user
+        /// looks at the file panel, the worker reads the sample and fits K-Means with them (on
+        /// the CPU, on its pool), and a `Run` with the same parameters starts from that fit.
+        settings: Option<Box<Settings>>,
     },
     /// Renders the display image of the open raster again with other bands.
     Preview { display: [usize; 3] },

@@ -26,7 +26,8 @@ pub const SMOOTHING: [usize; 4] = [0, 3, 5, 7];
 pub const SPECTRA: [f32; 5] = [0.0, 0.5, 1.0, 2.0, 4.0];
 
 /// The segmentation method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Method {
     #[default]
     Kmeans,
@@ -57,7 +58,7 @@ impl Method {
 }
 
 /// Everything the controls set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     pub method: Method,
     /// Where the work runs: the GPU through WebGPU when there is one, or forced.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::{Cmd, note, repo_root, target_dir};
-use crate::install::ensure_rust_target;
+use crate::install::{ensure_apt_packages, ensure_rust_target};
 
 /// The trunk release the build is made with (`Trunk.toml` relies on its options).
 const TRUNK_VERSION: &str = "0.22.1";
@@ -41,9 +41,11 @@ fn has_version(program: &str, version: &str) -> bool {
         .is_some_and(|out| out.split_whitespace().any(|w| w == version))
 }
 
-/// Installs trunk and the wasm-bindgen CLI unless the right versions are on `PATH`.
+/// Installs trunk and the wasm-bindgen CLI unless the right versions are on `PATH`, and clang
+/// (zstd-sys compiles C for wasm32) unless it is there.
 pub fn ensure_tools() -> Result<()> {
     ensure_rust_target("wasm32-unknown-unknown")?;
+    ensure_apt_packages(&["clang"])?;
     if has_version("trunk", TRUNK_VERSION) {
         note(&format!("trunk {TRUNK_VERSION}: installed"));
     } else {

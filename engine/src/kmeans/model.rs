@@ -19,6 +19,7 @@ use crate::labels::NODATA;
 use crate::normalise::{Normalisation, Normaliser};
 use crate::pipeline::SegmentError;
 use crate::progress::{self, Progress, Stage};
+use crate::raster::PixelBlock;
 use crate::raster::SampleType;
 use crate::raster::Window;
 use crate::sample::{self, SampleWindow};
@@ -306,6 +307,16 @@ impl Sampler {
         }
     }
 
+    /// Whether `other` reads the same windows of the same raster with the same bands (its
+    /// normaliser may differ: the same plan before and after [`Self::set_normaliser`]).
+    pub fn same_plan(&self, other: &Sampler) -> bool {
+        let spec = FeatureSpec {
+            normaliser: self.spec.normaliser.clone(),
+            ..other.spec.clone()
+        };
+        self.windows == other.windows && self.spec == spec
+    }
+
     /// Number of sample windows.
     pub fn len(&self) -> usize {
         self.windows.len()
@@ -342,14 +353,42 @@ impl Sampler {
     /// `index` (`result[band]`), for the normalisation.
     ///
     /// This decodes the window a first time; [`Self::read`] decodes it again for the features,
-    /// because keeping the decoded windows would cost up to `r²` times the sample's memory.
+    /// because keeping the decoded windows would cost up to `r²` times the sample's memory (a
+    /// caller that can keep some decodes each once: [`Self::decode`], [`Self::band_values_of`],
+    /// [`Self::features_of`]).
     pub fn band_values<R: Read + Seek>(
         &self,
         reader: &mut GeoTiffReader<R>,
         index: usize,
     ) -> Result<Vec<Vec<f64>>, SegmentError> {
-        let spec = &self.spec;
         let pixels = reader.read_window(self.pixel_window(index, true)?)?;
+        self.band_values_of(&pixels, index)
+    }
+
+    /// The pixels of sample window `index` that both [`Self::band_values_of`] and
+    /// [`Self::features_of`] take (those [`Self::read`] decodes).
+    pub fn decode<R: Read + Seek>(
+        &self,
+        reader: &mut GeoTiffReader<R>,
+        index: usize,
+    ) -> Result<PixelBlock, SegmentError> {
+        Ok(reader.read_window(self.pixel_window(index, false)?)?)
+    }
+
+    /// [`Self::band_values`] of sample window `index` from `pixels`, which must cover its
+    /// [`Self::pixel_window`] (for values, or for the features).
+    pub fn band_values_of(
+        &self,
+        pixels: &PixelBlock,
+        index: usize,
+    ) -> Result<Vec<Vec<f64>>, SegmentError> {
+        let spec = &self.spec;
+        let window = self.pixel_window(index, true)?;
+        let pixels = pixels.crop(window).ok_or(SegmentError::SampleWindow {
+            index,
+            got: pixels.window,
+            expected: window,
+        })?;
         let valid = spec.validity.mask(&pixels);
         let step = (pixels.window.len() * self.windows.len())
             .div_ceil(MAX_NORMALISER_VALUES)
@@ -392,9 +431,24 @@ impl Sampler {
         if self.pending.is_some() {
             return Err(SegmentError::NormaliserNotFitted);
         }
+        self.features_of(&self.decode(reader, index)?, index)
+    }
+
+    /// [`Self::read`] from `pixels`, the window's [`Self::decode`]d pixels.
+    pub fn features_of(&self, pixels: &PixelBlock, index: usize) -> Result<Features, SegmentError> {
+        if self.pending.is_some() {
+            return Err(SegmentError::NormaliserNotFitted);
+        }
         let blocks = self.window(index)?.blocks;
-        let pixels = reader.read_window(self.pixel_window(index, false)?)?;
-        Ok(self.spec.features(&pixels, blocks).0)
+        let window = self.pixel_window(index, false)?;
+        if pixels.window != window {
+            return Err(SegmentError::SampleWindow {
+                index,
+                got: pixels.window,
+                expected: window,
+            });
+        }
+        Ok(self.spec.features(pixels, blocks).0)
     }
 
     /// The features of sample window `index`, cut from features already in memory.

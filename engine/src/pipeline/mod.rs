@@ -263,6 +263,12 @@ pub enum SegmentError {
     Empty { width: u32, height: u32 },
     #[error("the sample has {expected} windows, but {got} were handed back")]
     SampleWindows { expected: usize, got: usize },
+    #[error("sample window {index} needs the pixels of {expected:?}, not of {got:?}")]
+    SampleWindow {
+        index: usize,
+        got: crate::raster::Window,
+        expected: crate::raster::Window,
+    },
     #[error("the band normalisation must be fitted before the sample's features are read")]
     NormaliserNotFitted,
     #[error("unit {unit:?} does not start on a block boundary of resolution {resolution}")]

@@ -8,7 +8,7 @@ use engine::kmeans::model::{self, Sampler};
 use engine::pipeline::{EncodedTiles, Segmenter, UnitSink, label_encoder};
 use engine::preview::LabelPreview;
 use engine::progress::NoProgress;
-use engine::raster::Window;
+use engine::raster::{PixelBlock, Window};
 use engine::stats::ClassStats;
 use wasm_bindgen::JsValue;
 use web::protocol::PREVIEW_MAX_SIDE;
@@ -26,6 +26,36 @@ use web::packed::Packed;
 /// neighbour in the next column of its band (see `run::BAND_TILE_ROWS`), and little more, since
 /// WebAssembly memory never shrinks and every helper has its own.
 pub const CHUNK_CACHE_BYTES: usize = 12 << 20;
+
+/// Decoded pixels of sample windows a helper keeps between the two passes of a sample (band
+/// values, then features), so it decodes each of its windows once: the default sample's windows
+/// are small (64 of 80 × 80 pixels), and larger samples keep what fits.
+const KEPT_WINDOW_BYTES: usize = 16 << 20;
+
+/// The decoded pixels of the sample windows this helper read for their band values, by window
+/// index, until it reads their features.
+#[derive(Default)]
+struct KeptWindows {
+    pixels: std::collections::HashMap<usize, PixelBlock>,
+    bytes: usize,
+}
+
+impl KeptWindows {
+    /// Keeps `pixels` of window `index` if they fit [`KEPT_WINDOW_BYTES`].
+    fn keep(&mut self, index: usize, pixels: PixelBlock) {
+        let bytes = pixels.samples.len() * pixels.samples.sample_type().bytes();
+        if self.bytes + bytes <= KEPT_WINDOW_BYTES {
+            self.bytes += bytes;
+            self.pixels.insert(index, pixels);
+        }
+    }
+
+    fn take(&mut self, index: usize) -> Option<PixelBlock> {
+        let pixels = self.pixels.remove(&index)?;
+        self.bytes -= pixels.samples.len() * pixels.samples.sample_type().bytes();
+        Some(pixels)
+    }
+}
 
 /// The opened raster.
 struct Opened {
@@ -55,6 +85,8 @@ struct Labeller {
 struct State {
     opened: Option<Opened>,
     sampler: Option<Sampler>,
+    /// Pixels of the current sample's windows read for their band values.
+    kept: KeptWindows,
     labeller: Option<Labeller>,
 }
 
@@ -101,20 +133,31 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
             Ok((Reply::Done, None))
         }
         Job::Sampler { sampler } => {
-            STATE.with(|s| s.borrow_mut().sampler = Some(*sampler));
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                // The same plan again (its normaliser now fitted) keeps the windows read.
+                if s.sampler
+                    .as_ref()
+                    .is_none_or(|old| !old.same_plan(&sampler))
+                {
+                    s.kept = KeptWindows::default();
+                }
+                s.sampler = Some(*sampler);
+            });
             Ok((Reply::Done, None))
         }
         Job::BandValues { first, count } => {
-            let values = sample_windows(first..first + count, true, |sampler, reader, w| {
-                let bands = sampler.band_values(reader, w)?;
+            let values = sample_windows(first..first + count, |sampler, pixels, w, kept| {
+                let bands = sampler.band_values_of(&pixels, w)?;
+                kept.keep(w, pixels);
                 Ok(bands.into_iter().map(Packed).collect())
             })
             .await?;
             Ok((Reply::BandValues { values }, None))
         }
         Job::Features { first, count } => {
-            let features = sample_windows(first..first + count, false, |sampler, reader, w| {
-                Ok(sampler.read(reader, w)?.into())
+            let features = sample_windows(first..first + count, |sampler, pixels, w, _| {
+                Ok(sampler.features_of(&pixels, w)?.into())
             })
             .await?;
             Ok((Reply::Features { features }, None))
@@ -126,7 +169,11 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
                 encoder: label_encoder(&info),
                 preview: LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
             };
-            STATE.with(|s| s.borrow_mut().labeller = Some(labeller));
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.labeller = Some(labeller);
+                s.kept = KeptWindows::default();
+            });
             Ok((Reply::Done, None))
         }
         Job::Label { unit } => label(unit).await,
@@ -196,20 +243,25 @@ fn with_opened<T>(f: impl FnOnce(&mut Opened) -> Result<T, String>) -> Result<T,
     })
 }
 
-/// Reads sample windows `windows` with `read` (the windows of [`Sampler::band_values`] when
-/// `for_values`, else of [`Sampler::read`]), each window's bytes fetched ahead.
+/// Answers sample windows `windows` with `answer`, which gets each window's pixels (those
+/// both passes take, [`Sampler::decode`]): kept from the band values' pass, or decoded, their
+/// bytes fetched ahead.
 async fn sample_windows<T>(
     windows: std::ops::Range<usize>,
-    for_values: bool,
-    read: impl Fn(
+    answer: impl Fn(
         &Sampler,
-        &mut GeoTiffReader<BlobReader>,
+        PixelBlock,
         usize,
+        &mut KeptWindows,
     ) -> Result<T, engine::pipeline::SegmentError>,
 ) -> Result<Vec<T>, String> {
-    let (mut opened, sampler) = STATE.with(|s| {
+    let (mut opened, sampler, mut kept) = STATE.with(|s| {
         let mut s = s.borrow_mut();
-        (s.opened.take(), s.sampler.take())
+        (
+            s.opened.take(),
+            s.sampler.take(),
+            std::mem::take(&mut s.kept),
+        )
     });
     // What was taken out goes back whatever happens (so no `?` below but in this block).
     let result = async {
@@ -218,13 +270,17 @@ async fn sample_windows<T>(
         };
         let mut answers = Vec::with_capacity(windows.len());
         for w in windows {
-            let window = sampler
-                .pixel_window(w, for_values)
-                .map_err(|e| e.to_string())?;
-            opened.stage(window).await?;
-            let answer = read(sampler, &mut opened.reader, w);
-            opened.stager.clear();
-            answers.push(answer.map_err(|e| e.to_string())?);
+            let pixels = match kept.take(w) {
+                Some(pixels) => pixels,
+                None => {
+                    let window = sampler.pixel_window(w, false).map_err(|e| e.to_string())?;
+                    opened.stage(window).await?;
+                    let pixels = sampler.decode(&mut opened.reader, w);
+                    opened.stager.clear();
+                    pixels.map_err(|e| e.to_string())?
+                }
+            };
+            answers.push(answer(sampler, pixels, w, &mut kept).map_err(|e| e.to_string())?);
         }
         Ok(answers)
     }
@@ -233,6 +289,7 @@ async fn sample_windows<T>(
         let mut s = s.borrow_mut();
         s.opened = opened;
         s.sampler = sampler;
+        s.kept = kept;
     });
     result
 }

@@ -261,26 +261,90 @@ impl Pool {
 
     /// Has the helpers do `jobs` and hands each answer to `take` in job order (with the job's
     /// index), keeping every helper busy and at most four jobs per helper ahead of `take`.
-    /// Stops at the first failure, which is that of the lowest failing job whatever the timing
-    /// (a failed job, or an error of `take`); the jobs already handed out are waited for.
+    /// Returns the helper that did each job. Stops at the first failure, which is that of the
+    /// lowest failing job whatever the timing (a failed job, or an error of `take`); the jobs
+    /// already handed out are waited for.
     pub async fn map<E: From<PoolError>>(
         &mut self,
         jobs: Vec<Job>,
-        mut take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
+        take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
+    ) -> Result<Vec<usize>, E> {
+        self.map_placed(jobs.len(), jobs, None, take).await
+    }
+
+    /// Sends every one of `jobs` now, in runs of neighbours, one per helper; returns the helper
+    /// each job went to. The answers wait until [`Pool::gather`] takes them, so the helpers
+    /// work while this worker does something else.
+    pub fn deal(&mut self, jobs: Vec<Job>) -> Result<Vec<usize>, PoolError> {
+        let (helpers, total) = (self.helpers.len(), jobs.len());
+        let mut on = Vec::with_capacity(total);
+        for (i, job) in jobs.into_iter().enumerate() {
+            let index = i * helpers / total;
+            self.send(index, Tag::Item(i), &job, None, None)?;
+            on.push(index);
+        }
+        Ok(on)
+    }
+
+    /// Hands the answers to the `total` jobs of the last [`Pool::deal`] to `take` in job
+    /// order, as [`Pool::map`] does.
+    pub async fn gather<E: From<PoolError>>(
+        &mut self,
+        total: usize,
+        take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let total = jobs.len();
+        self.map_placed(total, Vec::new(), None, take)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Pool::map`] with job `i` done by helper `on[i]` (what an earlier `map` returned: a
+    /// helper may still hold what that job left, such as decoded pixels).
+    pub async fn map_on<E: From<PoolError>>(
+        &mut self,
+        jobs: Vec<Job>,
+        on: &[usize],
+        take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
+    ) -> Result<Vec<usize>, E> {
+        if on.len() != jobs.len() || on.iter().any(|&h| h >= self.helpers.len()) {
+            return Err(PoolError::Message(format!(
+                "{} jobs cannot go to the parallel workers {on:?}",
+                jobs.len()
+            ))
+            .into());
+        }
+        self.map_placed(jobs.len(), jobs, Some(on), take).await
+    }
+
+    /// The last `jobs` of `total` (the others were dealt), each sent when a helper has room
+    /// (to helper `on[i]` if given), and every answer handed to `take` in job order; returns
+    /// the helper that did each job sent here.
+    async fn map_placed<E: From<PoolError>>(
+        &mut self,
+        total: usize,
+        jobs: Vec<Job>,
+        on: Option<&[usize]>,
+        mut take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
+    ) -> Result<Vec<usize>, E> {
         let ahead = 4 * self.helpers.len();
-        let mut jobs = jobs.into_iter().enumerate().peekable();
+        let first = total - jobs.len();
+        let mut jobs = jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, job)| (first + i, job))
+            .peekable();
         let mut waiting = BTreeMap::new();
         let mut taken = 0;
         let mut failure: Option<E> = None;
+        let mut done_by = Vec::with_capacity(total);
         loop {
             while failure.is_none()
                 && let Some(&(i, _)) = jobs.peek()
                 && i < taken + ahead
-                && let Some(index) = self.free_helper()
+                && let Some(index) = on.map_or_else(|| self.free_helper(), |on| Some(on[i]))
             {
                 let Some((i, job)) = jobs.next() else { break };
+                done_by.push(index);
                 if let Err(e) = self.send(index, Tag::Item(i), &job, None, None) {
                     failure = Some(e.into());
                 }
@@ -311,7 +375,7 @@ impl Pool {
                 taken += 1;
             }
         }
-        failure.map_or(Ok(()), Err)
+        failure.map_or(Ok(done_by), Err)
     }
 
     /// Has the helpers do `jobs`, whose answers may be taken in any order, and hands each

@@ -178,6 +178,7 @@ fn restart(state: AppState) {
                 display: state.settings.with_untracked(|s| s.display),
                 with_preview: false,
                 workers: state.settings.with_untracked(|s| s.workers),
+                settings: Some(Box::new(state.settings.get_untracked())),
             },
             Some(&blob),
         );
@@ -225,13 +226,14 @@ pub fn open_blob(state: AppState, name: String, blob: wasm_bindgen::JsValue) {
     state.preview.set(None);
     state.busy.set(Busy::Opening);
     // The display mapping of the URL applies to the first raster only.
-    let (display, workers) = state.settings.with_untracked(|s| (s.display, s.workers));
+    let settings = state.settings.get_untracked();
     send(
         &ToWorker::Open {
             name,
-            display,
+            display: settings.display,
             with_preview: true,
-            workers,
+            workers: settings.workers,
+            settings: Some(Box::new(settings)),
         },
         Some(&blob),
     );
