@@ -169,6 +169,63 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         })
     }
 
+    /// Reads the file span holding the chunks of `windows` (of `level`) that the chunk cache
+    /// does not hold, in one read, when the span is at most `max_span` bytes and at least half
+    /// of it is their bytes: a caller about to read windows whose chunks lie near each other
+    /// in the file but not side by side (one row of a preview's strided chunks) then pays for
+    /// one read instead of one per chunk, which matters where a read costs far more than its
+    /// bytes (a browser's `FileReaderSync`). Otherwise, and for windows outside the level or
+    /// chunks whose location is not plausible, it reads nothing: the reads do as usual.
+    pub fn prefetch_windows(
+        &mut self,
+        level: usize,
+        windows: &[Window],
+        max_span: usize,
+    ) -> Result<(), DecodeError> {
+        let Some(image) = self.levels.get(level) else {
+            return Ok(());
+        };
+        let (mut start, mut end, mut bytes) = (u64::MAX, 0u64, 0u64);
+        for &window in windows {
+            if window.is_empty()
+                || window
+                    .x
+                    .checked_add(window.width)
+                    .is_none_or(|e| e > image.width)
+                || window
+                    .y
+                    .checked_add(window.height)
+                    .is_none_or(|e| e > image.height)
+            {
+                continue;
+            }
+            for place in image.chunks_in(window) {
+                if self.cache.holds(&(level, place.index)) {
+                    continue;
+                }
+                let i = place.index as usize;
+                let (Some(&offset), Some(&stored)) =
+                    (image.offsets.get(i), image.byte_counts.get(i))
+                else {
+                    continue;
+                };
+                match offset.checked_add(stored) {
+                    Some(e) if stored > 0 && e <= self.file.len => {
+                        start = start.min(offset);
+                        end = end.max(e);
+                        bytes += stored;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let span = end.saturating_sub(start);
+        if bytes > 0 && span <= max_span as u64 && span <= 2 * bytes {
+            self.file.source.prefetch(start, span as usize)?;
+        }
+        Ok(())
+    }
+
     /// The file ranges, as `(offset, length)` in file order of the window's chunks, that
     /// [`Self::read_window_at_level`] would read for `window` of `level` now: one per run of
     /// neighbouring chunks not held in the chunk cache (a chunk alone is a run of its own).
@@ -605,6 +662,100 @@ mod tests {
         let mut tiff = ifd::encode_header(ByteOrder::Little, false, at).expect("encodes");
         tiff.extend(ifd::encode_ifd(&mut entries, at, ByteOrder::Little, false).expect("encodes"));
         tiff
+    }
+
+    /// A little-endian TIFF of a 1536 × 256 RGB 8-bit image, uncompressed, in six 256 × 256
+    /// tiles one after the other (192 KiB each, byte `i` of tile `t` holding `i * 7 + t`).
+    fn six_tiles() -> Vec<u8> {
+        let tile_len = 256 * 256 * 3u32;
+        let mut entries = vec![
+            (tag::IMAGE_WIDTH, Value::Long(vec![1536])),
+            (tag::IMAGE_LENGTH, Value::Long(vec![256])),
+            (tag::BITS_PER_SAMPLE, Value::Short(vec![8, 8, 8])),
+            (tag::COMPRESSION, Value::Short(vec![1])),
+            (tag::PHOTOMETRIC, Value::Short(vec![2])),
+            (tag::SAMPLES_PER_PIXEL, Value::Short(vec![3])),
+            (tag::TILE_WIDTH, Value::Long(vec![256])),
+            (tag::TILE_LENGTH, Value::Long(vec![256])),
+            (tag::TILE_OFFSETS, Value::Long(vec![0; 6])),
+            (tag::TILE_BYTE_COUNTS, Value::Long(vec![tile_len; 6])),
+        ];
+        let at = ifd::header_len(false);
+        let len = ifd::encode_ifd(&mut entries.clone(), at, ByteOrder::Little, false)
+            .expect("encodes")
+            .len() as u32;
+        let data_at = at as u32 + len;
+        entries[8].1 = Value::Long((0..6).map(|t| data_at + t * tile_len).collect());
+        let mut tiff = ifd::encode_header(ByteOrder::Little, false, at).expect("encodes");
+        tiff.extend(ifd::encode_ifd(&mut entries, at, ByteOrder::Little, false).expect("encodes"));
+        for t in 0..6u32 {
+            tiff.extend((0..tile_len).map(|i| (i.wrapping_mul(7) + t) as u8));
+        }
+        tiff
+    }
+
+    /// A file in memory that counts the reads asked of it.
+    struct Counted {
+        file: Cursor<Vec<u8>>,
+        reads: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads.set(self.reads.get() + 1);
+            self.file.read(buf)
+        }
+    }
+
+    impl Seek for Counted {
+        fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.file.seek(pos)
+        }
+    }
+
+    #[test]
+    fn windows_near_each_other_in_the_file_are_prefetched_in_one_read() {
+        let tile = |t: u32| Window::new(t * 256, 0, 256, 256);
+        let expected: Vec<_> = {
+            let mut plain = GeoTiffReader::open(Cursor::new(six_tiles())).unwrap();
+            [0, 2, 3]
+                .map(|t| plain.read_window(tile(t)).unwrap())
+                .into()
+        };
+        let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counted = || Counted {
+            file: Cursor::new(six_tiles()),
+            reads: std::rc::Rc::clone(&reads),
+        };
+        // Tiles 0, 2 and 3 (three quarters of the span): one read, then none.
+        let mut reader = GeoTiffReader::open(counted()).unwrap();
+        reads.set(0);
+        reader
+            .prefetch_windows(0, &[tile(0), tile(2), tile(3)], 1 << 20)
+            .unwrap();
+        assert_eq!(reads.get(), 1);
+        for (t, want) in [0, 2, 3].into_iter().zip(&expected) {
+            assert_eq!(reader.read_window(tile(t)).unwrap(), *want);
+        }
+        assert_eq!(reads.get(), 1);
+        // A span over the limit, or mostly bytes nobody asked for, is left to the reads.
+        for (windows, max_span) in [
+            (vec![tile(0), tile(3)], 1 << 19),
+            (vec![tile(0), tile(5)], 1 << 21),
+        ] {
+            let mut reader = GeoTiffReader::open(counted()).unwrap();
+            reads.set(0);
+            reader.prefetch_windows(0, &windows, max_span).unwrap();
+            assert_eq!(reads.get(), 0, "{windows:?} within {max_span}");
+        }
+        // Windows outside the image are no reason to read.
+        let mut reader = GeoTiffReader::open(counted()).unwrap();
+        reads.set(0);
+        reader
+            .prefetch_windows(0, &[Window::new(1400, 0, 256, 256)], 1 << 20)
+            .unwrap();
+        reader.prefetch_windows(3, &[tile(0)], 1 << 20).unwrap();
+        assert_eq!(reads.get(), 0);
     }
 
     #[test]
