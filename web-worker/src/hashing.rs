@@ -1,8 +1,10 @@
-//! The opened file's BLAKE3 for the run manifest, computed by the worker in the background from
-//! the moment the file is opened. The file streams in (`Blob.stream()`: the browser hands over
-//! its bytes in pieces without a round trip per piece, into one reused buffer where it can, and
-//! every piece is an `await`), so the worker keeps handing out jobs to its helpers meanwhile,
-//! and a run waits for the hash only if it finishes first.
+//! The opened file's BLAKE3 for the run manifest, computed by the worker in the background. It
+//! starts once the worker has nothing more urgent to do: after the fit begun on opening, or when
+//! a run starts labelling, so the helpers label while the worker hashes. The file streams in
+//! (`Blob.stream()`: the browser hands over its bytes in pieces without a round trip per piece,
+//! into one reused buffer where it can, and every piece is an `await`), so the worker keeps
+//! handing out jobs to its helpers meanwhile, and a run waits for the hash only if it finishes
+//! first.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,17 +24,29 @@ struct Shared {
     dropped: bool,
 }
 
-/// A hash being computed in the background; dropping it stops the computation.
+/// A hash computed in the background once started; dropping it stops the computation.
 #[derive(Debug)]
 pub struct BackgroundHash {
+    /// The file, until the hash starts.
+    blob: Option<Blob>,
     shared: Rc<RefCell<Shared>>,
 }
 
 impl BackgroundHash {
-    /// Starts hashing `blob`.
-    pub fn start(blob: Blob) -> Self {
-        let shared = Rc::new(RefCell::new(Shared::default()));
-        let task = Rc::clone(&shared);
+    /// A hash of `blob`, not started yet.
+    pub fn of(blob: Blob) -> Self {
+        Self {
+            blob: Some(blob),
+            shared: Rc::default(),
+        }
+    }
+
+    /// Starts hashing, unless it started already.
+    pub fn start(&mut self) {
+        let Some(blob) = self.blob.take() else {
+            return;
+        };
+        let task = Rc::clone(&self.shared);
         wasm_bindgen_futures::spawn_local(async move {
             let result = hash(blob, &task).await;
             let mut shared = task.borrow_mut();
@@ -41,11 +55,12 @@ impl BackgroundHash {
                 waker.wake();
             }
         });
-        Self { shared }
     }
 
-    /// The BLAKE3 (hex) and length of the file, waiting for them if need be.
-    pub async fn result(&self) -> Result<(String, u64), String> {
+    /// The BLAKE3 (hex) and length of the file, waiting for them if need be (starting the
+    /// hash if it has not started).
+    pub async fn result(&mut self) -> Result<(String, u64), String> {
+        self.start();
         std::future::poll_fn(|cx| {
             let mut shared = self.shared.borrow_mut();
             match &shared.done {

@@ -387,6 +387,8 @@ pub async fn run(
         }
         _ => None,
     };
+    // The worker waits for the helpers while they label: time to hash the file.
+    session.hash.start();
     let (segmenter, (stats, labels_preview, tiles)) = match pooled {
         Some((model, pool)) => {
             let sinks = label_on_pool(pool, model, params, &info, &progress).await?;
@@ -524,13 +526,13 @@ async fn fit_on_pool(
         .await
 }
 
-/// A K-Means fit begun when the raster was opened, before any run: the first pass over its
-/// sample goes to the pool before the worker reads the display image, and the rest follows
-/// ([`Ahead::finish`]) while the user looks at the file panel.
+/// A K-Means fit begun when the raster was opened, before any run: one helper reads the whole
+/// sample and fits it ([`Job::Fit`]) while the worker reads the display image, and the fit is
+/// taken back ([`Ahead::finish`]) while the user looks at the file panel. It is the fit a run
+/// makes of the same sample read by the whole pool ([`PoolSample`]).
 pub struct Ahead {
     params: KMeansParams,
     seed: u64,
-    sample: PoolSample,
 }
 
 /// A K-Means fit done ahead, or by the last run, for a run whose parameters match.
@@ -542,27 +544,35 @@ pub struct Prepared {
 }
 
 impl Ahead {
-    /// Starts fitting `params` (K-Means; nothing for another method) on `pool`: plans the
-    /// sample and sends its first pass. Parameters the raster refuses start nothing (the run
-    /// reports them).
+    /// Starts fitting `params` (K-Means; nothing for another method) on a helper of `pool`.
+    /// Parameters the raster refuses start nothing (the run reports them).
     pub fn start(pool: &mut Pool, info: &RasterInfo, params: &SegmentParams) -> Option<Ahead> {
         let MethodParams::Kmeans(kmeans) = &params.method else {
             return None;
         };
-        let mut sample = PoolSample::new(pool, info, kmeans, params.seed).ok()?;
-        if let Err(e) = sample.deal(pool) {
+        let sampler = Sampler::new(info, kmeans, params.seed).ok()?;
+        let job = Job::Fit {
+            sampler: Box::new(sampler),
+        };
+        if let Err(e) = pool.start_side(Side::Fit, &job) {
             web_sys::console::warn_1(&format!("no fit ahead: {e}").into());
+            return None;
         }
         Some(Ahead {
             params: kmeans.clone(),
             seed: params.seed,
-            sample,
         })
     }
 
-    /// Takes the first pass's answers and fits.
+    /// Takes the helper's fit back.
     pub async fn finish(self, pool: &mut Pool) -> Result<Prepared, RunError> {
-        let fitted = self.sample.fit(pool, &NoProgress).await?;
+        let fitted = match pool.side(Side::Fit).await? {
+            Reply::Fitted { model, sample } => model::Fitted {
+                model: *model,
+                sample: sample.0,
+            },
+            other => return Err(unexpected(&other)),
+        };
         Ok(Prepared {
             params: self.params,
             seed: self.seed,
@@ -591,8 +601,6 @@ struct PoolSample {
     runs: Vec<(usize, usize)>,
     /// The helper that did each run of the first pass.
     on: Option<Vec<usize>>,
-    /// Whether the first pass was dealt ([`Pool::deal`]) and its answers still wait.
-    dealt: bool,
 }
 
 impl PoolSample {
@@ -617,7 +625,6 @@ impl PoolSample {
             sampler,
             runs,
             on: None,
-            dealt: false,
         })
     }
 
@@ -627,21 +634,17 @@ impl PoolSample {
         let values = self.sampler.needs_normaliser();
         self.runs
             .iter()
-            .map(|&(first, count)| match values {
-                true => Job::BandValues { first, count },
-                false => Job::Features { first, count },
+            .map(|&(first, count)| {
+                if values {
+                    Job::BandValues { first, count }
+                } else {
+                    Job::Features { first, count }
+                }
             })
             .collect()
     }
 
-    /// Sends the first pass now; its answers wait in the pool until [`Self::fit`] takes them.
-    fn deal(&mut self, pool: &mut Pool) -> Result<(), PoolError> {
-        self.on = Some(pool.deal(self.jobs())?);
-        self.dealt = true;
-        Ok(())
-    }
-
-    /// Reads what is left of the sample and fits the centres.
+    /// Reads the sample and fits the centres.
     async fn fit(
         mut self,
         pool: &mut Pool,
@@ -690,16 +693,12 @@ impl PoolSample {
             progress.report(stage, values.len() as f32 / n as f32);
             Ok(())
         };
-        if std::mem::take(&mut self.dealt) {
-            pool.gather(self.runs.len(), take).await?;
-        } else {
-            let jobs = self.jobs();
-            let done_by = match &self.on {
-                Some(on) => pool.map_on(jobs, on, take).await?,
-                None => pool.map(jobs, take).await?,
-            };
-            self.on.get_or_insert(done_by);
-        }
+        let jobs = self.jobs();
+        let done_by = match &self.on {
+            Some(on) => pool.map_on(jobs, on, take).await?,
+            None => pool.map(jobs, take).await?,
+        };
+        self.on.get_or_insert(done_by);
         if values.len() != n {
             return Err(PoolError::Message(format!(
                 "{} sample windows came back for {n}",

@@ -47,7 +47,7 @@ pub(crate) struct Session {
     pub(crate) blob: Blob,
     pub(crate) reader: GeoTiffReader<BlobReader>,
     pub(crate) info: RasterInfo,
-    /// The file's hash for the run manifest, computed in the background since it was opened.
+    /// The file's hash for the run manifest, computed in the background once started.
     pub(crate) hash: BackgroundHash,
     /// A K-Means fit done since it was opened, with the page's settings then.
     pub(crate) prepared: Option<run::Prepared>,
@@ -113,21 +113,9 @@ pub fn start() {
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
     with_state(|state| state.resources = Some(run::Resources::default()));
-    if !is_helper() {
-        ensure_pool(None);
-    }
     post(&FromWorker::Ready {
         backend: CPU.to_owned(),
     });
-}
-
-/// Whether this worker is a helper of another worker's pool (its parent is a worker, not the
-/// page): helpers never start pools of their own.
-fn is_helper() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &"name".into())
-        .ok()
-        .and_then(|n| n.as_string())
-        .is_some_and(|n| n == pool::HELPER_NAME)
 }
 
 /// Posts a message to the page.
@@ -198,10 +186,11 @@ async fn drain() {
         next
     }) {
         match next {
-            Job::Page(msg, file) => {
-                let reply = job(msg, file).await;
-                post_reply(reply.unwrap_or_else(|message| FromWorker::Error { message }.into()));
-            }
+            Job::Page(msg, file) => match job(msg, file).await {
+                Ok(Some(reply)) => post_reply(reply),
+                Ok(None) => {}
+                Err(message) => post_reply(FromWorker::Error { message }.into()),
+            },
             Job::Ahead(ahead) => fit_ahead(ahead).await,
             Job::Pool(job, file) => {
                 let (reply, payload) = pool::helper::answer(job, file).await;
@@ -232,6 +221,11 @@ async fn fit_ahead(ahead: run::Ahead) {
             (Ok(_), None) => {}
             (Err(e), _) => web_sys::console::warn_1(&format!("no fit ahead: {e}").into()),
         }
+        // The worker's next job is the run, if the user has asked for it: the hash goes on
+        // meanwhile.
+        if let Some(session) = state.session.as_mut() {
+            session.hash.start();
+        }
         state.pool = Some(pool).filter(|p| p.broken().is_none());
     });
 }
@@ -246,9 +240,13 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
     STATE.with(|state| f(&mut state.borrow_mut()))
 }
 
-/// Answers one message.
-async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
-    match msg {
+/// Answers one message (some need no answer).
+async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Option<Reply>, String> {
+    let reply = match msg {
+        ToWorker::UsePool { workers } => {
+            ensure_pool(workers);
+            return Ok(None);
+        }
         ToWorker::Open {
             name,
             display,
@@ -344,10 +342,12 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
             simplify_m,
         } => {
             let Some(last) = with_state(|state| state.last.take()) else {
-                return Ok(FromWorker::PolygonsFailed {
-                    message: "there is no result to make polygons of".to_owned(),
-                }
-                .into());
+                return Ok(Some(
+                    FromWorker::PolygonsFailed {
+                        message: "there is no result to make polygons of".to_owned(),
+                    }
+                    .into(),
+                ));
             };
             let written = last.polygons(&legend, &merges, format, simplify_m);
             with_state(|state| state.last = Some(last));
@@ -368,10 +368,12 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
         }
         ToWorker::Export { legend, merges } => {
             let Some(last) = with_state(|state| state.last.take()) else {
-                return Ok(FromWorker::ExportFailed {
-                    message: "there is no result to export".to_owned(),
-                }
-                .into());
+                return Ok(Some(
+                    FromWorker::ExportFailed {
+                        message: "there is no result to export".to_owned(),
+                    }
+                    .into(),
+                ));
             };
             let written = last.export(&legend, &merges);
             with_state(|state| state.last = Some(last));
@@ -386,7 +388,8 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Reply, String> {
                 .into(),
             })
         }
-    }
+    };
+    reply.map(Some)
 }
 
 /// Starts the pool (of `workers` helpers, or the default size) unless it runs with that size.
@@ -440,7 +443,7 @@ fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo),
     let panel = file_info(&name, size, &info).map_err(|e| e.to_string())?;
     let session = Session {
         name,
-        hash: BackgroundHash::start(blob.clone()),
+        hash: BackgroundHash::of(blob.clone()),
         prepared: None,
         blob,
         reader,

@@ -118,6 +118,10 @@ pub enum ToWorker {
     },
     /// Chooses where runs work (WebGPU or the CPU); replies [`FromWorker::Backend`].
     UseBackend { choice: BackendChoice },
+    /// Starts the pool of `workers` that read and label in parallel (`None`: one per logical
+    /// core, at most [`DEFAULT_MAX_WORKERS`]) unless it runs with that size; no reply. The page
+    /// sends it first, so the helpers load while the user picks a file.
+    UsePool { workers: Option<usize> },
 }
 
 /// What the worker tells the page.

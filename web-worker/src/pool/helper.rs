@@ -2,7 +2,9 @@
 //! time with a reader of its own on the same `File`.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
+use engine::features::Features;
 use engine::geotiff::{GeoTiffReader, Limits, RasterInfo, TileEncoder};
 use engine::kmeans::model::{self, Sampler};
 use engine::pipeline::{EncodedTiles, Segmenter, UnitSink, label_encoder};
@@ -133,34 +135,34 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
             Ok((Reply::Done, None))
         }
         Job::Sampler { sampler } => {
-            STATE.with(|s| {
-                let mut s = s.borrow_mut();
-                // The same plan again (its normaliser now fitted) keeps the windows read.
-                if s.sampler
-                    .as_ref()
-                    .is_none_or(|old| !old.same_plan(&sampler))
-                {
-                    s.kept = KeptWindows::default();
-                }
-                s.sampler = Some(*sampler);
-            });
+            use_sampler(*sampler);
             Ok((Reply::Done, None))
         }
         Job::BandValues { first, count } => {
-            let values = sample_windows(first..first + count, |sampler, pixels, w, kept| {
-                let bands = sampler.band_values_of(&pixels, w)?;
-                kept.keep(w, pixels);
-                Ok(bands.into_iter().map(Packed).collect())
-            })
-            .await?;
+            let values = band_values(first..first + count)
+                .await?
+                .into_iter()
+                .map(|bands| bands.into_iter().map(Packed).collect())
+                .collect();
             Ok((Reply::BandValues { values }, None))
         }
         Job::Features { first, count } => {
-            let features = sample_windows(first..first + count, |sampler, pixels, w, _| {
-                Ok(sampler.features_of(&pixels, w)?.into())
-            })
-            .await?;
+            let features = features(first..first + count)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
             Ok((Reply::Features { features }, None))
+        }
+        Job::Fit { sampler } => {
+            let fitted = fit(*sampler).await?;
+            Ok((
+                Reply::Fitted {
+                    model: Box::new(fitted.model),
+                    sample: Packed(fitted.sample),
+                },
+                None,
+            ))
         }
         Job::Labeller { model, post } => {
             let info: RasterInfo = with_opened(|o| Ok(o.reader.info().clone()))?;
@@ -183,6 +185,61 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
             Ok((Reply::KCurve { curve }, None))
         }
     }
+}
+
+/// Makes `sampler` the plan the sample jobs read from. The same plan again (its normaliser now
+/// fitted) keeps the windows read.
+fn use_sampler(sampler: Sampler) {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.sampler
+            .as_ref()
+            .is_none_or(|old| !old.same_plan(&sampler))
+        {
+            s.kept = KeptWindows::default();
+        }
+        s.sampler = Some(sampler);
+    });
+}
+
+/// Per window of `windows`, per band, the values of its sampled pixels; the pixels are kept
+/// for the features.
+async fn band_values(windows: Range<usize>) -> Result<Vec<Vec<Vec<f64>>>, String> {
+    sample_windows(windows, |sampler, pixels, w, kept| {
+        let bands = sampler.band_values_of(&pixels, w)?;
+        kept.keep(w, pixels);
+        Ok(bands)
+    })
+    .await
+}
+
+/// The features of each window of `windows`.
+async fn features(windows: Range<usize>) -> Result<Vec<Features>, String> {
+    sample_windows(windows, |sampler, pixels, w, _| {
+        sampler.features_of(&pixels, w)
+    })
+    .await
+}
+
+/// Reads the whole sample of `sampler` (its band values first when the normaliser waits for
+/// them, then its features, each window decoded once) and fits it: what the worker does with
+/// the same passes spread over the pool, so the fit is the same.
+async fn fit(sampler: Sampler) -> Result<model::Fitted, String> {
+    let n = sampler.len();
+    let values = sampler.needs_normaliser();
+    use_sampler(sampler);
+    if values {
+        let values = band_values(0..n).await?;
+        STATE.with(|s| match s.borrow_mut().sampler.as_mut() {
+            Some(sampler) => sampler.set_normaliser(values).map_err(|e| e.to_string()),
+            None => Err("the parallel worker lost its sample plan".to_owned()),
+        })?;
+    }
+    let windows = features(0..n).await?;
+    let sampler = STATE
+        .with(|s| s.borrow_mut().sampler.take())
+        .ok_or_else(|| "the parallel worker lost its sample plan".to_owned())?;
+    sampler.fit(windows, &NoProgress).map_err(|e| e.to_string())
 }
 
 /// Labels `unit` into its statistics, compressed tiles (in a `Blob`, beside the reply) and the
@@ -247,7 +304,7 @@ fn with_opened<T>(f: impl FnOnce(&mut Opened) -> Result<T, String>) -> Result<T,
 /// both passes take, [`Sampler::decode`]): kept from the band values' pass, or decoded, their
 /// bytes fetched ahead.
 async fn sample_windows<T>(
-    windows: std::ops::Range<usize>,
+    windows: Range<usize>,
     answer: impl Fn(
         &Sampler,
         PixelBlock,

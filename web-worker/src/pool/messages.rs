@@ -31,6 +31,9 @@ pub enum Job {
     BandValues { first: usize, count: usize },
     /// The features of sample windows `first..first + count`.
     Features { first: usize, count: usize },
+    /// Reads the whole sample of `sampler` and fits it ([`Reply::Fitted`]): a fit begun on
+    /// opening, done on one helper while the worker reads the display image.
+    Fit { sampler: Box<Sampler> },
     /// The fitted K-Means model and post-processing the next `Label` jobs use.
     Labeller {
         model: Box<KMeansModel>,
@@ -59,6 +62,11 @@ pub enum Reply {
     /// For each window, its features.
     Features {
         features: Vec<PackedFeatures>,
+    },
+    /// A fit: the model and its sampled points (for the k curve).
+    Fitted {
+        model: Box<KMeansModel>,
+        sample: Packed<f32>,
     },
     KCurve {
         curve: Vec<KChoice>,

@@ -58,7 +58,12 @@ pub enum PoolError {
 pub enum Side {
     /// The k curve of the run's fit ([`Job::KCurve`]).
     KCurve = 0,
+    /// A fit begun on opening the raster ([`Job::Fit`]).
+    Fit = 1,
 }
+
+/// How many kinds of [`Side`] jobs there are.
+const SIDES: usize = 2;
 
 /// What an unanswered job was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +154,7 @@ pub struct Pool {
     /// Counts the files opened, so a side job's answer about an earlier one is never taken for
     /// the current.
     generation: u64,
-    sides: [SideState; 1],
+    sides: [SideState; SIDES],
     /// Why the pool is unusable, once a helper stopped.
     broken: Option<PoolError>,
 }
@@ -182,7 +187,7 @@ impl Pool {
             helpers,
             inbox,
             generation: 0,
-            sides: [SideState::Idle],
+            sides: [const { SideState::Idle }; SIDES],
             broken: None,
         })
     }
@@ -201,7 +206,7 @@ impl Pool {
     /// once: the helpers answer while other work goes on.
     pub fn open(&mut self, name: &str, blob: &JsValue) -> Result<(), PoolError> {
         self.generation += 1;
-        self.sides = [SideState::Idle];
+        self.sides = [const { SideState::Idle }; SIDES];
         for index in 0..self.helpers.len() {
             let job = Job::Open {
                 name: name.to_owned(),
@@ -269,33 +274,7 @@ impl Pool {
         jobs: Vec<Job>,
         take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
     ) -> Result<Vec<usize>, E> {
-        self.map_placed(jobs.len(), jobs, None, take).await
-    }
-
-    /// Sends every one of `jobs` now, in runs of neighbours, one per helper; returns the helper
-    /// each job went to. The answers wait until [`Pool::gather`] takes them, so the helpers
-    /// work while this worker does something else.
-    pub fn deal(&mut self, jobs: Vec<Job>) -> Result<Vec<usize>, PoolError> {
-        let (helpers, total) = (self.helpers.len(), jobs.len());
-        let mut on = Vec::with_capacity(total);
-        for (i, job) in jobs.into_iter().enumerate() {
-            let index = i * helpers / total;
-            self.send(index, Tag::Item(i), &job, None, None)?;
-            on.push(index);
-        }
-        Ok(on)
-    }
-
-    /// Hands the answers to the `total` jobs of the last [`Pool::deal`] to `take` in job
-    /// order, as [`Pool::map`] does.
-    pub async fn gather<E: From<PoolError>>(
-        &mut self,
-        total: usize,
-        take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.map_placed(total, Vec::new(), None, take)
-            .await
-            .map(|_| ())
+        self.map_placed(jobs, None, take).await
     }
 
     /// [`Pool::map`] with job `i` done by helper `on[i]` (what an earlier `map` returned: a
@@ -313,26 +292,20 @@ impl Pool {
             ))
             .into());
         }
-        self.map_placed(jobs.len(), jobs, Some(on), take).await
+        self.map_placed(jobs, Some(on), take).await
     }
 
-    /// The last `jobs` of `total` (the others were dealt), each sent when a helper has room
-    /// (to helper `on[i]` if given), and every answer handed to `take` in job order; returns
-    /// the helper that did each job sent here.
+    /// `jobs`, each sent when a helper has room (to helper `on[i]` if given), and every answer
+    /// handed to `take` in job order; returns the helper that did each job.
     async fn map_placed<E: From<PoolError>>(
         &mut self,
-        total: usize,
         jobs: Vec<Job>,
         on: Option<&[usize]>,
         mut take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
     ) -> Result<Vec<usize>, E> {
         let ahead = 4 * self.helpers.len();
-        let first = total - jobs.len();
-        let mut jobs = jobs
-            .into_iter()
-            .enumerate()
-            .map(|(i, job)| (first + i, job))
-            .peekable();
+        let total = jobs.len();
+        let mut jobs = jobs.into_iter().enumerate().peekable();
         let mut waiting = BTreeMap::new();
         let mut taken = 0;
         let mut failure: Option<E> = None;

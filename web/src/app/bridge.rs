@@ -112,6 +112,12 @@ pub fn spawn_worker(state: AppState) {
     } else {
         state.settings.with_untracked(|s| s.backend)
     };
+    send(
+        &ToWorker::UsePool {
+            workers: state.settings.with_untracked(|s| s.workers),
+        },
+        None,
+    );
     state.backend_pending.set(true);
     send(&ToWorker::UseBackend { choice }, None);
 }
