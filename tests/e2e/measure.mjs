@@ -20,10 +20,13 @@
 // MAPSEG_MEASURE_LOG=1 also prints the page's and the worker's console output of each measurement to standard error.
 //
 // One JSON object per measurement on standard output. For each: the app's start-up until its worker is ready
-// (`worker_ready_ms`; a user picks a file meanwhile, so the clock starts after it), wall time from handing the file
+// (`worker_ready_ms`; a user picks a file meanwhile, so the clock starts after it), the time from handing the file
 // to the page until the file panel shows it (`load_ms`), until `result-ready` (the map: `drop_to_result_ms`) and until the
 // details that follow it, the suggested class names and a k curve still being drawn (`drop_to_details_ms`), and megapixels per second over it (width × height of the raster as the page
-// shows it, else from gdalinfo), the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
+// shows it, else from gdalinfo). These three are taken on the page's clock, from the event that hands the file over
+// (the file input's change, a drop, the click on "Try a sample") until the element appears, so they leave out the
+// DevTools round trips and the polling of this script; the same spans as this script saw them, which add those, are
+// `load_wall_ms`, `drop_to_result_wall_ms` and `drop_to_details_wall_ms`. Run is clicked as soon as the panel shows. Also: the app's own `data-elapsed-ms` (Run to result), the backend the page says it ran on
 // (`[data-testid=backend]`, with `gpu` from its `data-gpu`), the renderer's peak resident memory (VmHWM of the process
 // that hosts the page and its worker; the baseline after start-up is printed next to it; the GPU process is not
 // counted) and, when the app reports it, `data-wasm-memory-bytes` of the worker. Otherwise the worker's WebAssembly
@@ -112,6 +115,38 @@ function parseArgs(argv) {
   return options;
 }
 
+/**
+ * Records, on the page's own clock (`performance.now()`), when the user hands a file over (the first `change`, `drop`
+ * or `click` event: the file input, a drop, "Try a sample"), when the file panel first names a file, and when
+ * `result-ready` and its details appear (a MutationObserver), into `window.__mapsegClock`. Times taken here leave out
+ * what driving the browser adds: the DevTools round trips and the polling of this script's waits.
+ */
+async function watchClock(page) {
+  await page.evaluate(([fileName, ready]) => {
+    const clock = { start: null, panel: null, result: null, details: null };
+    window.__mapsegClock = clock;
+    for (const type of ['change', 'drop', 'click']) {
+      document.addEventListener(type, () => { clock.start ??= performance.now(); }, true);
+    }
+    const look = () => {
+      if (clock.start === null) return;
+      const now = performance.now();
+      if (clock.panel === null && document.querySelector(fileName)?.textContent.trim()) clock.panel = now;
+      const shown = document.querySelector(ready);
+      if (shown && clock.result === null) clock.result = now;
+      if (shown?.dataset.details === 'ready' && clock.details === null) clock.details = now;
+    };
+    new MutationObserver(look).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  }, [tid('file-name'), tid('result-ready')]);
+}
+
+/** The times `watchClock` recorded, in ms from the hand-over: `{ panel, result, details }` (null where not seen). */
+async function clockTimes(page) {
+  const clock = await page.evaluate(() => window.__mapsegClock);
+  const since = (t) => (clock?.start != null && t != null ? Math.round(t - clock.start) : null);
+  return { panel: since(clock?.panel), result: since(clock?.result), details: since(clock?.details) };
+}
+
 /** Makes the worker remember the WebAssembly.Memory its glue code touches. */
 async function watchWasmMemory(page) {
   const deadline = Date.now() + 30_000;
@@ -172,6 +207,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
     await page.waitForFunction(() => document.body.dataset.workerReady === '1', null, { timeout: 60_000 });
     const workerReadyMs = Date.now() - opened;
     const baseline = largestRenderer(browser.profile);
+    await watchClock(page);
     const start = Date.now();
     await load(page);
     const loadedMs = Date.now() - start;
@@ -179,6 +215,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
     const wallMs = Date.now() - start;
     await detailsReady(page, 600_000);
     const detailsMs = Date.now() - start;
+    const clock = await clockTimes(page);
     const wasmBytes = await page.locator(tid('result-ready')).getAttribute('data-wasm-memory-bytes')
       ?? await wasmMemoryBytes(page);
     const peak = largestRenderer(browser.profile);
@@ -195,11 +232,14 @@ async function measure(url, fields, load, file = null, polygons = null) {
       megapixels,
       hardware_concurrency: hardwareConcurrency,
       worker_ready_ms: workerReadyMs,
-      load_ms: loadedMs,
-      drop_to_result_ms: wallMs,
-      drop_to_details_ms: detailsMs,
+      load_ms: clock.panel ?? loadedMs,
+      drop_to_result_ms: clock.result ?? wallMs,
+      drop_to_details_ms: clock.details ?? detailsMs,
+      load_wall_ms: loadedMs,
+      drop_to_result_wall_ms: wallMs,
+      drop_to_details_wall_ms: detailsMs,
       data_elapsed_ms: elapsedMs,
-      megapixels_per_s: megapixels && wallMs > 0 ? megapixels / (wallMs / 1000) : null,
+      megapixels_per_s: megapixels && (clock.result ?? wallMs) > 0 ? megapixels / ((clock.result ?? wallMs) / 1000) : null,
       renderer_peak_rss_mib: peak && Math.round(peak.hwmKib / MIB),
       renderer_rss_after_startup_mib: baseline && Math.round(baseline.rssKib / MIB),
       wasm_memory_mib: wasmBytes === null ? null : Math.round(Number(wasmBytes) / 2 ** 20),

@@ -167,7 +167,10 @@ struct WebRow {
     backend_note: Option<String>,
     /// The page's `navigator.hardwareConcurrency`.
     hardware_concurrency: Option<u32>,
-    /// From handing the file over until the file panel shows it.
+    /// From handing the file over until the file panel shows it. This and the next two are
+    /// taken on the page's clock (see `tests/e2e/measure.mjs`); the same spans as the driving
+    /// script saw them, DevTools round trips and polling added, are in `rest`
+    /// (`load_wall_ms`, `drop_to_result_wall_ms`, `drop_to_details_wall_ms`).
     load_ms: Option<f64>,
     drop_to_result_ms: Option<f64>,
     /// Until the details that follow the map (suggested names, a k curve still being drawn).
@@ -684,6 +687,11 @@ impl Results {
         println!(
             "native: `mapseg segment IN -o OUT --method kmeans --threads N` (all: no `--threads`), wall time (peak RSS) \
              of the process; browser / native: browser drop → result ÷ native wall time"
+        );
+        println!(
+            "browser times: on the page's clock, from the event that hands the file over until the panel, the map or \
+             the details appear (Segment is clicked as soon as the panel shows); bench-web-results.json also has them \
+             as the driving script saw them (`*_wall_ms`)"
         );
     }
 
