@@ -1,6 +1,7 @@
 //! The opened file's BLAKE3 for the run manifest, computed by the worker in the background. It
-//! starts once the worker has nothing more urgent to do: after the fit begun on opening, or when
-//! a run starts labelling, so the helpers label while the worker hashes. The file streams in
+//! starts with the first run's labelling, so the worker hashes while the helpers label (and a
+//! file only looked at is never hashed); earlier, it would hold up the messages the worker
+//! answers while the file panel is shown, the run among them. The file streams in
 //! (`Blob.stream()`: the browser hands over its bytes in pieces without a round trip per piece,
 //! into one reused buffer where it can, and every piece is an `await`), so the worker keeps
 //! handing out jobs to its helpers meanwhile, and a run waits for the hash only if it finishes

@@ -5,8 +5,8 @@
 //! with an edited legend). K-Means on the CPU labels on the pool, each helper a run of
 //! neighbouring units, the answers merged as they come (exact counts, tiles put back in raster
 //! order); on a GPU, or without a pool, the worker labels through the engine's unit driver
-//! itself. The input's hash for the manifest streams in on the worker since the file was
-//! opened ([`crate::hashing`]). The result goes to the page first; the suggested class names and
+//! itself. The input's hash for the manifest streams in on the worker while the units are
+//! labelled ([`crate::hashing`]). The result goes to the page first; the suggested class names and
 //! a k curve still being drawn follow ([`details`]). The heavy work runs on the backend the
 //! page chose ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 

@@ -221,11 +221,6 @@ async fn fit_ahead(ahead: run::Ahead) {
             (Ok(_), None) => {}
             (Err(e), _) => web_sys::console::warn_1(&format!("no fit ahead: {e}").into()),
         }
-        // The worker's next job is the run, if the user has asked for it: the hash goes on
-        // meanwhile.
-        if let Some(session) = state.session.as_mut() {
-            session.hash.start();
-        }
         state.pool = Some(pool).filter(|p| p.broken().is_none());
     });
 }
