@@ -166,6 +166,16 @@ impl Level {
         Ok(())
     }
 
+    /// The file range `(start, end)` of chunk `index`, if it is plausible in a file of
+    /// `file_len` bytes: known, not empty and inside the file. A chunk that is not has its
+    /// read report it.
+    pub fn location(&self, index: u32, file_len: u64) -> Option<(u64, u64)> {
+        let i = index as usize;
+        let (offset, stored) = (*self.offsets.get(i)?, *self.byte_counts.get(i)?);
+        let end = offset.checked_add(stored)?;
+        (stored > 0 && end <= file_len).then_some((offset, end))
+    }
+
     /// Every chunk that `window` touches, in storage order within each plane.
     pub fn chunks_in(&self, window: Window) -> impl Iterator<Item = ChunkPlace> + '_ {
         let (cw, ch) = self.chunk_size();

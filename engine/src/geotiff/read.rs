@@ -203,19 +203,10 @@ impl<R: Read + Seek> GeoTiffReader<R> {
                 if self.cache.holds(&(level, place.index)) {
                     continue;
                 }
-                let i = place.index as usize;
-                let (Some(&offset), Some(&stored)) =
-                    (image.offsets.get(i), image.byte_counts.get(i))
-                else {
-                    continue;
-                };
-                match offset.checked_add(stored) {
-                    Some(e) if stored > 0 && e <= self.file.len => {
-                        start = start.min(offset);
-                        end = end.max(e);
-                        bytes += stored;
-                    }
-                    _ => {}
+                if let Some((offset, e)) = image.location(place.index, self.file.len) {
+                    start = start.min(offset);
+                    end = end.max(e);
+                    bytes += e - offset;
                 }
             }
         }
@@ -318,12 +309,7 @@ impl<I: Iterator<Item = ChunkPlace>> ChunkRuns<I> {
             .or_else(|| self.chunks.by_ref().find(|p| !held(p)))?;
         self.run.push(first);
         let file_len = self.file_len;
-        let location = |p: &ChunkPlace| {
-            let i = p.index as usize;
-            let (offset, stored) = (*level.offsets.get(i)?, *level.byte_counts.get(i)?);
-            let end = offset.checked_add(stored)?;
-            (stored > 0 && end <= file_len).then_some((offset, end))
-        };
+        let location = |p: &ChunkPlace| level.location(p.index, file_len);
         let Some((start, mut end)) = location(&first) else {
             return Some(None);
         };
@@ -694,25 +680,6 @@ mod tests {
         tiff
     }
 
-    /// A file in memory that counts the reads asked of it.
-    struct Counted {
-        file: Cursor<Vec<u8>>,
-        reads: std::rc::Rc<std::cell::Cell<usize>>,
-    }
-
-    impl Read for Counted {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.reads.set(self.reads.get() + 1);
-            self.file.read(buf)
-        }
-    }
-
-    impl Seek for Counted {
-        fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-            self.file.seek(pos)
-        }
-    }
-
     #[test]
     fn windows_near_each_other_in_the_file_are_prefetched_in_one_read() {
         let tile = |t: u32| Window::new(t * 256, 0, 256, 256);
@@ -723,9 +690,10 @@ mod tests {
                 .into()
         };
         let reads = std::rc::Rc::new(std::cell::Cell::new(0));
-        let counted = || Counted {
+        let counted = || CountingReads {
             file: Cursor::new(six_tiles()),
             reads: std::rc::Rc::clone(&reads),
+            spans: std::rc::Rc::default(),
         };
         // Tiles 0, 2 and 3 (three quarters of the span): one read, then none.
         let mut reader = GeoTiffReader::open(counted()).unwrap();

@@ -45,7 +45,7 @@ struct KeptWindows {
 impl KeptWindows {
     /// Keeps `pixels` of window `index` if they fit [`KEPT_WINDOW_BYTES`].
     fn keep(&mut self, index: usize, pixels: PixelBlock) {
-        let bytes = pixels.samples.len() * pixels.samples.sample_type().bytes();
+        let bytes = Self::bytes_of(&pixels);
         if self.bytes + bytes <= KEPT_WINDOW_BYTES {
             self.bytes += bytes;
             self.pixels.insert(index, pixels);
@@ -54,8 +54,12 @@ impl KeptWindows {
 
     fn take(&mut self, index: usize) -> Option<PixelBlock> {
         let pixels = self.pixels.remove(&index)?;
-        self.bytes -= pixels.samples.len() * pixels.samples.sample_type().bytes();
+        self.bytes -= Self::bytes_of(&pixels);
         Some(pixels)
+    }
+
+    fn bytes_of(pixels: &PixelBlock) -> usize {
+        pixels.samples.len() * pixels.samples.sample_type().bytes()
     }
 }
 
