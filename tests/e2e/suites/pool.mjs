@@ -1,19 +1,25 @@
 // The worker's pool of parallel workers: a run writes the same GeoTIFF whatever the number of
-// workers, and the worker for browsers without WebAssembly SIMD writes it too; the manifest's
+// workers and whether K-Means was fitted on opening (one helper) or at Segment (the whole pool),
+// and the worker for browsers without WebAssembly SIMD writes it too; the manifest's
 // input hash (computed by the worker, the file streaming in while the run goes on) names the file.
 
 import fs from 'node:fs';
 import { assert, assertEqual } from '../lib/assert.mjs';
-import { download, loadFile, runToResult } from '../lib/app.mjs';
+import { download, loadFile, runToResult, setControl } from '../lib/app.mjs';
 import { OSBS } from '../lib/fixtures.mjs';
 
 /** The BLAKE3 of tests/fixtures/real/OSBS_029.tif, as `mapseg segment --manifest` records it. */
 const OSBS_BLAKE3 = '3433ac0215dd1be3a92d42fddaa13e525e4a76a38ebb0adb043f6cee0b23973e';
 
-/** K-Means on the CPU with `workers` workers on `file`: the GeoTIFF's bytes and the manifest. */
-async function geotiff(t, file, workers) {
-  const page = await t.open(`?backend=cpu&k=6&res=2&smooth=3&mmu=16${workers ? `&workers=${workers}` : ''}`);
+/**
+ * K-Means (k = 6) on the CPU with `workers` workers on `file`: the GeoTIFF's bytes and the manifest. The fit begun on
+ * opening (one helper reads the whole sample) serves the run; with `refit`, the page opens with k = 5 and the user
+ * sets 6 before Segment, so the run fits again with the sample read by the whole pool.
+ */
+async function geotiff(t, file, workers, { refit = false } = {}) {
+  const page = await t.open(`?backend=cpu&k=${refit ? 5 : 6}&res=2&smooth=3&mmu=16${workers ? `&workers=${workers}` : ''}`);
   await loadFile(page, file);
+  if (refit) await setControl(page, 'k', 6);
   await runToResult(page);
   const bytes = fs.readFileSync(await download(page, 'download-geotiff', t.tmp));
   const manifest = JSON.parse(fs.readFileSync(await download(page, 'download-manifest', t.tmp), 'utf8'));
@@ -24,7 +30,7 @@ async function geotiff(t, file, workers) {
 
 export default [
   {
-    name: 'pool: one, two and four workers, and the worker without WebAssembly SIMD, write the same GeoTIFF',
+    name: 'pool: one, two and four workers, a fit made at Segment, and the worker without WebAssembly SIMD write the same GeoTIFF',
     serviceWorkers: 'block',
     async fn(t) {
       // 1600 x 1600 px: 14 units of 1024 x 256, so every worker labels several.
@@ -39,6 +45,9 @@ export default [
         const other = await geotiff(t, file, workers);
         assert(other.bytes.equals(one.bytes), `the GeoTIFF of ${workers} workers differs from one worker's`);
       }
+      // The fit at Segment, its sample read by two helpers, equals the one begun on opening on one helper.
+      const refitted = await geotiff(t, file, 2, { refit: true });
+      assert(refitted.bytes.equals(one.bytes), 'the GeoTIFF of a fit made at Segment on the pool differs from the fit made on opening');
       // What Chromium 87 sees: the SIMD probe fails, and worker_loader.js starts worker_legacy.
       await t.context.route('**/worker_loader.js', async (route) => {
         const response = await route.fetch();
