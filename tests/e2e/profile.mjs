@@ -96,10 +96,10 @@ async function profileTargets(protocol, pageUrl) {
     await protocol.send('Profiler.setSamplingInterval', { interval: SAMPLING_US }, sessionId);
     await protocol.send('Profiler.start', {}, sessionId);
   };
-  protocol.listeners.push(({ method, params, sessionId: parent }) => {
+  protocol.listeners.push(({ method, params }) => {
     if (method !== 'Target.attachedToTarget') return;
     const { sessionId, targetInfo } = params;
-    const target = { sessionId, type: targetInfo.type, title: targetInfo.title, parent, profiled: false };
+    const target = { sessionId, type: targetInfo.type, title: targetInfo.title, profiled: false };
     targets.push(target);
     (async () => {
       // New workers wait for this before they run: their helpers are attached (and profiled) from the start.
@@ -178,8 +178,7 @@ async function main() {
   try {
     await protocol.opened();
     const query = options.query + (options.workers ? `&workers=${options.workers}` : '');
-    const log = [];
-    const page = await openApp(browser.context, server.url + query, log);
+    const page = await openApp(browser.context, server.url + query, []);
     await page.waitForFunction(() => document.body.dataset.workerReady === '1', null, { timeout: 60_000 });
     const session = await profileTargets(protocol, server.url);
     await session.start();
@@ -195,6 +194,7 @@ async function main() {
       const { profile } = await protocol.send('Profiler.stop', {}, target.sessionId).catch(() => ({}));
       if (profile) profiles.push({ target, profile });
     }
+    if (!profiles.length) throw new Error('no profile came back');
     // Every profile's times are on the same monotonic clock: the lines count from the first start, just before
     // the file was handed over.
     const since = Math.min(...profiles.map(({ profile }) => profile.startTime));
