@@ -1,7 +1,8 @@
 //! The opened file's BLAKE3 for the run manifest, computed by the worker in the background. It
-//! starts with the first run's labelling, so the worker hashes while the helpers label (and a
-//! file only looked at is never hashed); earlier, it would hold up the messages the worker
-//! answers while the file panel is shown, the run among them. The file streams in
+//! starts with the first run's labelling when a core is free for it, so the worker hashes
+//! while the helpers label, else once the map is shown (`run::details`); a file only looked at
+//! is never hashed. Started earlier, it would hold up the messages the worker answers while the
+//! file panel is shown, the run among them. The file streams in
 //! (`Blob.stream()`: the browser hands over its bytes in pieces without a round trip per piece,
 //! into one reused buffer where it can, and every piece is an `await`), so the worker keeps
 //! handing out jobs to its helpers meanwhile, and a run waits for the hash only if it finishes

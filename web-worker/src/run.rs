@@ -6,9 +6,10 @@
 //! neighbouring units, the answers merged as they come (exact counts, tiles put back in raster
 //! order); on a GPU, or without a pool, the worker labels through the engine's unit driver
 //! itself. The input's hash for the manifest streams in on the worker while the units are
-//! labelled ([`crate::hashing`]). The result goes to the page first; the suggested class names and
-//! a k curve still being drawn follow ([`details`]). The heavy work runs on the backend the
-//! page chose ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
+//! labelled, or after the map when the helpers label on every core ([`crate::hashing`]). The
+//! result goes to the page first; the suggested class names, a k curve still being drawn and a
+//! manifest still waiting for the hash follow ([`details`]). The heavy work runs on the backend
+//! the page chose ([`crate::backend`]); a GPU that fails mid-run hands over to the CPU.
 
 use std::cell::Cell;
 
@@ -85,6 +86,8 @@ pub struct Later {
     preview: LabelPreview,
     classes: usize,
     curve_on_pool: bool,
+    /// Whether the manifest still waits for the input's hash.
+    hash_pending: bool,
 }
 
 /// What the worker keeps of the last run to write its GeoTIFF again.
@@ -387,8 +390,15 @@ pub async fn run(
         }
         _ => None,
     };
-    // The worker waits for the helpers while they label: time to hash the file.
-    session.hash.start();
+    // The worker hashes the file while the helpers label when a core is free for it; when they
+    // label on every core, the hash waits until the map is shown, and the manifest follows
+    // with the details.
+    let hash_later = pooled
+        .as_ref()
+        .is_some_and(|(_, pool)| pool.len() >= crate::pool::cores());
+    if !hash_later {
+        session.hash.start();
+    }
     let (segmenter, (stats, labels_preview, tiles)) = match pooled {
         Some((model, pool)) => {
             let sinks = label_on_pool(pool, model, params, &info, &progress).await?;
@@ -412,9 +422,19 @@ pub async fn run(
     if let (Some(job), Some(pool)) = (curve_job, pool.as_deref_mut()) {
         pool.start_side(Side::KCurve, &job)?;
     }
-    progress.report(Stage::Hashing, 0.0);
-    let (blake3, bytes) = session.hash.result().await.map_err(RunError::Hash)?;
-    progress.report(Stage::Hashing, 1.0);
+    let identity = if hash_later {
+        // Its hash comes with the details.
+        InputIdentity {
+            name: session.name.clone(),
+            bytes: session.blob.size() as u64,
+            blake3: String::new(),
+        }
+    } else {
+        progress.report(Stage::Hashing, 0.0);
+        let identity = input_identity(session).await?;
+        progress.report(Stage::Hashing, 1.0);
+        identity
+    };
     // The curve drawn on the pool, if it is ready; otherwise it follows the result.
     let mut curve_on_pool = false;
     let k_curve = match (k_curve, pool) {
@@ -429,11 +449,6 @@ pub async fn run(
         (curve, _) => curve,
     };
     let suggested_k = k_curve.as_deref().and_then(suggest_k);
-    let identity = InputIdentity {
-        name: session.name.clone(),
-        bytes,
-        blake3,
-    };
     let backend = match segmenter.backend().as_str() {
         CPU_BACKEND => CPU.to_owned(),
         name => name.to_owned(),
@@ -445,6 +460,7 @@ pub async fn run(
         preview: labels_preview.clone(),
         classes: legend.len(),
         curve_on_pool,
+        hash_pending: hash_later,
     };
     let (label_width, label_height, labels) = labels_preview.finish();
     let result = RunResult {
@@ -472,15 +488,34 @@ pub async fn run(
     })
 }
 
-/// What follows the result of the run on `session` with `params`: its suggested class names
-/// and, if it was still being drawn on `pool`, its k curve. A failure only costs these: it is
-/// logged, and the result stands.
+/// What follows the result of the run on `session` with `params`: its manifest, if the
+/// input's hash waited until the map was shown (`last` gets it too, for the GeoTIFF), its
+/// suggested class names and, if it was still being drawn on `pool`, its k curve. A failure
+/// only costs these: it is logged (a hash that fails is reported), and the result stands.
 pub async fn details(
     later: Later,
     session: &mut Session,
+    last: &mut LastRun,
     params: &SegmentParams,
     pool: Option<&mut Pool>,
 ) -> FromWorker {
+    // The hash first: it has the worker to itself while a helper draws the curve.
+    let manifest = if later.hash_pending {
+        match input_identity(session).await {
+            Ok(identity) => {
+                last.manifest.input = identity;
+                Some(last.manifest.to_json())
+            }
+            Err(e) => {
+                post(&FromWorker::Error {
+                    message: e.to_string(),
+                });
+                None
+            }
+        }
+    } else {
+        None
+    };
     let suggestions = suggest_names(
         &mut session.reader,
         &later.preview,
@@ -502,7 +537,18 @@ pub async fn details(
         suggested_k: k_curve.as_deref().and_then(suggest_k),
         k_curve,
         suggestions,
+        manifest,
     }
+}
+
+/// The opened file's identity for the manifest, its hash waited for (and started if need be).
+async fn input_identity(session: &mut Session) -> Result<InputIdentity, RunError> {
+    let (blake3, bytes) = session.hash.result().await.map_err(RunError::Hash)?;
+    Ok(InputIdentity {
+        name: session.name.clone(),
+        bytes,
+        blake3,
+    })
 }
 
 /// The k curve drawn by the pool's side job, waiting for it if need be.

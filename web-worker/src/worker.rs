@@ -302,12 +302,19 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Option<Reply>, Stri
             with_state(|state| state.resources = Some(resources));
             let reply = match outcome {
                 Ok(finished) => {
-                    // The map first; the suggested names (and a k curve still being drawn on
-                    // a helper) follow.
-                    with_state(|state| state.last = Some(finished.last));
+                    // The map first; the suggested names (a k curve still being drawn on a
+                    // helper, the manifest when the hash waited for the map) follow.
                     post_reply(FromWorker::Result(Box::new(finished.result)).into());
-                    let details =
-                        run::details(finished.later, &mut session, &params, pool.as_mut()).await;
+                    let mut last = finished.last;
+                    let details = run::details(
+                        finished.later,
+                        &mut session,
+                        &mut last,
+                        &params,
+                        pool.as_mut(),
+                    )
+                    .await;
+                    with_state(|state| state.last = Some(last));
                     Ok(details.into())
                 }
                 Err(e) => Err(e.to_string()),

@@ -13,6 +13,7 @@
 use crate::url_state::Settings;
 use engine::kmeans::KChoice;
 use engine::labels::LegendEntry;
+use engine::manifest::RunManifest;
 use engine::naming::Suggestion;
 use engine::pipeline::SegmentParams;
 use engine::polygons::PolygonFormat;
@@ -159,12 +160,17 @@ pub enum FromWorker {
     },
     Result(Box<RunResult>),
     /// What follows the result just sent (the map comes first): the suggested class names,
-    /// read from the raster under the label preview, and the k curve when it was still being
-    /// drawn (on a helper, while the others labelled; `None`: the result's own).
+    /// read from the raster under the label preview, the k curve when it was still being
+    /// drawn (on a helper, while the others labelled; `None`: the result's own), and the run
+    /// manifest when the input's hash waited until the map was shown (the helpers labelled on
+    /// every core; `None`: the result's own). It replaces the result's, whose input hash is
+    /// empty, keeping the class merges made meanwhile.
     Details {
         k_curve: Option<Vec<KChoice>>,
         suggested_k: Option<usize>,
         suggestions: Vec<Option<Suggestion>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest: Option<String>,
     },
     /// The label GeoTIFF asked for by [`ToWorker::Export`]. Its bytes travel beside the
     /// message (the envelope's `file`, a transferred buffer), never through serde, whose
@@ -248,7 +254,8 @@ pub struct RunResult {
     pub labels: Vec<u8>,
     pub legend: Vec<LegendEntry>,
     pub rows: Vec<ClassRow>,
-    /// The run manifest as JSON.
+    /// The run manifest as JSON. Its input's `blake3` is empty while the details are pending
+    /// when the hash waited until the map was shown ([`FromWorker::Details`] brings it).
     pub manifest: String,
     /// Inertia and silhouette for k = 2..=16 on the fitting sample, as the method clusters it.
     pub k_curve: Option<Vec<KChoice>>,
@@ -289,6 +296,22 @@ pub struct FileInfo {
     /// The false-colour mapping (near infrared, red, green), where the file names those bands.
     #[serde(default)]
     pub false_colour: Option<[usize; 3]>,
+}
+
+/// `manifest` (JSON) with the input identity of `from`, the manifest of
+/// [`FromWorker::Details`]: the hash that came after the map, with whatever the page recorded
+/// meanwhile (class merges) kept. When either does not parse, `from` as it is.
+pub fn with_input_of(manifest: &str, from: String) -> String {
+    match (
+        serde_json::from_str::<RunManifest>(manifest),
+        serde_json::from_str::<RunManifest>(&from),
+    ) {
+        (Ok(mut kept), Ok(new)) => {
+            kept.input = new.input;
+            kept.to_json()
+        }
+        _ => from,
+    }
 }
 
 #[cfg(test)]

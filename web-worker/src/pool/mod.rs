@@ -162,18 +162,22 @@ pub struct Pool {
 /// The pool's size: `requested`, else one helper per logical core, at most
 /// [`DEFAULT_MAX_WORKERS`]; always 1..=[`MAX_WORKERS`].
 pub fn size(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| cores().min(DEFAULT_MAX_WORKERS))
+        .clamp(1, MAX_WORKERS)
+}
+
+/// The browser's logical cores (`navigator.hardwareConcurrency`; 1 when it says nothing).
+pub fn cores() -> usize {
     let cores = js_sys::global()
         .unchecked_into::<web_sys::WorkerGlobalScope>()
         .navigator()
         .hardware_concurrency();
-    let cores = if cores.is_finite() && cores >= 1.0 {
+    if cores.is_finite() && cores >= 1.0 {
         cores as usize
     } else {
         1
-    };
-    requested
-        .unwrap_or_else(|| cores.min(DEFAULT_MAX_WORKERS))
-        .clamp(1, MAX_WORKERS)
+    }
 }
 
 impl Pool {

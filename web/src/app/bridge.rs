@@ -14,7 +14,7 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::{AppState, Busy, ProgressState, Shown, dom, host};
 use crate::format::stem;
-use crate::protocol::{BackendChoice, FromWorker, ToWorker};
+use crate::protocol::{BackendChoice, FromWorker, ToWorker, with_input_of};
 use crate::transport::{envelope, js_error_text, open};
 
 /// Script that loads the worker program (written by trunk's loader shim).
@@ -425,6 +425,7 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
             k_curve,
             suggested_k,
             suggestions,
+            manifest,
         } => {
             // They belong to the result shown, unless another run started since.
             if RUNNING.with(|r| r.borrow().is_none()) {
@@ -434,10 +435,23 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
                             shown.result.k_curve = Some(curve);
                             shown.result.suggested_k = suggested_k;
                         }
+                        if let Some(json) = &manifest {
+                            shown.result.manifest =
+                                with_input_of(&shown.result.manifest, json.clone());
+                        }
                         shown.result.suggestions = suggestions;
                         shown.result.details_pending = false;
                     }
                 });
+                // An undo of a merge made meanwhile brings back the manifest with its hash.
+                if let Some(json) = manifest {
+                    state.merges.update(|steps| {
+                        for step in steps {
+                            let before = &mut step.before.result.manifest;
+                            *before = with_input_of(before, json.clone());
+                        }
+                    });
+                }
             }
         }
         FromWorker::Result(result) => {

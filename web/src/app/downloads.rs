@@ -69,7 +69,13 @@ pub fn Downloads(state: AppState) -> impl IntoView {
                 <button class="button" data-testid="download-csv" on:click=csv>
                     "Class statistics (CSV)"
                 </button>
-                <button class="button" data-testid="download-manifest" on:click=manifest>
+                <button
+                    class="button"
+                    data-testid="download-manifest"
+                    on:click=manifest
+                    // The input's hash may follow the map, with the details.
+                    disabled=move || state.shown.with(|s| s.as_ref().is_some_and(|s| s.result.details_pending))
+                >
                     "Run manifest (JSON)"
                 </button>
                 <fieldset class="polygons">
