@@ -431,8 +431,8 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
             if RUNNING.with(|r| r.borrow().is_none()) {
                 state.shown.update(|shown| {
                     if let Some(shown) = shown {
-                        if let Some(curve) = k_curve {
-                            shown.result.k_curve = Some(curve);
+                        if let Some(curve) = &k_curve {
+                            shown.result.k_curve = Some(curve.clone());
                             shown.result.suggested_k = suggested_k;
                         }
                         if let Some(json) = &manifest {
@@ -443,15 +443,22 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
                         shown.result.details_pending = false;
                     }
                 });
-                // An undo of a merge made meanwhile brings back the manifest with its hash.
-                if let Some(json) = manifest {
-                    state.merges.update(|steps| {
-                        for step in steps {
-                            let before = &mut step.before.result.manifest;
-                            *before = with_input_of(before, json.clone());
+                // An undo of a merge made meanwhile brings back the curve and the manifest's
+                // hash too, and ends the wait for the details (the suggested names stay as the
+                // snapshot had them).
+                state.merges.update(|steps| {
+                    for step in steps {
+                        let before = &mut step.before.result;
+                        if let Some(curve) = &k_curve {
+                            before.k_curve = Some(curve.clone());
+                            before.suggested_k = suggested_k;
                         }
-                    });
-                }
+                        if let Some(json) = &manifest {
+                            before.manifest = with_input_of(&before.manifest, json.clone());
+                        }
+                        before.details_pending = false;
+                    }
+                });
             }
         }
         FromWorker::Result(result) => {
