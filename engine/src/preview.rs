@@ -351,36 +351,139 @@ pub fn render_preview_within<R: Read + Seek>(
     max_side: u32,
     budget: &PreviewBudget,
 ) -> Result<Preview, PreviewError> {
-    let info = reader.info().clone();
-    if let Some(&band) = bands.iter().find(|&&b| b >= info.bands) {
-        return Err(PreviewError::NoSuchBand {
-            band,
-            bands: info.bands,
-        });
+    let mut read = PreviewRead::new(reader, bands, max_side, budget)?;
+    while read.read_row(reader)? {}
+    Ok(read.finish())
+}
+
+/// A preview read row of chunks by row of chunks ([`render_preview_within`] in steps), so
+/// that a caller whose reads are slow or asynchronous can fetch each row's bytes ahead
+/// ([`PreviewRead::next_ranges`]).
+#[derive(Debug)]
+pub struct PreviewRead {
+    level: usize,
+    bands: [usize; 3],
+    grid: Decimation,
+    plan: ReadPlan,
+    canvas: Canvas,
+    validity: Validity,
+    sample_type: SampleType,
+    scale: (f64, f64),
+    /// The next row of the plan to read.
+    row: usize,
+}
+
+impl PreviewRead {
+    /// Plans the preview of `bands` at most `max_side` on its longer side within `budget` (as
+    /// [`render_preview_within`] does); nothing is read yet.
+    ///
+    /// # Errors
+    ///
+    /// [`PreviewError::NoSuchBand`] when a band is not one of the raster's.
+    pub fn new<R: Read + Seek>(
+        reader: &GeoTiffReader<R>,
+        bands: [usize; 3],
+        max_side: u32,
+        budget: &PreviewBudget,
+    ) -> Result<Self, PreviewError> {
+        let info = reader.info();
+        if let Some(&band) = bands.iter().find(|&&b| b >= info.bands) {
+            return Err(PreviewError::NoSuchBand {
+                band,
+                bands: info.bands,
+            });
+        }
+        let level = preview_level(info, max_side);
+        let (lw, lh) = info.level_size(level).unwrap_or((info.width, info.height));
+        let (cw, ch) = reader.chunk_size(level).unwrap_or((lw, lh));
+        let grid = Decimation::new(lw, lh, max_side);
+        let planes = if info.planar { info.bands as u64 } else { 1 };
+        let x = Axis { len: lw, chunk: cw };
+        let y = Axis { len: lh, chunk: ch };
+        Ok(Self {
+            level,
+            bands,
+            plan: ReadPlan::new(&grid, x, y, planes, budget),
+            canvas: Canvas::new(&grid),
+            validity: Validity::of(info),
+            sample_type: info.sample_type,
+            scale: (
+                f64::from(info.width) / f64::from(grid.width),
+                f64::from(info.height) / f64::from(grid.height),
+            ),
+            grid,
+            row: 0,
+        })
     }
-    let level = preview_level(&info, max_side);
-    let (lw, lh) = info.level_size(level).unwrap_or((info.width, info.height));
-    let (cw, ch) = reader.chunk_size(level).unwrap_or((lw, lh));
-    let grid = Decimation::new(lw, lh, max_side);
-    let planes = if info.planar { info.bands as u64 } else { 1 };
-    let x = Axis { len: lw, chunk: cw };
-    let y = Axis { len: lh, chunk: ch };
-    let plan = ReadPlan::new(&grid, x, y, planes, budget);
-    let canvas = read_canvas(reader, level, bands, &grid, &plan)?;
-    let normaliser = display_normaliser(info.sample_type, &canvas);
-    let scale = (
-        f64::from(info.width) / f64::from(grid.width),
-        f64::from(info.height) / f64::from(grid.height),
-    );
-    Ok(Preview {
-        image: Rgba {
-            width: grid.width,
-            height: grid.height,
-            pixels: rgba(&normaliser, &canvas),
-        },
-        scale,
-        exact: plan.exact,
-    })
+
+    /// The file ranges `(offset, length)` that the next [`Self::read_row`] reads with `reader`
+    /// as it is now (a row's chunks in one span where they lie close together in the file);
+    /// empty once every row is read.
+    pub fn next_ranges<R: Read + Seek>(&self, reader: &GeoTiffReader<R>) -> Vec<(u64, usize)> {
+        let Some(rows) = self.plan.rows.get(self.row) else {
+            return Vec::new();
+        };
+        let windows = self.row_windows(rows);
+        match reader.prefetch_span(self.level, &windows, ROW_SPAN_BYTES) {
+            Some(span) => vec![span],
+            None => windows
+                .iter()
+                .flat_map(|&w| reader.ranges_to_read(self.level, w).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// Reads the next row of chunks into the preview; `false` when every row was read.
+    ///
+    /// # Errors
+    ///
+    /// [`PreviewError::Decode`] when the pixels cannot be read.
+    pub fn read_row<R: Read + Seek>(
+        &mut self,
+        reader: &mut GeoTiffReader<R>,
+    ) -> Result<bool, PreviewError> {
+        let Some(rows) = self.plan.rows.get(self.row) else {
+            return Ok(false);
+        };
+        // A row's chunks in one read where they lie close together in the file.
+        reader.prefetch_windows(self.level, &self.row_windows(rows), ROW_SPAN_BYTES)?;
+        for columns in &self.plan.columns {
+            fill_cell(
+                reader,
+                self.level,
+                self.bands,
+                &self.validity,
+                columns,
+                rows,
+                &mut self.canvas,
+            )?;
+        }
+        self.row += 1;
+        Ok(true)
+    }
+
+    /// The preview of the rows read.
+    pub fn finish(self) -> Preview {
+        let normaliser = display_normaliser(self.sample_type, &self.canvas);
+        Preview {
+            image: Rgba {
+                width: self.grid.width,
+                height: self.grid.height,
+                pixels: rgba(&normaliser, &self.canvas),
+            },
+            scale: self.scale,
+            exact: self.plan.exact,
+        }
+    }
+
+    /// The level pixels the cells of one row of the plan read.
+    fn row_windows(&self, rows: &Span) -> Vec<Window> {
+        self.plan
+            .columns
+            .iter()
+            .filter_map(|columns| cell_window(columns, rows))
+            .collect()
+    }
 }
 
 /// The smallest overview at least as large as a preview of at most `max_side` pixels of full
@@ -392,32 +495,6 @@ fn preview_level(info: &RasterInfo, max_side: u32) -> usize {
         .filter(|(_, (w, h))| *w >= full.width && *h >= full.height)
         .min_by_key(|(_, (w, h))| u64::from(*w) * u64::from(*h))
         .map_or(0, |(l, _)| l)
-}
-
-/// Reads the preview's pixels from level `level` as `plan` says, one chunk position after
-/// the other.
-fn read_canvas<R: Read + Seek>(
-    reader: &mut GeoTiffReader<R>,
-    level: usize,
-    bands: [usize; 3],
-    grid: &Decimation,
-    plan: &ReadPlan,
-) -> Result<Canvas, DecodeError> {
-    let mut canvas = Canvas::new(grid);
-    let validity = Validity::of(reader.info());
-    for rows in &plan.rows {
-        // A row's chunks in one read where they lie close together in the file.
-        let windows: Vec<Window> = plan
-            .columns
-            .iter()
-            .filter_map(|columns| cell_window(columns, rows))
-            .collect();
-        reader.prefetch_windows(level, &windows, ROW_SPAN_BYTES)?;
-        for columns in &plan.columns {
-            fill_cell(reader, level, bands, &validity, columns, rows, &mut canvas)?;
-        }
-    }
-    Ok(canvas)
 }
 
 /// Largest span of the file read at once for one row of a preview's chunks.
@@ -1084,6 +1161,52 @@ mod tests {
             assert!(p.exact);
             assert_eq!(p.image, reference);
             assert_eq!((traffic.seeks.get(), traffic.bytes.get()), (chunks, bytes));
+        }
+    }
+
+    #[test]
+    fn a_preview_read_row_by_row_reads_the_ranges_it_announces() {
+        // Tiles of 128² 16-bit samples (at least 64 KiB, read without read-ahead), an exact
+        // preview and a quick look of the same file.
+        let pixel = |x: u32, y: u32, b: u16| (x * 7 + 3 * y + u32::from(b)) as u16;
+        let image = Image {
+            width: 1000,
+            height: 700,
+            bands: 3,
+            bits: 16,
+            cut: Cut::Tiles(128),
+            pixel: &pixel,
+        };
+        let file = tiff(&[image], None);
+        let quick_look = PreviewBudget {
+            chunks: 6,
+            pixels: u64::MAX,
+        };
+        for budget in [PreviewBudget::default(), quick_look] {
+            let whole = {
+                let mut reader = GeoTiffReader::open(Cursor::new(file.clone())).unwrap();
+                render_preview_within(&mut reader, [0, 1, 2], 5, &budget).unwrap()
+            };
+            let (mut reader, traffic) = counted(file.clone(), Limits::default());
+            let mut read = PreviewRead::new(&reader, [0, 1, 2], 5, &budget).unwrap();
+            let mut rows = 0;
+            loop {
+                let announced = read.next_ranges(&reader);
+                let (seeks, bytes) = (traffic.seeks.get(), traffic.bytes.get());
+                if !read.read_row(&mut reader).unwrap() {
+                    assert!(announced.is_empty());
+                    break;
+                }
+                rows += 1;
+                assert!(!announced.is_empty());
+                assert_eq!(traffic.seeks.get() - seeks, announced.len() as u64);
+                let announced_bytes: usize = announced.iter().map(|&(_, len)| len).sum();
+                assert_eq!(traffic.bytes.get() - bytes, announced_bytes as u64);
+            }
+            assert!(rows > 1);
+            let stepped = read.finish();
+            assert_eq!(stepped.image, whole.image);
+            assert_eq!(stepped.exact, whole.exact);
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! Every such read is also a new `ArrayBuffer` that lingers until V8 collects it. A caller
 //! that knows which ranges its next reads ask for has them fetched ahead, asynchronously and
-//! into one reused buffer ([`Stager::stage`]); the reads then come from those bytes.
+//! into one reused buffer ([`Stager::stage`]), or takes them from another worker that read
+//! them ([`Stager::put`]); the reads then come from those bytes.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -120,6 +121,20 @@ impl Stager {
             }
         }
         Ok(())
+    }
+
+    /// Stages `ranges` that another worker read for this one: `(offset, bytes)` each, copied
+    /// in, replacing what was staged.
+    pub fn put(&mut self, ranges: impl IntoIterator<Item = (u64, js_sys::Uint8Array)>) {
+        self.clear();
+        let mut staged = self.staged.borrow_mut();
+        for (offset, bytes) in ranges {
+            let mut out = staged.spare.pop().unwrap_or_default();
+            out.resize(bytes.length() as usize, 0);
+            bytes.copy_to(&mut out);
+            FETCHED.with(|f| f.set(f.get() + out.len() as u64));
+            staged.ranges.push((offset, out));
+        }
     }
 
     /// Drops the staged ranges (keeping their buffers for the next).

@@ -117,6 +117,49 @@ pub async fn read_range(
     Ok(true)
 }
 
+/// Reads `len` bytes of `blob` from `offset` into a new buffer of exactly that size, for a
+/// transfer to another worker (which then holds the only reference); `Ok(None)` where the
+/// browser has no BYOB reader (nothing is read then).
+pub async fn read_range_into_new(
+    blob: &Blob,
+    offset: u64,
+    len: usize,
+) -> Result<Option<Uint8Array>, String> {
+    let failed = |e: JsValue| format!("reading the file failed: {}", js_error_text(&e));
+    let end = offset + len as u64;
+    let part = blob
+        .slice_with_f64_and_f64(offset as f64, end as f64)
+        .map_err(failed)?;
+    let Some(stream) = ByteStream::open(&part) else {
+        return Ok(None);
+    };
+    let total = u32::try_from(len).map_err(|_| format!("a read of {len} bytes is too large"))?;
+    let mut space = ArrayBuffer::new(total);
+    let mut got = 0u32;
+    while got < total {
+        let view = Uint8Array::new_with_byte_offset_and_length(&space, got, total - got);
+        let read: ReadableStreamReadResult =
+            JsFuture::from(stream.reader.read_with_array_buffer_view(&view))
+                .await
+                .map_err(failed)?
+                .unchecked_into();
+        let Some(piece) = read.get_value().dyn_ref::<Uint8Array>().cloned() else {
+            break;
+        };
+        space = piece.buffer();
+        if read.get_done() == Some(true) || piece.length() == 0 {
+            break;
+        }
+        got += piece.length();
+    }
+    if got < total {
+        return Err(format!(
+            "reading the file failed: {got} of {len} bytes at {offset} came"
+        ));
+    }
+    Ok(Some(Uint8Array::new(&space)))
+}
+
 /// A whole `Blob`, piece by piece: through a BYOB reader where the browser has one, else
 /// through the stream's default reader (a new buffer per piece).
 #[derive(Debug)]

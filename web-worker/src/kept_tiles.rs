@@ -1,8 +1,8 @@
 //! The compressed label tiles of the last run, kept so that its GeoTIFF and polygons can be
 //! written (again, after merges) without labelling it again.
 //!
-//! Tiles labelled by the pool's helpers stay in the `Blob`s the helpers made of them, one per
-//! unit: the browser keeps a `Blob`'s bytes outside this tab's memory (on disk when they are
+//! Tiles labelled by the pool's helpers stay in `Blob`s, one per unit (made by the helper, or
+//! by the worker when a core is free for it): the browser keeps a `Blob`'s bytes outside this tab's memory (on disk when they are
 //! many), so the worker's WebAssembly memory, which never shrinks, does not grow by the size
 //! of the output. An export reads them back. Tiles labelled by the worker itself stay in its
 //! memory.
@@ -34,10 +34,21 @@ impl KeptTiles {
         }
     }
 
-    /// Adds a unit's tiles: `blob` holds those of `places`, one after the other.
-    pub fn add(&mut self, blob: Blob, places: &[TilePlace]) -> Result<(), String> {
+    /// Adds a unit's tiles: `file` (a `Blob`, or bytes put into one here) holds those of
+    /// `places`, one after the other.
+    pub fn add(&mut self, file: JsValue, places: &[TilePlace]) -> Result<(), String> {
         let Self::Blobs { index, blobs } = self else {
             return Err("the tiles of this run are kept in memory".to_owned());
+        };
+        let blob = match file.dyn_into::<Blob>() {
+            Ok(blob) => blob,
+            Err(file) => {
+                let bytes: Uint8Array = file
+                    .dyn_into()
+                    .map_err(|_| "a labelled unit came without its tiles".to_owned())?;
+                Blob::new_with_u8_array_sequence(&Array::of1(&bytes))
+                    .map_err(|e| format!("cannot keep the labelled tiles: {}", js_error_text(&e)))?
+            }
         };
         index
             .add_part(places, blob.size() as usize)
@@ -86,6 +97,21 @@ impl KeptTiles {
             .map(Cow::Owned)
             .ok_or_else(|| "the result's tiles could not be read back".to_owned())
     }
+}
+
+/// The bytes of `tiles`, one after the other, in a new buffer (to transfer to the worker,
+/// which puts them into a `Blob`).
+pub fn tiles_bytes(tiles: &[EncodedTile]) -> Uint8Array {
+    let total = tiles.iter().map(|t| t.bytes.len()).sum::<usize>();
+    let bytes = Uint8Array::new_with_length(total as u32);
+    let mut at = 0;
+    for tile in tiles {
+        bytes
+            .subarray(at, at + tile.bytes.len() as u32)
+            .copy_from(&tile.bytes);
+        at += tile.bytes.len() as u32;
+    }
+    bytes
 }
 
 /// A `Blob` of the bytes of `tiles`, one after the other, copied from this worker's memory

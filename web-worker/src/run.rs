@@ -38,7 +38,8 @@ use crate::backend::{Backend, CPU, Webgpu};
 use crate::blob_reader::BlobReader;
 use crate::kept_tiles::KeptTiles;
 use crate::pool::messages::{Job, Reply};
-use crate::pool::{Pool, PoolError, Side};
+use crate::pool::{Outgoing, Pool, PoolError, Side};
+use crate::unit_bytes::UnitBytes;
 use crate::worker::{Session, post};
 use web::packed::Packed;
 use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
@@ -390,9 +391,10 @@ pub async fn run(
         }
         _ => None,
     };
-    // The worker hashes the file while the helpers label when a core is free for it; when they
-    // label on every core, the hash waits until the map is shown, and the manifest follows
-    // with the details.
+    // When a core is free for the worker while the helpers label, it hashes the file and
+    // reads the helpers' bytes for them meanwhile. When they label on every core, the hash
+    // waits until the map is shown (the manifest follows with the details) and each helper
+    // reads its own bytes: the worker's thread would only take time from them.
     let hash_later = pooled
         .as_ref()
         .is_some_and(|(_, pool)| pool.len() >= crate::pool::cores());
@@ -401,7 +403,8 @@ pub async fn run(
     }
     let (segmenter, (stats, labels_preview, tiles)) = match pooled {
         Some((model, pool)) => {
-            let sinks = label_on_pool(pool, model, params, &info, &progress).await?;
+            let bytes = (!hash_later).then(|| UnitBytes::new(session.blob.clone(), pool.len()));
+            let sinks = label_on_pool(pool, model, params, (reader, bytes), &progress).await?;
             (segmenter, sinks)
         }
         None => {
@@ -786,24 +789,50 @@ async fn label_on_pool(
     pool: &mut Pool,
     model: engine::kmeans::model::KMeansModel,
     params: &SegmentParams,
-    info: &RasterInfo,
+    (reader, mut bytes): (&GeoTiffReader<BlobReader>, Option<UnitBytes>),
     progress: &Throttled,
 ) -> Result<(ClassStats, LabelPreview, KeptTiles), RunError> {
+    let info = reader.info();
     let classes = model.params.k;
     let segmenter = Segmenter::kmeans(model.clone(), params.post);
     let units = pool_order(segmenter.units());
     pool.broadcast(&Job::Labeller {
         model: Box::new(model),
         post: params.post,
+        tiles_as_bytes: bytes.is_some(),
     })?;
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     let mut preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);
     let mut tiles = KeptTiles::blobs();
     let total = units.len();
     progress.report(Stage::Assigning, 0.0);
-    let jobs = units.iter().map(|&unit| Job::Label { unit }).collect();
+    // Each job goes with the bytes its helper lacks, when the worker reads them.
+    let make = |i: usize, helper: usize| {
+        let unit = units[i];
+        let fetch = bytes.as_mut().map(|bytes| {
+            let ranges = bytes.plan(reader, helper, segmenter.input_window(unit));
+            bytes.fetch(ranges)
+        });
+        async move {
+            let Some(fetch) = fetch else {
+                return Ok::<_, RunError>(Outgoing::job(Job::Label {
+                    unit,
+                    staged: Vec::new(),
+                }));
+            };
+            let fetched = fetch.await.map_err(PoolError::Message)?;
+            Ok(Outgoing {
+                job: Job::Label {
+                    unit,
+                    staged: fetched.ranges,
+                },
+                file: Some(fetched.bytes.into()),
+                transfer: Some(fetched.buffers),
+            })
+        }
+    };
     let mut done = 0;
-    pool.spread(jobs, |i, reply, file| -> Result<(), RunError> {
+    pool.spread(total, make, |i, reply, file| -> Result<(), RunError> {
         let Reply::Labelled {
             stats: unit_stats,
             tiles: places,
@@ -812,12 +841,10 @@ async fn label_on_pool(
         else {
             return Err(unexpected(&reply));
         };
-        let blob = file
-            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<web_sys::Blob>(f).ok())
-            .ok_or_else(|| {
-                PoolError::Message("a labelled unit came without its tiles".to_owned())
-            })?;
-        tiles.add(blob, &places).map_err(PoolError::Message)?;
+        let file = file.ok_or_else(|| {
+            PoolError::Message("a labelled unit came without its tiles".to_owned())
+        })?;
+        tiles.add(file, &places).map_err(PoolError::Message)?;
         stats.merge(&unit_stats);
         preview.add_samples(units[i], &labels.0);
         done += 1;

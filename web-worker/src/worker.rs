@@ -15,12 +15,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use engine::geotiff::{GeoTiffReader, Limits, RasterInfo};
-use engine::preview::render_preview;
+use engine::preview::{PreviewBudget, PreviewError, PreviewRead};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::blob_reader::{self, BlobReader};
+use crate::blob_reader::{self, BlobReader, Stager};
 use crate::hashing::BackgroundHash;
 use crate::pool::messages::{JOB_KEY, REPLY_KEY};
 use crate::pool::{self, Pool};
@@ -51,6 +51,8 @@ pub(crate) struct Session {
     pub(crate) hash: BackgroundHash,
     /// A K-Means fit done since it was opened, with the page's settings then.
     pub(crate) prepared: Option<run::Prepared>,
+    /// Fetches ranges of the file ahead of the reader's reads (the display image's).
+    stager: Stager,
 }
 
 /// A message waiting its turn, with the `Blob` sent along (for `Open`): from the page, or,
@@ -254,7 +256,7 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Option<Reply>, Stri
                 state.last = None;
             });
             ensure_pool(workers);
-            let (mut session, panel) = open_file(name, file)?;
+            let (session, panel) = open_file(name, file)?;
             // The helpers open the file, and read the sample of a fit with the page's
             // settings, while the preview is read; the fit goes on right after this job.
             open_in_pool(&session);
@@ -268,25 +270,30 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Option<Reply>, Stri
                     with_state(|state| state.queue.push_front(Job::Ahead(ahead)));
                 }
             }
-            let bands = display
-                .filter(|d| d.iter().all(|&b| b < session.info.bands))
-                .unwrap_or(panel.display_bands);
-            let image = if with_preview {
-                Some(preview(&mut session, bands)?)
-            } else {
-                None
-            };
+            if with_preview {
+                // The file panel goes out now and the display image right after it, before
+                // the rest of the fit: a run asked for meanwhile waits for both, not for the
+                // panel, and the image may be slow to read (a quick look of a raster with no
+                // overview).
+                let display = display
+                    .filter(|d| d.iter().all(|&b| b < session.info.bands))
+                    .unwrap_or(panel.display_bands);
+                with_state(|state| {
+                    state
+                        .queue
+                        .push_front(Job::Page(ToWorker::Preview { display }, None))
+                });
+            }
             with_state(|state| state.session = Some(session));
             Ok(FromWorker::Opened {
                 info: Box::new(panel),
-                preview: image,
             }
             .into())
         }
         ToWorker::Preview { display } => {
             let mut session = with_state(|state| state.session.take())
                 .ok_or_else(|| "no raster is open".to_owned())?;
-            let image = preview(&mut session, display);
+            let image = preview(&mut session, display).await;
             with_state(|state| state.session = Some(session));
             image.map(|preview| FromWorker::Preview { preview }.into())
         }
@@ -433,6 +440,7 @@ fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo),
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| "no file was sent to the worker".to_owned())?;
     let source = BlobReader::new(blob.clone()).map_err(|e| e.to_string())?;
+    let stager = source.stager();
     let size = source.len();
     if size == 0 {
         return Err(format!("cannot read {name}: the file is empty"));
@@ -447,6 +455,7 @@ fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo),
         name,
         hash: BackgroundHash::of(blob.clone()),
         prepared: None,
+        stager,
         blob,
         reader,
         info,
@@ -454,15 +463,42 @@ fn open_file(name: String, file: Option<JsValue>) -> Result<(Session, FileInfo),
     Ok((session, panel))
 }
 
-fn preview(session: &mut Session, bands: [usize; 3]) -> Result<Image, String> {
-    if bands.iter().any(|&b| b >= session.info.bands) {
-        return Err(format!(
-            "display band out of range: the raster has {} band(s)",
-            session.info.bands
-        ));
+/// Bytes of one read of the display image's rows: a row's span comes in pieces of this size,
+/// a few at once.
+const PREVIEW_PIECE_BYTES: usize = 1 << 20;
+
+/// Renders the display image, each row of chunks fetched ahead (asynchronously, a few
+/// pieces at once) instead of with one blocking read.
+async fn preview(session: &mut Session, bands: [usize; 3]) -> Result<Image, String> {
+    let failed = |e: PreviewError| match e {
+        PreviewError::NoSuchBand { .. } => e.to_string(),
+        e => format!("cannot read {}: {e}", session.name),
+    };
+    let mut read = PreviewRead::new(
+        &session.reader,
+        bands,
+        PREVIEW_MAX_SIDE,
+        &PreviewBudget::default(),
+    )
+    .map_err(failed)?;
+    loop {
+        let pieces: Vec<(u64, usize)> = read
+            .next_ranges(&session.reader)
+            .into_iter()
+            .flat_map(|(offset, len)| {
+                (0..len)
+                    .step_by(PREVIEW_PIECE_BYTES)
+                    .map(move |at| (offset + at as u64, PREVIEW_PIECE_BYTES.min(len - at)))
+            })
+            .collect();
+        session.stager.stage(&pieces).await?;
+        let more = read.read_row(&mut session.reader);
+        session.stager.clear();
+        if !more.map_err(failed)? {
+            break;
+        }
     }
-    let p = render_preview(&mut session.reader, bands, PREVIEW_MAX_SIDE)
-        .map_err(|e| format!("cannot read {}: {e}", session.name))?;
+    let p = read.finish();
     Ok(Image {
         width: p.image.width,
         height: p.image.height,

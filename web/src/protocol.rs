@@ -82,7 +82,8 @@ pub enum ToWorker {
         name: String,
         /// Bands to show (0-based), or the raster's default mapping.
         display: Option<[usize; 3]>,
-        /// Whether to render the display image; false when a fresh worker takes over the
+        /// Whether to render the display image (a [`FromWorker::Preview`] after
+        /// [`FromWorker::Opened`]); false when a fresh worker takes over the
         /// raster after a cancel and the page keeps the image it has.
         with_preview: bool,
         /// Workers that read and label the raster in parallel (the worker's pool); `None`:
@@ -145,10 +146,10 @@ pub enum FromWorker {
     Fallback {
         message: String,
     },
+    /// What the file panel shows; the display image, when `Open` asked for it, follows in
+    /// [`FromWorker::Preview`].
     Opened {
         info: Box<FileInfo>,
-        /// The display image, when it was asked for.
-        preview: Option<Image>,
     },
     Preview {
         preview: Image,
@@ -208,11 +209,7 @@ impl FromWorker {
     /// buffer every byte as a value of its own, and cost about a second for a 1024² image.
     pub fn take_bytes(&mut self) -> Option<Vec<u8>> {
         match self {
-            FromWorker::Opened {
-                preview: Some(image),
-                ..
-            }
-            | FromWorker::Preview { preview: image } => Some(std::mem::take(&mut image.pixels)),
+            FromWorker::Preview { preview: image } => Some(std::mem::take(&mut image.pixels)),
             FromWorker::Result(result) => Some(std::mem::take(&mut result.labels)),
             _ => None,
         }
@@ -221,11 +218,7 @@ impl FromWorker {
     /// Puts back the bytes [`Self::take_bytes`] took out; false when this message carries none.
     pub fn put_bytes(&mut self, bytes: Vec<u8>) -> bool {
         match self {
-            FromWorker::Opened {
-                preview: Some(image),
-                ..
-            }
-            | FromWorker::Preview { preview: image } => image.pixels = bytes,
+            FromWorker::Preview { preview: image } => image.pixels = bytes,
             FromWorker::Result(result) => result.labels = bytes,
             _ => return false,
         }

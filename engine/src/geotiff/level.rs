@@ -176,6 +176,15 @@ impl Level {
         (stored > 0 && end <= file_len).then_some((offset, end))
     }
 
+    /// Whether `window` is not empty and lies inside the level.
+    pub fn contains(&self, window: Window) -> bool {
+        let fits =
+            |start: u32, len: u32, size: u32| start.checked_add(len).is_some_and(|e| e <= size);
+        !window.is_empty()
+            && fits(window.x, window.width, self.width)
+            && fits(window.y, window.height, self.height)
+    }
+
     /// Every chunk that `window` touches, in storage order within each plane.
     pub fn chunks_in(&self, window: Window) -> impl Iterator<Item = ChunkPlace> + '_ {
         let (cw, ch) = self.chunk_size();

@@ -182,21 +182,24 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         windows: &[Window],
         max_span: usize,
     ) -> Result<(), DecodeError> {
-        let Some(image) = self.levels.get(level) else {
-            return Ok(());
-        };
+        if let Some((start, len)) = self.prefetch_span(level, windows, max_span) {
+            self.file.source.prefetch(start, len)?;
+        }
+        Ok(())
+    }
+
+    /// The file span `(offset, length)` that [`Self::prefetch_windows`] reads now for the same
+    /// arguments, if it reads one.
+    pub fn prefetch_span(
+        &self,
+        level: usize,
+        windows: &[Window],
+        max_span: usize,
+    ) -> Option<(u64, usize)> {
+        let image = self.levels.get(level)?;
         let (mut start, mut end, mut bytes) = (u64::MAX, 0u64, 0u64);
         for &window in windows {
-            if window.is_empty()
-                || window
-                    .x
-                    .checked_add(window.width)
-                    .is_none_or(|e| e > image.width)
-                || window
-                    .y
-                    .checked_add(window.height)
-                    .is_none_or(|e| e > image.height)
-            {
+            if !image.contains(window) {
                 continue;
             }
             for place in image.chunks_in(window) {
@@ -211,10 +214,8 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             }
         }
         let span = end.saturating_sub(start);
-        if bytes > 0 && span <= max_span as u64 && span <= 2 * bytes {
-            self.file.source.prefetch(start, span as usize)?;
-        }
-        Ok(())
+        (bytes > 0 && span <= max_span as u64 && span <= 2 * bytes)
+            .then(|| self.file.source.span_prefetch(start, span as usize))?
     }
 
     /// The file ranges, as `(offset, length)` in file order of the window's chunks, that
@@ -233,31 +234,77 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             .levels
             .get(level)
             .ok_or(DecodeError::NoSuchLevel { level, levels })?;
-        let fits =
-            |start: u32, len: u32, size: u32| start.checked_add(len).is_some_and(|e| e <= size);
-        if window.is_empty()
-            || !fits(window.x, window.width, image.width)
-            || !fits(window.y, window.height, image.height)
-        {
+        if !image.contains(window) {
             return Ok(Vec::new());
         }
+        let source = &self.file.source;
+        Ok(self.runs_of(
+            image,
+            window,
+            |p| self.cache.holds(&(level, p.index)),
+            |offset, len| source.span_prefetch(offset, len),
+            |offset, len| source.span_read_at(offset, len),
+        ))
+    }
+
+    /// The file ranges that a reader of this file, its chunk cache holding only the chunks
+    /// of `held` (a window of `level`, when given) and its buffer nothing, reads for `window`
+    /// of `level`: what another thread's reader asks for as it moves from window to window
+    /// (the next unit of a run), so that this one can fetch them for it. Empty when `window`
+    /// does not lie inside the level.
+    pub fn ranges_after(
+        &self,
+        level: usize,
+        window: Window,
+        held: Option<Window>,
+    ) -> Result<Vec<(u64, usize)>, DecodeError> {
+        let levels = self.levels.len();
+        let image = self
+            .levels
+            .get(level)
+            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
+        if !image.contains(window) {
+            return Ok(Vec::new());
+        }
+        let source = &self.file.source;
+        let file_len = self.file.len;
+        Ok(self.runs_of(
+            image,
+            window,
+            |p| held.is_some_and(|h| h.intersect(&p.area).is_some()),
+            |offset, len| {
+                offset
+                    .checked_add(len as u64)
+                    .is_some_and(|e| e <= file_len)
+                    .then_some((offset, len))
+            },
+            |offset, len| Some(source.span_unbuffered(offset, len)),
+        ))
+    }
+
+    /// The ranges of the runs of `window`'s chunks not `held`: a run of several chunks as
+    /// `prefetch` reads it, a chunk alone as `read_at` reads it (`None`: nothing is read).
+    fn runs_of(
+        &self,
+        image: &Level,
+        window: Window,
+        held: impl Fn(&ChunkPlace) -> bool,
+        prefetch: impl Fn(u64, usize) -> Option<(u64, usize)>,
+        read_at: impl Fn(u64, usize) -> Option<(u64, usize)>,
+    ) -> Vec<(u64, usize)> {
         let mut ranges = Vec::new();
         let mut runs = ChunkRuns::new(image.chunks_in(window), self.file.len);
-        while let Some(range) = runs.next_run(image, |p| self.cache.holds(&(level, p.index))) {
+        while let Some(range) = runs.next_run(image, &held) {
             let range = match range {
-                Some((offset, len)) => self.file.source.span_prefetch(offset, len),
+                Some((offset, len)) => prefetch(offset, len),
                 None => runs.run.first().and_then(|p| {
-                    let i = p.index as usize;
-                    let (offset, stored) = (*image.offsets.get(i)?, *image.byte_counts.get(i)?);
-                    let end = offset.checked_add(stored)?;
-                    let len = usize::try_from(stored).ok()?;
-                    (stored > 0 && end <= self.file.len)
-                        .then(|| self.file.source.span_read_at(offset, len))?
+                    let (offset, end) = image.location(p.index, self.file.len)?;
+                    read_at(offset, usize::try_from(end - offset).ok()?)
                 }),
             };
             ranges.extend(range);
         }
-        Ok(ranges)
+        ranges
     }
 }
 
@@ -844,6 +891,7 @@ mod tests {
             writer.write_strip(&Samples::U8(strip.to_vec())).unwrap();
         }
         let file = writer.finish().unwrap().into_inner();
+        let copy = file.clone();
         let reads = std::rc::Rc::new(std::cell::Cell::new(0));
         let spans = std::rc::Rc::default();
         let source = CountingReads {
@@ -892,6 +940,34 @@ mod tests {
             []
         );
         assert!(reader.ranges_to_read(1, window).is_err());
+
+        // Another reader, which has read nothing yet, then `window`, asks for the ranges this
+        // one (whose cache holds every tile by now) announces for it.
+        let (other_reads, other_spans) = (std::rc::Rc::default(), std::rc::Rc::default());
+        let mut other = GeoTiffReader::open(CountingReads {
+            file: Cursor::new(copy),
+            reads: std::rc::Rc::clone(&other_reads),
+            spans: std::rc::Rc::clone(&other_spans),
+        })
+        .unwrap();
+        other_spans.borrow_mut().clear();
+        other.read_window(window).unwrap();
+        assert_eq!(
+            *other_spans.borrow(),
+            reader.ranges_after(0, window, None).unwrap()
+        );
+        other_spans.borrow_mut().clear();
+        other.read_window(wider).unwrap();
+        let after = reader.ranges_after(0, wider, Some(window)).unwrap();
+        assert_eq!(after.len(), 2, "only the new column of tiles");
+        assert_eq!(*other_spans.borrow(), after);
+        assert_eq!(
+            reader
+                .ranges_after(0, Window::new(w - 1, 0, 2, 1), None)
+                .unwrap(),
+            []
+        );
+        assert!(reader.ranges_after(1, window, None).is_err());
     }
 
     #[test]

@@ -78,13 +78,17 @@ impl<R: Read + Seek> Source<R> {
     /// The bytes `(offset, length)` that [`Self::read_at`] of `len` bytes at `offset` reads
     /// from the inner source, or `None` when the buffer holds them.
     pub fn span_read_at(&self, offset: u64, len: usize) -> Option<(u64, usize)> {
-        if self.holds(offset, len) {
-            None
-        } else if len >= READ_AHEAD {
-            Some((offset, len))
+        (!self.holds(offset, len)).then(|| self.span_unbuffered(offset, len))
+    }
+
+    /// The bytes `(offset, length)` that [`Self::read_at`] of `len` bytes at `offset` reads
+    /// from the inner source when the buffer holds none of them: small reads read ahead.
+    pub fn span_unbuffered(&self, offset: u64, len: usize) -> (u64, usize) {
+        if len >= READ_AHEAD {
+            (offset, len)
         } else {
             let fill = (self.len.saturating_sub(offset)).min(READ_AHEAD as u64) as usize;
-            Some((offset, fill))
+            (offset, fill)
         }
     }
 

@@ -12,6 +12,7 @@ use engine::preview::LabelPreview;
 use engine::progress::NoProgress;
 use engine::raster::{PixelBlock, Window};
 use engine::stats::ClassStats;
+use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use web::protocol::PREVIEW_MAX_SIDE;
 use web_sys::Blob;
@@ -19,7 +20,7 @@ use web_sys::Blob;
 use crate::blob_reader::{BlobReader, Stager};
 use web::tile_index::tile_places;
 
-use crate::kept_tiles::tiles_blob;
+use crate::kept_tiles::{tiles_blob, tiles_bytes};
 
 use super::messages::{Job, Reply};
 use web::packed::Packed;
@@ -85,6 +86,8 @@ struct Labeller {
     encoder: TileEncoder,
     /// The geometry of the worker's label preview (which labels of a unit it keeps).
     preview: LabelPreview,
+    /// Whether the tiles go back as bytes rather than in a `Blob`.
+    tiles_as_bytes: bool,
 }
 
 #[derive(Default)]
@@ -168,12 +171,17 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
                 None,
             ))
         }
-        Job::Labeller { model, post } => {
+        Job::Labeller {
+            model,
+            post,
+            tiles_as_bytes,
+        } => {
             let info: RasterInfo = with_opened(|o| Ok(o.reader.info().clone()))?;
             let labeller = Labeller {
                 segmenter: Segmenter::kmeans(*model, post),
                 encoder: label_encoder(&info),
                 preview: LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
+                tiles_as_bytes,
             };
             STATE.with(|s| {
                 let mut s = s.borrow_mut();
@@ -182,7 +190,10 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
             });
             Ok((Reply::Done, None))
         }
-        Job::Label { unit } => label(unit).await,
+        Job::Label { unit, staged } => {
+            let staged = crate::unit_bytes::received(&staged, file.as_ref());
+            label(unit, staged).await
+        }
         Job::KCurve { sample, dims, seed } => {
             let curve = model::sample_k_curve(&sample.0, dims, seed, &NoProgress)
                 .map_err(|e| e.to_string())?;
@@ -246,15 +257,19 @@ async fn fit(sampler: Sampler) -> Result<model::Fitted, String> {
     sampler.fit(windows, &NoProgress).map_err(|e| e.to_string())
 }
 
-/// Labels `unit` into its statistics, compressed tiles (in a `Blob`, beside the reply) and the
+/// Labels `unit` (the file's bytes at `staged` read by the worker, else by this helper) into
+/// its statistics, compressed tiles (in a `Blob`, beside the reply) and the
 /// labels the worker's preview keeps.
-async fn label(unit: Window) -> Result<(Reply, Option<JsValue>), String> {
+async fn label(
+    unit: Window,
+    staged: Option<Vec<(u64, Uint8Array)>>,
+) -> Result<(Reply, Option<JsValue>), String> {
     let (mut opened, labeller) = STATE.with(|s| {
         let mut s = s.borrow_mut();
         (s.opened.take(), s.labeller.take())
     });
     let result = match (opened.as_mut(), labeller.as_ref()) {
-        (Some(opened), Some(labeller)) => label_with(opened, labeller, unit).await,
+        (Some(opened), Some(labeller)) => label_with(opened, labeller, unit, staged).await,
         _ => Err("the parallel worker has no raster or no model".to_owned()),
     };
     STATE.with(|s| {
@@ -269,6 +284,7 @@ async fn label_with(
     opened: &mut Opened,
     labeller: &Labeller,
     unit: Window,
+    staged: Option<Vec<(u64, Uint8Array)>>,
 ) -> Result<(Reply, Option<JsValue>), String> {
     let segmenter = &labeller.segmenter;
     let info = opened.reader.info();
@@ -277,8 +293,13 @@ async fn label_with(
         EncodedTiles::new(labeller.encoder.clone()),
         UnitLabels::default(),
     );
-    if let Some(window) = segmenter.input_window(unit) {
-        opened.stage(window).await?;
+    match staged {
+        Some(ranges) if !ranges.is_empty() => opened.stager.put(ranges),
+        _ => {
+            if let Some(window) = segmenter.input_window(unit) {
+                opened.stage(window).await?;
+            }
+        }
     }
     let labelled = segmenter
         .label_into(&mut opened.reader, unit, &mut parts)
@@ -286,14 +307,18 @@ async fn label_with(
     opened.stager.clear();
     labelled.map_err(|e| e.to_string())?;
     let (stats, tiles, labels) = parts;
-    let blob = tiles_blob(&tiles.tiles)?;
+    let file: JsValue = if labeller.tiles_as_bytes {
+        tiles_bytes(&tiles.tiles).into()
+    } else {
+        tiles_blob(&tiles.tiles)?.into()
+    };
     Ok((
         Reply::Labelled {
             stats,
             tiles: tile_places(&tiles.tiles),
             labels: Packed(labeller.preview.samples(unit, &labels.0)),
         },
-        Some(blob.into()),
+        Some(file),
     ))
 }
 

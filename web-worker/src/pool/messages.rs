@@ -1,6 +1,7 @@
 //! What the worker and its pool of helpers say to each other: a [`Job`] goes to one helper, a
 //! [`Reply`] comes back for each job, in the order the helper got them. A unit's compressed
-//! tiles travel beside the message in a `Blob`, which the worker keeps
+//! tiles travel beside the message in a `Blob` (or as bytes the worker puts into one), which
+//! the worker keeps
 //! ([`crate::kept_tiles`]); arrays of numbers travel as typed arrays of their bytes
 //! ([`web::packed`]), never as one JavaScript number each.
 
@@ -38,9 +39,17 @@ pub enum Job {
     Labeller {
         model: Box<KMeansModel>,
         post: PostProcess,
+        /// Whether a unit's tiles come back as their bytes, for the worker to put into a
+        /// `Blob` (when a core is free for it), rather than in a `Blob` the helper made.
+        tiles_as_bytes: bool,
     },
-    /// Labels one unit ([`Reply::Labelled`]).
-    Label { unit: Window },
+    /// Labels one unit ([`Reply::Labelled`]). The file's bytes at `staged` (`(offset,
+    /// length)` each), which the worker read while the helper was busy, come beside the job as
+    /// an array of byte arrays in that order; the helper reads the rest itself.
+    Label {
+        unit: Window,
+        staged: Vec<(u64, usize)>,
+    },
     /// The k curve of a fit ([`Reply::KCurve`]): `sample` holds its points of `dims` features.
     KCurve {
         sample: Packed<f32>,

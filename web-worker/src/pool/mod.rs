@@ -52,6 +52,25 @@ pub enum PoolError {
     Message(String),
 }
 
+/// A job of [`Pool::spread`], with what goes beside it: `file` (a `Blob`, bytes, an array of
+/// them) and the buffers transferred with it.
+pub struct Outgoing {
+    pub job: Job,
+    pub file: Option<JsValue>,
+    pub transfer: Option<js_sys::Array>,
+}
+
+impl Outgoing {
+    /// `job` alone.
+    pub fn job(job: Job) -> Self {
+        Self {
+            job,
+            file: None,
+            transfer: None,
+        }
+    }
+}
+
 /// A job one helper does while the others take the items of [`Pool::map`]; its answer is kept
 /// until asked for ([`Pool::side`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,22 +374,25 @@ impl Pool {
         failure.map_or(Ok(done_by), Err)
     }
 
-    /// Has the helpers do `jobs`, whose answers may be taken in any order, and hands each
-    /// answer to `take` as it arrives (with the job's index). The jobs are cut into one run of
-    /// neighbours per helper, which each helper takes in order (so its reader still holds the
-    /// chunks its last job decoded); a helper that has finished its run takes the last job of
-    /// the longest run left. Stops handing out jobs at the first failure and, once the jobs
-    /// handed out are answered, returns the failure of the lowest of the jobs that failed.
-    pub async fn spread<E: From<PoolError>>(
+    /// Has the helpers do `count` jobs, whose answers may be taken in any order, and hands
+    /// each answer to `take` as it arrives (with the job's index). `make(i, helper)` makes job
+    /// `i` for the helper about to get it, with what travels beside it (such as the file's
+    /// bytes it will read, fetched meanwhile: the helper still has its previous job to do).
+    /// The jobs are cut into one run of neighbours per helper, which each helper takes in
+    /// order (so its reader still holds the chunks its last job decoded); a helper that has
+    /// finished its run takes the last job of the longest run left. Stops handing out jobs at
+    /// the first failure and, once the jobs handed out are answered, returns the failure of
+    /// the lowest of the jobs that failed.
+    pub async fn spread<E: From<PoolError>, F: Future<Output = Result<Outgoing, E>>>(
         &mut self,
-        jobs: Vec<Job>,
+        count: usize,
+        mut make: impl FnMut(usize, usize) -> F,
         mut take: impl FnMut(usize, Reply, Option<JsValue>) -> Result<(), E>,
     ) -> Result<(), E> {
         let helpers = self.helpers.len();
-        let total = jobs.len();
-        let mut runs: Vec<VecDeque<(usize, Job)>> = (0..helpers).map(|_| VecDeque::new()).collect();
-        for (i, job) in jobs.into_iter().enumerate() {
-            runs[i * helpers / total].push_back((i, job));
+        let mut runs: Vec<VecDeque<usize>> = (0..helpers).map(|_| VecDeque::new()).collect();
+        for i in 0..count {
+            runs[i * helpers / count].push_back(i);
         }
         let mut answered = 0;
         let mut failure: Option<(usize, E)> = None;
@@ -379,22 +401,34 @@ impl Pool {
                 && let Some(index) = self.free_helper()
             {
                 let next = match runs[index].pop_front() {
-                    Some(job) => Some(job),
+                    Some(i) => Some(i),
                     None => runs
                         .iter_mut()
                         .max_by_key(|run| run.len())
                         .and_then(VecDeque::pop_back),
                 };
-                let Some((i, job)) = next else { break };
-                if let Err(e) = self.send(index, Tag::Item(i), &job, None, None) {
-                    failure = Some((i, e.into()));
+                let Some(i) = next else { break };
+                let sent = match make(i, index).await {
+                    Ok(out) => self
+                        .send(
+                            index,
+                            Tag::Item(i),
+                            &out.job,
+                            out.file.as_ref(),
+                            out.transfer,
+                        )
+                        .map_err(E::from),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = sent {
+                    failure = Some((i, e));
                 }
             }
             let in_flight = self
                 .helpers
                 .iter()
                 .any(|h| h.pending.iter().any(|t| matches!(t, Tag::Item(_))));
-            if !in_flight && (answered == total || failure.is_some()) {
+            if !in_flight && (answered == count || failure.is_some()) {
                 break;
             }
             let (index, incoming) = self.next().await;

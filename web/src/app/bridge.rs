@@ -387,7 +387,7 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
             state.backend_gpu.set(false);
             state.backend_note.set(Some(message));
         }
-        FromWorker::Opened { info, preview } => {
+        FromWorker::Opened { info } => {
             state.settings.update(|s| {
                 if s.display
                     .is_some_and(|d| d.iter().any(|&b| b >= info.bands))
@@ -402,14 +402,16 @@ fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) 
                 }
             });
             state.info.set(Some(*info));
-            if let Some(preview) = preview {
-                state.preview.set(Some(preview));
-            }
             if state.busy.get_untracked() == Busy::Opening {
                 state.busy.set(Busy::Idle);
             }
         }
-        FromWorker::Preview { preview } => state.preview.set(Some(preview)),
+        FromWorker::Preview { preview } => {
+            // While another raster opens, an image still on its way is the last raster's.
+            if state.busy.get_untracked() != Busy::Opening {
+                state.preview.set(Some(preview));
+            }
+        }
         FromWorker::Progress { stage, fraction } => {
             let elapsed_s = (dom::now_ms() - state.run_started.get_untracked()) / 1000.0;
             let overall = overall_fraction(running_cnn(), stage, fraction);
