@@ -464,12 +464,19 @@ impl PreviewRead {
 
     /// The preview of the rows read.
     pub fn finish(self) -> Preview {
-        let normaliser = display_normaliser(self.sample_type, &self.canvas);
+        let pixels = if self.sample_type == SampleType::U8 {
+            rgba_u8(&self.canvas)
+        } else {
+            rgba(
+                &display_normaliser(self.sample_type, &self.canvas),
+                &self.canvas,
+            )
+        };
         Preview {
             image: Rgba {
                 width: self.grid.width,
                 height: self.grid.height,
-                pixels: rgba(&normaliser, &self.canvas),
+                pixels,
             },
             scale: self.scale,
             exact: self.plan.exact,
@@ -574,6 +581,17 @@ fn rgba(normaliser: &Normaliser, canvas: &Canvas) -> Vec<u8> {
             pixels.push((normaliser.apply(c, f64::from(x)).clamp(0.0, 1.0) * 255.0).round() as u8);
         }
         pixels.push(if ok { 255 } else { 0 });
+    }
+    pixels
+}
+
+/// The canvas of 8-bit bands as RGBA bytes, nodata transparent: what [`rgba`] makes with the
+/// 8-bit display normaliser (each value as it is), without its arithmetic per value.
+fn rgba_u8(canvas: &Canvas) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(canvas.valid.len() * 4);
+    for (v, &ok) in canvas.values.chunks_exact(3).zip(&canvas.valid) {
+        // The values are 8-bit samples, exact in f32.
+        pixels.extend([v[0] as u8, v[1] as u8, v[2] as u8, if ok { 255 } else { 0 }]);
     }
     pixels
 }
@@ -1370,6 +1388,20 @@ mod tests {
                 quick.exact
             );
         }
+    }
+
+    #[test]
+    fn eight_bit_canvases_make_the_bytes_of_the_display_normaliser() {
+        let values: Vec<f32> = (0..=255u8)
+            .flat_map(|v| [f32::from(v), 0.0, 255.0])
+            .collect();
+        let canvas = Canvas {
+            width: 16,
+            valid: (0..256).map(|i| i % 5 != 0).collect(),
+            values,
+        };
+        let normaliser = display_normaliser(SampleType::U8, &canvas);
+        assert_eq!(rgba_u8(&canvas), rgba(&normaliser, &canvas));
     }
 
     #[test]
