@@ -1,10 +1,12 @@
 //! The file's bytes of the units the pool's helpers label, read by the worker while the
 //! helpers work.
 //!
-//! A helper's reads only progress while its thread waits, so a helper that read its own
-//! bytes would idle between two units; the worker's thread is free while the helpers label.
-//! The worker reads the bytes of a helper's next unit while the helper labels its current
-//! one, and sends them with the job (transferred, not copied).
+//! A helper's reads only progress while its thread waits, so a helper that reads its own
+//! bytes idles between two units. When a core is free for the worker while the helpers label
+//! (a pool smaller than the machine's cores), the worker reads the bytes of a helper's next
+//! unit while the helper labels its current one, and sends them with the job (transferred,
+//! not copied). When the helpers take every core, the worker's reads would only take time
+//! from them, and each helper reads for itself.
 //!
 //! What a helper needs is what its reader lacks: the chunks of the unit's input window but
 //! for those of the previous unit it labelled, which its chunk cache still holds (its run of
