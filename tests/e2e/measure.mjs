@@ -21,7 +21,8 @@
 //
 // One JSON object per measurement on standard output. For each: the app's start-up until its worker is ready
 // (`worker_ready_ms`; a user picks a file meanwhile, so the clock starts after it), the time from handing the file
-// to the page until the file panel shows it (`load_ms`), until `result-ready` (the map: `drop_to_result_ms`) and until the
+// to the page until the file panel shows it (`load_ms`), until the map shows the display image (`preview_ms`; the panel
+// comes first, and the run asked for meanwhile waits for the image), until `result-ready` (the map: `drop_to_result_ms`) and until the
 // details that follow it, the suggested class names and a k curve still being drawn (`drop_to_details_ms`), and megapixels per second over it (width × height of the raster as the page
 // shows it, else from gdalinfo). These three are taken on the page's clock, from the event that hands the file over
 // (the file input's change, a drop, the click on "Try a sample") until the element appears, so they leave out the
@@ -117,13 +118,14 @@ function parseArgs(argv) {
 
 /**
  * Records, on the page's own clock (`performance.now()`), when the user hands a file over (the first `change`, `drop`
- * or `click` event: the file input, a drop, "Try a sample"), when the file panel first names a file, and when
+ * or `click` event: the file input, a drop, "Try a sample"), when the file panel first names a file, when the map
+ * shows the display image, and when
  * `result-ready` and its details appear (a MutationObserver), into `window.__mapsegClock`. Times taken here leave out
  * what driving the browser adds: the DevTools round trips and the polling of this script's waits.
  */
 async function watchClock(page) {
-  await page.evaluate(([fileName, ready]) => {
-    const clock = { start: null, panel: null, result: null, details: null };
+  await page.evaluate(([fileName, ready, canvas]) => {
+    const clock = { start: null, panel: null, preview: null, result: null, details: null };
     window.__mapsegClock = clock;
     for (const type of ['change', 'drop', 'click']) {
       document.addEventListener(type, () => { clock.start ??= performance.now(); }, true);
@@ -132,19 +134,25 @@ async function watchClock(page) {
       if (clock.start === null) return;
       const now = performance.now();
       if (clock.panel === null && document.querySelector(fileName)?.textContent.trim()) clock.panel = now;
+      if (clock.preview === null && document.querySelector(`${canvas}[data-preview]`)) clock.preview = now;
       const shown = document.querySelector(ready);
       if (shown && clock.result === null) clock.result = now;
       if (shown?.dataset.details === 'ready' && clock.details === null) clock.details = now;
     };
     new MutationObserver(look).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
-  }, [tid('file-name'), tid('result-ready')]);
+  }, [tid('file-name'), tid('result-ready'), tid('map-canvas')]);
 }
 
-/** The times `watchClock` recorded, in ms from the hand-over: `{ panel, result, details }` (null where not seen). */
+/** The times `watchClock` recorded, in ms from the hand-over: `{ panel, preview, result, details }` (null where not seen). */
 async function clockTimes(page) {
   const clock = await page.evaluate(() => window.__mapsegClock);
   const since = (t) => (clock?.start != null && t != null ? Math.round(t - clock.start) : null);
-  return { panel: since(clock?.panel), result: since(clock?.result), details: since(clock?.details) };
+  return {
+    panel: since(clock?.panel),
+    preview: since(clock?.preview),
+    result: since(clock?.result),
+    details: since(clock?.details),
+  };
 }
 
 /** Makes the worker remember the WebAssembly.Memory its glue code touches. */
@@ -233,6 +241,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
       hardware_concurrency: hardwareConcurrency,
       worker_ready_ms: workerReadyMs,
       load_ms: clock.panel ?? loadedMs,
+      preview_ms: clock.preview,
       drop_to_result_ms: clock.result ?? wallMs,
       drop_to_details_ms: clock.details ?? detailsMs,
       load_wall_ms: loadedMs,

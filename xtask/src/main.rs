@@ -21,7 +21,7 @@
 //!   at 1, 2 and all threads (without repeats) runs `mapseg segment --method kmeans --threads N`, then the app in
 //!   headless Chromium, a fresh browser per run, with K-Means on the CPU and N workers (`?backend=cpu&workers=N`);
 //!   `--all-runs` adds K-Means on WebGPU and the CNN on the CPU and on WebGPU on the 4096² raster (with
-//!   `mapseg segment --method cnn` as reference). Prints a Markdown table (browser drop → result, file panel +
+//!   `mapseg segment --method cnn` as reference). Prints a Markdown table (browser drop → result, file panel /
 //!   preview, Segment → result, renderer peak RSS, native wall time and peak RSS, browser ÷ native at the same thread
 //!   count) and the raw and gzip sizes of the app's wasm files, and writes `bench-web-results.json`. Fails on errors
 //!   only.

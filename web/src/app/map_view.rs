@@ -196,6 +196,7 @@ pub fn MapView(state: AppState) -> impl IntoView {
             </div>
             <canvas
                 data-testid="map-canvas"
+                data-preview=move || state.preview.with(Option::is_some).then_some("shown")
                 node_ref=canvas
                 width=CANVAS_W.to_string()
                 height=CANVAS_H.to_string()

@@ -7,7 +7,7 @@
 //! `--dist PATH`), served on 127.0.0.1 and driven by `tests/e2e/measure.mjs`: for each raster and thread count N, a
 //! fresh browser opens the app at `?backend=cpu&workers=N` (K-Means on the CPU with a pool of N workers; for all
 //! cores no `workers`, the app's default), is handed the file and runs it to the result. That gives the time from the
-//! drop to the result, from the drop to the file panel and its preview, the app's own time from Segment to the
+//! drop to the result, from the drop to the file panel and to its display image, the app's own time from Segment to the
 //! result, the renderer's peak resident memory and the worker's WebAssembly memory. The reference is
 //! `mapseg segment IN -o OUT --method kmeans --threads N` (for all cores no `--threads`, its default) on the same
 //! file, timed around the process with its peak resident memory.
@@ -18,7 +18,7 @@
 //!
 //! Everything runs once, one after the other: first the CLI, then the browser. Standard output gets a Markdown table
 //! (raster, threads, browser drop → result (the map), drop → details (the suggested names and a k curve that follow
-//! it), file panel + preview, browser Segment → result, renderer peak RSS, native wall time and peak RSS, browser
+//! it), file panel / preview, browser Segment → result, renderer peak RSS, native wall time and peak RSS, browser
 //! drop → result ÷ native wall time at the same thread count), the other runs'
 //! table with `--all-runs`, and the raw and `gzip -9` sizes of the WebAssembly modules in the app; the results go to
 //! `bench-web-results.json` in the bench directory. It fails on errors only, never on speed.
@@ -172,6 +172,8 @@ struct WebRow {
     /// script saw them, DevTools round trips and polling added, are in `rest`
     /// (`load_wall_ms`, `drop_to_result_wall_ms`, `drop_to_details_wall_ms`).
     load_ms: Option<f64>,
+    /// Until the map shows the display image, which follows the panel.
+    preview_ms: Option<f64>,
     drop_to_result_ms: Option<f64>,
     /// Until the details that follow the map (suggested names, a k curve still being drawn).
     drop_to_details_ms: Option<f64>,
@@ -603,7 +605,7 @@ impl WebRow {
             && self.workers.as_ref().and_then(Threads::from_json) == Some(workers)
     }
 
-    /// Browser drop → result, drop → details, file panel + preview, browser Segment → result,
+    /// Browser drop → result, drop → details, file panel / preview, browser Segment → result,
     /// renderer peak RSS.
     fn cells(&self) -> [String; 5] {
         if let Some(error) = &self.error {
@@ -618,7 +620,11 @@ impl WebRow {
         [
             seconds_from_ms(self.drop_to_result_ms),
             seconds_from_ms(self.drop_to_details_ms),
-            seconds_from_ms(self.load_ms),
+            format!(
+                "{} / {}",
+                seconds_from_ms(self.load_ms),
+                seconds_from_ms(self.preview_ms)
+            ),
             seconds_from_ms(self.data_elapsed_ms),
             mib(self.renderer_peak_rss_mib),
         ]
@@ -689,8 +695,9 @@ impl Results {
              of the process; browser / native: browser drop → result ÷ native wall time"
         );
         println!(
-            "browser times: on the page's clock, from the event that hands the file over until the panel, the map or \
-             the details appear (Segment is clicked as soon as the panel shows); bench-web-results.json also has them \
+            "browser times: on the page's clock, from the event that hands the file over until the panel, the display \
+             image, the map or the details appear (Segment is clicked as soon as the panel shows, and the run waits \
+             for the display image); bench-web-results.json also has them \
              as the driving script saw them (`*_wall_ms`)"
         );
     }
@@ -702,7 +709,7 @@ impl Results {
 
     fn print_main_table(&self) {
         println!(
-            "| raster | threads | browser drop → result | drop → details | file panel + preview | \
+            "| raster | threads | browser drop → result | drop → details | file panel / preview | \
              browser Segment → result | renderer peak RSS | native `mapseg segment` | browser / native |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -728,7 +735,7 @@ impl Results {
     /// The `--all-runs` table: the other web runs on the 4096² raster at the app's default pool.
     fn print_other_runs(&self) {
         println!(
-            "| raster | run | backend shown | browser drop → result | drop → details | file panel + preview \
+            "| raster | run | backend shown | browser drop → result | drop → details | file panel / preview \
              | browser Segment → result | renderer peak RSS | wasm memory | native `mapseg segment` (all threads) \
              | browser / native |"
         );
@@ -803,7 +810,7 @@ mod tests {
     const KMEANS_LINE: &str = r#"{"label":"yell_4096.tif kmeans:cpu workers=1",
         "file":"/root/.cache/mapseg-bench/yell_4096.tif","run":"kmeans:cpu","method":"kmeans",
         "backend_requested":"cpu","workers":1,"backend":"CPU (WebAssembly)","gpu":false,"backend_note":null,
-        "width":4096,"height":4096,"megapixels":16.777216,"hardware_concurrency":2,"load_ms":1187,
+        "width":4096,"height":4096,"megapixels":16.777216,"hardware_concurrency":2,"load_ms":1187,"preview_ms":1402,
         "drop_to_result_ms":3313,"drop_to_details_ms":3521,"data_elapsed_ms":2049,"megapixels_per_s":5.064055538786598,
         "renderer_peak_rss_mib":571,"renderer_rss_after_startup_mib":186,"wasm_memory_mib":70}"#;
 
@@ -875,7 +882,7 @@ mod tests {
         assert_eq!(ok.hardware_concurrency, Some(2));
         assert_eq!(
             ok.cells(),
-            ["3.31 s", "3.52 s", "1.19 s", "2.05 s", "571 MiB"].map(str::to_owned)
+            ["3.31 s", "3.52 s", "1.19 s / 1.40 s", "2.05 s", "571 MiB"].map(str::to_owned)
         );
         assert_eq!(ok.backend_shown(), "CPU (WebAssembly)");
         assert_eq!(ok.rest["renderer_rss_after_startup_mib"], 186);
