@@ -229,22 +229,14 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         level: usize,
         window: Window,
     ) -> Result<Vec<(u64, usize)>, DecodeError> {
-        let levels = self.levels.len();
-        let image = self
-            .levels
-            .get(level)
-            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
-        if !image.contains(window) {
-            return Ok(Vec::new());
-        }
         let source = &self.file.source;
-        Ok(self.runs_of(
-            image,
+        self.runs_of(
+            level,
             window,
             |p| self.cache.holds(&(level, p.index)),
             |offset, len| source.span_prefetch(offset, len),
             |offset, len| source.span_read_at(offset, len),
-        ))
+        )
     }
 
     /// The file ranges that a reader of this file, its chunk cache holding only the chunks
@@ -258,18 +250,10 @@ impl<R: Read + Seek> GeoTiffReader<R> {
         window: Window,
         held: Option<Window>,
     ) -> Result<Vec<(u64, usize)>, DecodeError> {
-        let levels = self.levels.len();
-        let image = self
-            .levels
-            .get(level)
-            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
-        if !image.contains(window) {
-            return Ok(Vec::new());
-        }
         let source = &self.file.source;
         let file_len = self.file.len;
-        Ok(self.runs_of(
-            image,
+        self.runs_of(
+            level,
             window,
             |p| held.is_some_and(|h| h.intersect(&p.area).is_some()),
             |offset, len| {
@@ -279,20 +263,29 @@ impl<R: Read + Seek> GeoTiffReader<R> {
                     .then_some((offset, len))
             },
             |offset, len| Some(source.span_unbuffered(offset, len)),
-        ))
+        )
     }
 
-    /// The ranges of the runs of `window`'s chunks not `held`: a run of several chunks as
-    /// `prefetch` reads it, a chunk alone as `read_at` reads it (`None`: nothing is read).
+    /// The ranges of the runs of the chunks of `window` (of `level`) not `held`: a run of
+    /// several chunks as `prefetch` reads it, a chunk alone as `read_at` reads it (`None`:
+    /// nothing is read). Empty when `window` does not lie inside the level.
     fn runs_of(
         &self,
-        image: &Level,
+        level: usize,
         window: Window,
         held: impl Fn(&ChunkPlace) -> bool,
         prefetch: impl Fn(u64, usize) -> Option<(u64, usize)>,
         read_at: impl Fn(u64, usize) -> Option<(u64, usize)>,
-    ) -> Vec<(u64, usize)> {
+    ) -> Result<Vec<(u64, usize)>, DecodeError> {
+        let levels = self.levels.len();
+        let image = self
+            .levels
+            .get(level)
+            .ok_or(DecodeError::NoSuchLevel { level, levels })?;
         let mut ranges = Vec::new();
+        if !image.contains(window) {
+            return Ok(ranges);
+        }
         let mut runs = ChunkRuns::new(image.chunks_in(window), self.file.len);
         while let Some(range) = runs.next_run(image, &held) {
             let range = match range {
@@ -304,7 +297,7 @@ impl<R: Read + Seek> GeoTiffReader<R> {
             };
             ranges.extend(range);
         }
-        ranges
+        Ok(ranges)
     }
 }
 
