@@ -35,6 +35,8 @@ mod run;
 #[cfg(target_arch = "wasm32")]
 mod unit_bytes;
 #[cfg(target_arch = "wasm32")]
+mod warm_up;
+#[cfg(target_arch = "wasm32")]
 mod worker;
 
 #[cfg(target_arch = "wasm32")]

@@ -24,7 +24,7 @@ use crate::blob_reader::{self, BlobReader, Stager};
 use crate::hashing::BackgroundHash;
 use crate::pool::messages::{JOB_KEY, REPLY_KEY};
 use crate::pool::{self, Pool};
-use crate::{backend, run};
+use crate::{backend, run, warm_up};
 
 use web::format::file_info;
 use web::protocol::{FileInfo, FromWorker, Image, PREVIEW_MAX_SIDE, ToWorker};
@@ -62,6 +62,11 @@ enum Job {
     Pool(pool::messages::Job, Option<JsValue>),
     /// The rest of a fit begun on opening a raster, before the jobs that came meanwhile.
     Ahead(run::Ahead),
+    /// A run on synthetic rasters while no file is open ([`warm_up`]), once per worker, from
+    /// the scene `from`.
+    WarmUp {
+        from: usize,
+    },
 }
 
 #[derive(Default)]
@@ -82,6 +87,8 @@ struct State {
     /// What this worker had read from files ([`blob_reader::fetched`]) when it last returned
     /// to the event loop between two jobs of its pool.
     fetched_at_yield: u64,
+    /// Whether the warm-up was queued (it runs once, when the page first sets up the pool).
+    warm_up_queued: bool,
 }
 
 thread_local! {
@@ -194,6 +201,7 @@ async fn drain() {
                 Err(message) => post_reply(FromWorker::Error { message }.into()),
             },
             Job::Ahead(ahead) => fit_ahead(ahead).await,
+            Job::WarmUp { from } => warm(from).await,
             Job::Pool(job, file) => {
                 let (reply, payload) = pool::helper::answer(job, file).await;
                 post_pool_reply(&reply, payload);
@@ -207,6 +215,24 @@ async fn drain() {
                 }
             }
         }
+    }
+}
+
+/// Warms the code up from the scene `from`; when a message cuts it short, it goes on after
+/// that message unless a raster was opened meanwhile (the real run then needs no warm-up).
+async fn warm(from: usize) {
+    match warm_up::run(from, || with_state(|state| !state.queue.is_empty())).await {
+        Ok(warm_up::Outcome::Done) => post(&FromWorker::WarmedUp),
+        Ok(warm_up::Outcome::GaveWay { next }) => with_state(|state| {
+            let opening = state
+                .queue
+                .iter()
+                .any(|job| matches!(job, Job::Page(ToWorker::Open { .. }, _)));
+            if state.session.is_none() && !opening {
+                state.queue.push_back(Job::WarmUp { from: next });
+            }
+        }),
+        Err(e) => web_sys::console::warn_1(&format!("no warm-up: {e}").into()),
     }
 }
 
@@ -242,6 +268,11 @@ async fn job(msg: ToWorker, file: Option<JsValue>) -> Result<Option<Reply>, Stri
     let reply = match msg {
         ToWorker::UsePool { workers } => {
             ensure_pool(workers);
+            with_state(|state| {
+                if !std::mem::replace(&mut state.warm_up_queued, true) {
+                    state.queue.push_back(Job::WarmUp { from: 0 });
+                }
+            });
             return Ok(None);
         }
         ToWorker::Open {

@@ -134,6 +134,9 @@ pub enum FromWorker {
     Ready {
         backend: String,
     },
+    /// The worker's warm-up (a run on synthetic rasters, so the first real run has optimised
+    /// code) is done; sent only when it ran to the end, not when a message cut it short.
+    WarmedUp,
     /// Where runs work from now on: the adapter's name or "CPU (WebAssembly)"; `note` says
     /// why the CPU was taken when the choice was not the CPU.
     Backend {

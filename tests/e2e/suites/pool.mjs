@@ -1,5 +1,6 @@
 // The worker's pool of parallel workers: a run writes the same GeoTIFF whatever the number of
-// workers and whether K-Means was fitted on opening (one helper) or at Segment (the whole pool),
+// workers, whether K-Means was fitted on opening (one helper) or at Segment (the whole pool) and whether the file came
+// during the worker's warm-up or after it,
 // and the worker for browsers without WebAssembly SIMD writes it too; the manifest's
 // input hash (computed by the worker, the file streaming in while the run goes on) names the file.
 
@@ -16,8 +17,11 @@ const OSBS_BLAKE3 = '3433ac0215dd1be3a92d42fddaa13e525e4a76a38ebb0adb043f6cee0b2
  * opening (one helper reads the whole sample) serves the run; with `refit`, the page opens with k = 5 and the user
  * sets 6 before Segment, so the run fits again with the sample read by the whole pool.
  */
-async function geotiff(t, file, workers, { refit = false } = {}) {
+async function geotiff(t, file, workers, { refit = false, warm = false } = {}) {
   const page = await t.open(`?backend=cpu&k=${refit ? 5 : 6}&res=2&smooth=3&mmu=16${workers ? `&workers=${workers}` : ''}`);
+  // The worker warms its code up on synthetic rasters once started (without `warm`, the file comes during the warm-up,
+  // which gives way to it).
+  if (warm) await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 60_000 });
   await loadFile(page, file);
   if (refit) await setControl(page, 'k', 6);
   await runToResult(page);
@@ -30,7 +34,7 @@ async function geotiff(t, file, workers, { refit = false } = {}) {
 
 export default [
   {
-    name: 'pool: one, two and four workers, a fit made at Segment, and the worker without WebAssembly SIMD write the same GeoTIFF',
+    name: 'pool: one, two and four workers, a run after the warm-up, a fit made at Segment, and the worker without WebAssembly SIMD write the same GeoTIFF',
     serviceWorkers: 'block',
     async fn(t) {
       // 1600 x 1600 px: 14 units of 1024 x 256, so every worker labels several.
@@ -45,6 +49,9 @@ export default [
         const other = await geotiff(t, file, workers);
         assert(other.bytes.equals(one.bytes), `the GeoTIFF of ${workers} workers differs from one worker's`);
       }
+      // A file dropped once the warm-up is done: the warm-up leaves nothing behind that changes a run.
+      const warmed = await geotiff(t, file, 2, { warm: true });
+      assert(warmed.bytes.equals(one.bytes), 'the GeoTIFF of a run after the warm-up differs');
       // The fit at Segment, its sample read by two helpers, equals the one begun on opening on one helper.
       const refitted = await geotiff(t, file, 2, { refit: true });
       assert(refitted.bytes.equals(one.bytes), 'the GeoTIFF of a fit made at Segment on the pool differs from the fit made on opening');

@@ -354,6 +354,16 @@ pub fn file_name(state: AppState) -> String {
 /// GeoTIFF, polygons).
 fn dispatch(state: AppState, msg: FromWorker, file: Option<js_sys::Uint8Array>) {
     match msg {
+        FromWorker::WarmedUp => {
+            // For measurements: a file dropped now gets the optimised code from the start
+            // (`body[data-worker-warm]`).
+            if let Some(body) = dom::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.body())
+            {
+                let _ = body.set_attribute("data-worker-warm", "1");
+            }
+        }
         FromWorker::Ready { backend } => {
             state.backend.set(backend);
             // For measurements: the worker can take a file now (`body[data-worker-ready]`).
