@@ -329,9 +329,57 @@ fn with_opened<T>(f: impl FnOnce(&mut Opened) -> Result<T, String>) -> Result<T,
     })
 }
 
+/// Bytes of the file that a batch of sample windows fetches at once (see [`read_batches`]).
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Sample windows whose bytes are fetched together, and the file ranges they read.
+#[derive(Default)]
+struct ReadBatch {
+    windows: Vec<usize>,
+    ranges: Vec<(u64, usize)>,
+}
+
+/// The sample windows `todo` in batches: windows in the order of the last byte they read, so
+/// that a batch reads a stretch of the file front to back ([`Stager::stage_spans`]: one read
+/// where the windows are close, not one or two per window), each batch at most about
+/// [`BATCH_BYTES`], so that few bytes are staged at once.
+fn read_batches(
+    opened: &Opened,
+    sampler: &Sampler,
+    todo: Vec<usize>,
+) -> Result<Vec<ReadBatch>, String> {
+    let mut planned = Vec::with_capacity(todo.len());
+    for w in todo {
+        let window = sampler.pixel_window(w, false).map_err(|e| e.to_string())?;
+        let ranges = opened.reader.ranges_to_read(0, window).unwrap_or_default();
+        let last = ranges
+            .iter()
+            .map(|&(offset, len)| offset + len as u64)
+            .max()
+            .unwrap_or(0);
+        planned.push((last, w, ranges));
+    }
+    planned.sort_by_key(|&(last, w, _)| (last, w));
+    let mut batches: Vec<ReadBatch> = Vec::new();
+    let mut bytes = 0;
+    for (_, w, ranges) in planned {
+        let len: usize = ranges.iter().map(|&(_, len)| len).sum();
+        if batches.is_empty() || bytes + len > BATCH_BYTES {
+            batches.push(ReadBatch::default());
+            bytes = 0;
+        }
+        bytes += len;
+        if let Some(batch) = batches.last_mut() {
+            batch.windows.push(w);
+            batch.ranges.extend(ranges);
+        }
+    }
+    Ok(batches)
+}
+
 /// Answers sample windows `windows` with `answer`, which gets each window's pixels (those
 /// both passes take, [`Sampler::decode`]): kept from the band values' pass, or decoded, their
-/// bytes fetched ahead.
+/// bytes fetched ahead in batches ([`read_batches`]).
 async fn sample_windows<T>(
     windows: Range<usize>,
     answer: impl Fn(
@@ -354,20 +402,36 @@ async fn sample_windows<T>(
         let (Some(opened), Some(sampler)) = (opened.as_mut(), sampler.as_ref()) else {
             return Err("the parallel worker has no raster or no sample plan".to_owned());
         };
-        let mut answers = Vec::with_capacity(windows.len());
+        let first = windows.start;
+        let mut answers: Vec<Option<T>> = windows.clone().map(|_| None).collect();
+        let mut todo = Vec::new();
         for w in windows {
-            let pixels = match kept.take(w) {
-                Some(pixels) => pixels,
-                None => {
-                    let window = sampler.pixel_window(w, false).map_err(|e| e.to_string())?;
-                    opened.stage(window).await?;
-                    let pixels = sampler.decode(&mut opened.reader, w);
-                    opened.stager.clear();
-                    pixels.map_err(|e| e.to_string())?
+            match kept.take(w) {
+                Some(pixels) => {
+                    let answered = answer(sampler, pixels, w, &mut kept);
+                    answers[w - first] = Some(answered.map_err(|e| e.to_string())?);
                 }
-            };
-            answers.push(answer(sampler, pixels, w, &mut kept).map_err(|e| e.to_string())?);
+                None => todo.push(w),
+            }
         }
+        for batch in read_batches(opened, sampler, todo)? {
+            opened.stager.stage_spans(&batch.ranges).await?;
+            for w in batch.windows {
+                let pixels = sampler.decode(&mut opened.reader, w);
+                let pixels = match pixels {
+                    Ok(pixels) => pixels,
+                    Err(e) => {
+                        opened.stager.clear();
+                        return Err(e.to_string());
+                    }
+                };
+                let answered = answer(sampler, pixels, w, &mut kept);
+                answers[w - first] = Some(answered.map_err(|e| e.to_string())?);
+            }
+            opened.stager.clear();
+        }
+        let answers: Option<Vec<T>> = answers.into_iter().collect();
+        let answers = answers.ok_or_else(|| "a sample window was not read".to_owned())?;
         Ok(answers)
     }
     .await;
