@@ -1,11 +1,12 @@
 //! The compressed label tiles of the last run, kept so that its GeoTIFF and polygons can be
 //! written (again, after merges) without labelling it again.
 //!
-//! Tiles labelled by the pool's helpers stay in `Blob`s, one per unit (made by the helper, or
-//! by the worker when a core is free for it): the browser keeps a `Blob`'s bytes outside this tab's memory (on disk when they are
-//! many), so the worker's WebAssembly memory, which never shrinks, does not grow by the size
-//! of the output. An export reads them back. Tiles labelled by the worker itself stay in its
-//! memory.
+//! Tiles labelled by the pool's helpers come back as bytes, one array per unit, and go into
+//! `Blob`s a few MiB at a time: the browser keeps a `Blob`'s bytes outside this tab's memory
+//! (on disk when they are many), so the worker's WebAssembly memory, which never shrinks, does
+//! not grow by the size of the output, and making a `Blob` costs a round trip to the browser
+//! whatever its size, so one per unit would cost a millisecond each. An export reads them back.
+//! Tiles labelled by the worker itself stay in its memory.
 
 use std::borrow::Cow;
 
@@ -17,12 +18,22 @@ use web_sys::{Blob, FileReaderSync};
 use web::tile_index::{TileIndex, TilePlace};
 use web::transport::js_error_text;
 
+/// Bytes of units' tiles that wait in this worker's JavaScript memory before they go into one
+/// `Blob` together.
+const BLOB_BYTES: usize = 4 << 20;
+
 #[derive(Debug)]
 pub enum KeptTiles {
     /// In raster order.
     Memory(Vec<EncodedTile>),
-    /// The helpers' `Blob`s, one per unit, in the order `index` has them.
-    Blobs { index: TileIndex, blobs: Vec<Blob> },
+    /// The helpers' tiles in `Blob`s and, the last few units', in arrays waiting to join
+    /// them (`pending`, `pending_bytes` bytes), in the order `index` has them.
+    Blobs {
+        index: TileIndex,
+        blobs: Vec<Blob>,
+        pending: Array,
+        pending_bytes: usize,
+    },
 }
 
 impl KeptTiles {
@@ -31,37 +42,51 @@ impl KeptTiles {
         Self::Blobs {
             index: TileIndex::default(),
             blobs: Vec::new(),
+            pending: Array::new(),
+            pending_bytes: 0,
         }
     }
 
-    /// Adds a unit's tiles: `file` (a `Blob`, or bytes put into one here) holds those of
-    /// `places`, one after the other.
-    pub fn add(&mut self, file: JsValue, places: &[TilePlace]) -> Result<(), String> {
-        let Self::Blobs { index, blobs } = self else {
+    /// Adds a unit's tiles: `bytes` holds those of `places`, one after the other.
+    pub fn add(&mut self, bytes: JsValue, places: &[TilePlace]) -> Result<(), String> {
+        let Self::Blobs {
+            index,
+            blobs,
+            pending,
+            pending_bytes,
+        } = self
+        else {
             return Err("the tiles of this run are kept in memory".to_owned());
         };
-        let blob = match file.dyn_into::<Blob>() {
-            Ok(blob) => blob,
-            Err(file) => {
-                let bytes: Uint8Array = file
-                    .dyn_into()
-                    .map_err(|_| "a labelled unit came without its tiles".to_owned())?;
-                Blob::new_with_u8_array_sequence(&Array::of1(&bytes))
-                    .map_err(|e| format!("cannot keep the labelled tiles: {}", js_error_text(&e)))?
-            }
-        };
+        let bytes: Uint8Array = bytes
+            .dyn_into()
+            .map_err(|_| "a labelled unit came without its tiles".to_owned())?;
+        let len = bytes.length() as usize;
         index
-            .add_part(places, blob.size() as usize)
+            .add_part(places, len)
             .ok_or_else(|| "a labelled unit came back incomplete".to_owned())?;
-        blobs.push(blob);
+        pending.push(&bytes);
+        *pending_bytes += len;
+        if *pending_bytes >= BLOB_BYTES {
+            let blob = Blob::new_with_u8_array_sequence(pending)
+                .map_err(|e| format!("cannot keep the labelled tiles: {}", js_error_text(&e)))?;
+            blobs.push(blob);
+            *pending = Array::new();
+            *pending_bytes = 0;
+        }
         Ok(())
     }
 
     /// Every tile, in raster order (read back from the `Blob`s where they are kept there).
     pub fn load(&self) -> Result<Cow<'_, [EncodedTile]>, String> {
-        let (index, blobs) = match self {
+        let (index, blobs, pending) = match self {
             Self::Memory(tiles) => return Ok(Cow::Borrowed(tiles)),
-            Self::Blobs { index, blobs } => (index, blobs),
+            Self::Blobs {
+                index,
+                blobs,
+                pending,
+                ..
+            } => (index, blobs, pending),
         };
         let failed = |e: JsValue| {
             format!(
@@ -72,6 +97,9 @@ impl KeptTiles {
         let parts = Array::new();
         for blob in blobs {
             parts.push(blob);
+        }
+        for bytes in pending.iter() {
+            parts.push(&bytes);
         }
         let all = Blob::new_with_blob_sequence(&parts).map_err(failed)?;
         let buffer = FileReaderSync::new()
@@ -100,7 +128,7 @@ impl KeptTiles {
 }
 
 /// The bytes of `tiles`, one after the other, in a new buffer (to transfer to the worker,
-/// which puts them into a `Blob`).
+/// which keeps them in a `Blob`).
 pub fn tiles_bytes(tiles: &[EncodedTile]) -> Uint8Array {
     let total = tiles.iter().map(|t| t.bytes.len()).sum::<usize>();
     let bytes = Uint8Array::new_with_length(total as u32);
@@ -112,24 +140,4 @@ pub fn tiles_bytes(tiles: &[EncodedTile]) -> Uint8Array {
         at += tile.bytes.len() as u32;
     }
     bytes
-}
-
-/// A `Blob` of the bytes of `tiles`, one after the other, copied from this worker's memory
-/// straight into the browser's.
-pub fn tiles_blob(tiles: &[EncodedTile]) -> Result<Blob, String> {
-    // Views of this worker's memory, read by the `Blob` constructor below before anything
-    // allocates in it again (a growing memory would leave the views empty).
-    let memory = wasm_bindgen::memory()
-        .unchecked_into::<js_sys::WebAssembly::Memory>()
-        .buffer();
-    let parts = Array::new();
-    for tile in tiles {
-        let at = tile.bytes.as_ptr() as usize as u32;
-        let len = tile.bytes.len() as u32;
-        parts.push(&Uint8Array::new_with_byte_offset_and_length(
-            &memory, at, len,
-        ));
-    }
-    Blob::new_with_u8_array_sequence(&parts)
-        .map_err(|e| format!("cannot keep the labelled tiles: {}", js_error_text(&e)))
 }

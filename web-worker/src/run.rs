@@ -799,7 +799,6 @@ async fn label_on_pool(
     pool.broadcast(&Job::Labeller {
         model: Box::new(model),
         post: params.post,
-        tiles_as_bytes: bytes.is_some(),
     })?;
     let mut stats = ClassStats::new(classes, info.georef.as_ref());
     let mut preview = LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE);

@@ -20,7 +20,7 @@ use web_sys::Blob;
 use crate::blob_reader::{BlobReader, Stager};
 use web::tile_index::tile_places;
 
-use crate::kept_tiles::{tiles_blob, tiles_bytes};
+use crate::kept_tiles::tiles_bytes;
 
 use super::messages::{Job, Reply};
 use web::packed::Packed;
@@ -86,8 +86,6 @@ struct Labeller {
     encoder: TileEncoder,
     /// The geometry of the worker's label preview (which labels of a unit it keeps).
     preview: LabelPreview,
-    /// Whether the tiles go back as bytes rather than in a `Blob`.
-    tiles_as_bytes: bool,
 }
 
 #[derive(Default)]
@@ -171,17 +169,12 @@ async fn work(job: Job, file: Option<JsValue>) -> Result<(Reply, Option<JsValue>
                 None,
             ))
         }
-        Job::Labeller {
-            model,
-            post,
-            tiles_as_bytes,
-        } => {
+        Job::Labeller { model, post } => {
             let info: RasterInfo = with_opened(|o| Ok(o.reader.info().clone()))?;
             let labeller = Labeller {
                 segmenter: Segmenter::kmeans(*model, post),
                 encoder: label_encoder(&info),
                 preview: LabelPreview::new(info.width, info.height, PREVIEW_MAX_SIDE),
-                tiles_as_bytes,
             };
             STATE.with(|s| {
                 let mut s = s.borrow_mut();
@@ -258,7 +251,7 @@ async fn fit(sampler: Sampler) -> Result<model::Fitted, String> {
 }
 
 /// Labels `unit` (the file's bytes at `staged` read by the worker, else by this helper) into
-/// its statistics, compressed tiles (in a `Blob`, beside the reply) and the
+/// its statistics, compressed tiles (their bytes, beside the reply) and the
 /// labels the worker's preview keeps.
 async fn label(
     unit: Window,
@@ -307,11 +300,7 @@ async fn label_with(
     opened.stager.clear();
     labelled.map_err(|e| e.to_string())?;
     let (stats, tiles, labels) = parts;
-    let file: JsValue = if labeller.tiles_as_bytes {
-        tiles_bytes(&tiles.tiles).into()
-    } else {
-        tiles_blob(&tiles.tiles)?.into()
-    };
+    let file: JsValue = tiles_bytes(&tiles.tiles).into();
     Ok((
         Reply::Labelled {
             stats,

@@ -39,9 +39,6 @@ pub enum Job {
     Labeller {
         model: Box<KMeansModel>,
         post: PostProcess,
-        /// Whether a unit's tiles come back as their bytes, for the worker to put into a
-        /// `Blob` (when a core is free for it), rather than in a `Blob` the helper made.
-        tiles_as_bytes: bool,
     },
     /// Labels one unit ([`Reply::Labelled`]). The file's bytes at `staged` (`(offset,
     /// length)` each), which the worker read while the helper was busy, come beside the job as
