@@ -217,7 +217,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
     const workerReadyMs = Date.now() - opened;
     // and until its warm-up (a run on synthetic rasters that has the code optimised) is done: a user
     // picking a file takes longer; a file dropped earlier cuts the warm-up short.
-    const warm = await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 30_000 })
+    const warm = await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 15_000 })
       .then(() => true, () => false);
     const workerWarmMs = warm ? Date.now() - opened : null;
     const baseline = largestRenderer(browser.profile);

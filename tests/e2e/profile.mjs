@@ -181,7 +181,7 @@ async function main() {
     const page = await openApp(browser.context, server.url + query, []);
     await page.waitForFunction(() => document.body.dataset.workerReady === '1', null, { timeout: 60_000 });
     // As a user who picks a file: after the worker's warm-up (when it has one).
-    await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 30_000 }).catch(() => {});
+    await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 15_000 }).catch(() => {});
     const session = await profileTargets(protocol, server.url);
     await session.start();
     const started = Date.now();
