@@ -7,9 +7,9 @@
 //! steps) and its first units would run at the baseline's speed. Running every stage of a
 //! K-Means run (the display image, the manifest's hash, the sample and the fit, labelling
 //! with the app's default post-processing into statistics, compressed tiles and the label
-//! preview, as the helpers do) on synthetic rasters while
-//! the user picks a file has the optimised code ready for the first real run. The pool's helpers
-//! run the worker's compiled module, so they have it too.
+//! preview, as the helpers do) on synthetic rasters while the user picks a file has the
+//! optimised code ready for the first real run. The pool's helpers run the worker's compiled
+//! module, so they have it too.
 //!
 //! The warm-up gives way to anything the page sends: it returns to the event loop between its
 //! steps and stops as soon as a message waits, to go on after it while no file is open.
