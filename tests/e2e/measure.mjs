@@ -40,7 +40,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launch } from './lib/browser.mjs';
-import { detailsReady, loadFile, openApp, runToResult, tid, trySample } from './lib/app.mjs';
+import { detailsReady, loadFile, openApp, runToResult, tid, trySample, workerWarm } from './lib/app.mjs';
 import { gdalinfo } from './lib/gdal.mjs';
 import { largestRenderer } from './lib/procmem.mjs';
 import { serveDir } from './lib/server.mjs';
@@ -217,8 +217,7 @@ async function measure(url, fields, load, file = null, polygons = null) {
     const workerReadyMs = Date.now() - opened;
     // and until its warm-up (a run on synthetic rasters that has the code optimised) is done: a user
     // picking a file takes longer; a file dropped earlier cuts the warm-up short.
-    const warm = await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 15_000 })
-      .then(() => true, () => false);
+    const warm = await workerWarm(page);
     const workerWarmMs = warm ? Date.now() - opened : null;
     const baseline = largestRenderer(browser.profile);
     await watchClock(page);

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launch } from './lib/browser.mjs';
-import { detailsReady, loadFile, openApp, runToResult } from './lib/app.mjs';
+import { detailsReady, loadFile, openApp, runToResult, workerWarm } from './lib/app.mjs';
 import { serveDir } from './lib/server.mjs';
 
 const USAGE = 'usage: node profile.mjs DIST FILE [--workers N] [--query Q] [--out DIR] [--top N]';
@@ -181,7 +181,7 @@ async function main() {
     const page = await openApp(browser.context, server.url + query, []);
     await page.waitForFunction(() => document.body.dataset.workerReady === '1', null, { timeout: 60_000 });
     // As a user who picks a file: after the worker's warm-up (when it has one).
-    await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 15_000 }).catch(() => {});
+    await workerWarm(page);
     const session = await profileTargets(protocol, server.url);
     await session.start();
     const started = Date.now();

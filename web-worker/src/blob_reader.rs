@@ -19,7 +19,7 @@ use web_sys::{Blob, FileReaderSync};
 
 use web::transport::js_error_text;
 
-use crate::byte_stream::{ByteStream, StreamBuffer, read_range};
+use crate::byte_stream::{StreamBuffer, read_range, read_span};
 
 /// Bytes read ahead of a small read (TIFF headers and tags come in many tiny reads).
 const READ_AHEAD: u64 = 256 * 1024;
@@ -179,13 +179,6 @@ impl Stager {
     /// `Ok(false)` where the browser cannot read a `Blob` into a given buffer.
     async fn read_through(&mut self, runs: &[(u64, u64)]) -> Result<bool, String> {
         let (start, end) = (runs[0].0, runs[runs.len() - 1].1);
-        let part = self
-            .blob
-            .slice_with_f64_and_f64(start as f64, end as f64)
-            .map_err(|e| format!("reading the file failed: {}", js_error_text(&e)))?;
-        let Some(stream) = ByteStream::open(&part) else {
-            return Ok(false);
-        };
         let mut outs: Vec<Vec<u8>> = {
             let mut staged = self.staged.borrow_mut();
             runs.iter()
@@ -197,43 +190,34 @@ impl Stager {
                 .collect()
         };
         self.buffers.resize_with(1, StreamBuffer::default);
-        let mut pos = start;
         // The first run not yet filled to its end.
         let mut open = 0;
-        while pos < end {
-            let mut got = 0u64;
-            let more = stream
-                .next(&mut self.buffers[0], (end - pos) as usize, |piece| {
-                    got = u64::from(piece.length());
-                    let piece_end = pos + got;
-                    for (&(a, b), out) in runs[open..].iter().zip(&mut outs[open..]) {
-                        if a >= piece_end {
-                            break;
-                        }
-                        let (from, to) = (a.max(pos), b.min(piece_end));
-                        if from < to {
-                            piece
-                                .subarray((from - pos) as u32, (to - pos) as u32)
-                                .copy_to(&mut out[(from - a) as usize..(to - a) as usize]);
-                        }
+        let read = read_span(
+            &self.blob,
+            start,
+            end - start,
+            &mut self.buffers[0],
+            |pos, piece| {
+                let piece_end = pos + u64::from(piece.length());
+                for (&(a, b), out) in runs[open..].iter().zip(&mut outs[open..]) {
+                    if a >= piece_end {
+                        break;
                     }
-                })
-                .await?;
-            pos += got;
-            while open < runs.len() && runs[open].1 <= pos {
-                open += 1;
-            }
-            if !more || got == 0 {
-                break;
-            }
-        }
-        if pos < end {
-            stream.cancel();
-            return Err(format!(
-                "reading the file failed: {} of {} bytes at {start} came",
-                pos - start,
-                end - start
-            ));
+                    let (from, to) = (a.max(pos), b.min(piece_end));
+                    if from < to {
+                        piece
+                            .subarray((from - pos) as u32, (to - pos) as u32)
+                            .copy_to(&mut out[(from - a) as usize..(to - a) as usize]);
+                    }
+                }
+                while open < runs.len() && runs[open].1 <= piece_end {
+                    open += 1;
+                }
+            },
+        )
+        .await?;
+        if !read {
+            return Ok(false);
         }
         FETCHED.with(|f| f.set(f.get() + (end - start)));
         let mut staged = self.staged.borrow_mut();

@@ -79,6 +79,51 @@ impl ByteStream {
     }
 }
 
+/// Reads the `len` bytes of `blob` from `offset` in one stream, through `buffer`, handing each
+/// piece to `take` with the file offset of its first byte; `Ok(false)` where the browser has no
+/// BYOB reader (nothing is read then). Fewer bytes than asked for is an error.
+pub async fn read_span(
+    blob: &Blob,
+    offset: u64,
+    len: u64,
+    buffer: &mut StreamBuffer,
+    mut take: impl FnMut(u64, &Uint8Array),
+) -> Result<bool, String> {
+    let end = offset + len;
+    let part = blob
+        .slice_with_f64_and_f64(offset as f64, end as f64)
+        .map_err(|e| format!("reading the file failed: {}", js_error_text(&e)))?;
+    let Some(stream) = ByteStream::open(&part) else {
+        return Ok(false);
+    };
+    let mut pos = offset;
+    while pos < end {
+        let mut got = 0;
+        let more = stream
+            .next(
+                buffer,
+                usize::try_from(end - pos).unwrap_or(usize::MAX),
+                |piece| {
+                    got = u64::from(piece.length());
+                    take(pos, piece);
+                },
+            )
+            .await?;
+        pos += got;
+        if !more || got == 0 {
+            break;
+        }
+    }
+    if pos < end {
+        stream.cancel();
+        return Err(format!(
+            "reading the file failed: {} of {len} bytes at {offset} came",
+            pos - offset
+        ));
+    }
+    Ok(true)
+}
+
 /// Reads `len` bytes of `blob` from `offset` into `out` (cleared first) with a BYOB reader;
 /// `Ok(false)` where the browser has none (nothing is read then).
 pub async fn read_range(
@@ -88,38 +133,19 @@ pub async fn read_range(
     buffer: &mut StreamBuffer,
     out: &mut Vec<u8>,
 ) -> Result<bool, String> {
-    let end = offset + len as u64;
-    let part = blob
-        .slice_with_f64_and_f64(offset as f64, end as f64)
-        .map_err(|e| format!("reading the file failed: {}", js_error_text(&e)))?;
-    let Some(stream) = ByteStream::open(&part) else {
-        return Ok(false);
-    };
     out.clear();
-    while out.len() < len {
-        let more = stream
-            .next(buffer, len - out.len(), |piece| {
-                let start = out.len();
-                out.resize(start + piece.length() as usize, 0);
-                piece.copy_to(&mut out[start..]);
-            })
-            .await?;
-        if !more {
-            break;
-        }
-    }
-    if out.len() < len {
-        return Err(format!(
-            "reading the file failed: {} of {len} bytes at {offset} came",
-            out.len()
-        ));
-    }
-    Ok(true)
+    read_span(blob, offset, len as u64, buffer, |_, piece| {
+        let start = out.len();
+        out.resize(start + piece.length() as usize, 0);
+        piece.copy_to(&mut out[start..]);
+    })
+    .await
 }
 
 /// Reads `len` bytes of `blob` from `offset` into a new buffer of exactly that size, for a
 /// transfer to another worker (which then holds the only reference); `Ok(None)` where the
-/// browser has no BYOB reader (nothing is read then).
+/// browser has no BYOB reader (nothing is read then). Unlike [`read_span`], the stream reads
+/// straight into that buffer, piece after piece, with no copy.
 pub async fn read_range_into_new(
     blob: &Blob,
     offset: u64,

@@ -125,6 +125,16 @@ export async function runToResult(page, timeout = RUN_TIMEOUT_MS, { details = tr
   return Number(await page.locator(tid('result-ready')).getAttribute('data-elapsed-ms'));
 }
 
+/**
+ * Waits until the worker has warmed its code up on synthetic rasters (`body[data-worker-warm]`), as a user picking a
+ * file would; `true` once it has, `false` if it has not within `timeout` (a file handed over earlier cuts the warm-up
+ * short, which is also how the app works).
+ */
+export async function workerWarm(page, timeout = 15_000) {
+  return page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout })
+    .then(() => true, () => false);
+}
+
 /** Waits until the details that follow a result (suggested names, the k curve) have come. */
 export async function detailsReady(page, timeout = RUN_TIMEOUT_MS) {
   await page.waitForFunction((ready) => document.querySelector(ready)?.dataset.details === 'ready',

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import { assert, assertEqual } from '../lib/assert.mjs';
-import { download, loadFile, runToResult, setControl } from '../lib/app.mjs';
+import { download, loadFile, runToResult, setControl, workerWarm } from '../lib/app.mjs';
 import { OSBS } from '../lib/fixtures.mjs';
 
 /** The BLAKE3 of tests/fixtures/real/OSBS_029.tif, as `mapseg segment --manifest` records it. */
@@ -21,7 +21,7 @@ async function geotiff(t, file, workers, { refit = false, warm = false } = {}) {
   const page = await t.open(`?backend=cpu&k=${refit ? 5 : 6}&res=2&smooth=3&mmu=16${workers ? `&workers=${workers}` : ''}`);
   // The worker warms its code up on synthetic rasters once started (without `warm`, the file comes during the warm-up,
   // which gives way to it).
-  if (warm) await page.waitForFunction(() => document.body.dataset.workerWarm === '1', null, { timeout: 60_000 });
+  if (warm) assert(await workerWarm(page, 60_000), 'the worker did not finish its warm-up within 60 s');
   await loadFile(page, file);
   if (refit) await setControl(page, 'k', 6);
   await runToResult(page);

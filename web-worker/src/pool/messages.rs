@@ -1,8 +1,7 @@
 //! What the worker and its pool of helpers say to each other: a [`Job`] goes to one helper, a
 //! [`Reply`] comes back for each job, in the order the helper got them. A unit's compressed
-//! tiles travel beside the message in a `Blob` (or as bytes the worker puts into one), which
-//! the worker keeps
-//! ([`crate::kept_tiles`]); arrays of numbers travel as typed arrays of their bytes
+//! tiles travel beside the message as bytes (transferred), which the worker gathers into
+//! `Blob`s ([`crate::kept_tiles`]); arrays of numbers travel as typed arrays of their bytes
 //! ([`web::packed`]), never as one JavaScript number each.
 
 use engine::kmeans::KChoice;
@@ -78,7 +77,7 @@ pub enum Reply {
         curve: Vec<KChoice>,
     },
     /// A labelled unit: its statistics, the places and lengths of its compressed tiles, whose
-    /// bytes come beside the message one after the other in a `Blob`, and the unit's labels
+    /// bytes come beside the message one after the other in one byte array, and the unit's labels
     /// that the label preview keeps (`LabelPreview::samples`).
     Labelled {
         stats: ClassStats,
