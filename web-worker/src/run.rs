@@ -44,8 +44,9 @@ use crate::worker::{Session, post};
 use web::packed::Packed;
 use web::protocol::{FromWorker, PREVIEW_MAX_SIDE, RunResult};
 
-/// Least time between two progress messages, in milliseconds (about ten a second).
-const PROGRESS_INTERVAL_MS: f64 = 100.0;
+/// Least time between two progress messages of one stage, in milliseconds (four a second: each
+/// one has the page lay out and paint, on the cores the run needs; a new stage goes at once).
+const PROGRESS_INTERVAL_MS: f64 = 250.0;
 
 /// Bounds on polygons in the browser: 4 million boundary vertices, about 400 MB at the peak
 /// (a real 4096 × 4096 label raster has about 1.1 million).
