@@ -499,6 +499,45 @@ fn units_meet_without_seams_along_both_axes() {
     }
 }
 
+#[test]
+fn units_of_several_tile_rows_make_the_tiles_of_single_rows() {
+    use engine::pipeline::{EncodedTiles, UnitSink, label_encoder};
+    let bytes = wide_raster();
+    let params = &param_sets()[0];
+    let mut r = GeoTiffReader::open(Cursor::new(bytes)).unwrap();
+    let info = r.info().clone();
+    let segmenter = block_on(pipeline::segmenter(
+        &mut r,
+        params,
+        &Runtime::default(),
+        &NoProgress,
+    ))
+    .unwrap();
+    let mut rows = EncodedTiles::new(label_encoder(&info));
+    for unit in segmenter.units() {
+        block_on(segmenter.label_into(&mut r, unit, &mut rows)).unwrap();
+    }
+    // The same raster in units two and three tile rows tall (the last one shorter).
+    let mut tall = EncodedTiles::new(label_encoder(&info));
+    for (y, height) in [(0, 512), (512, 188)] {
+        for x in (0..info.width).step_by(1024) {
+            let unit = Window::new(x, y, 1024.min(info.width - x), height);
+            block_on(segmenter.label_into(&mut r, unit, &mut tall)).unwrap();
+        }
+    }
+    let key = |t: &engine::geotiff::EncodedTile| (t.row, t.column);
+    let mut a = rows.tiles.clone();
+    let mut b = tall.tiles.clone();
+    a.sort_by_key(key);
+    b.sort_by_key(key);
+    assert_eq!(a.len(), 27);
+    assert!(a == b, "tall units made other tiles");
+    // Too few labels for a unit is an error, not a short tile.
+    let unit = Window::new(0, 0, 1024, 512);
+    let err = tall.unit(unit, &vec![0; 1024 * 300]).unwrap_err();
+    assert!(err.to_string().contains("strip"), "{err}");
+}
+
 /// Seed-pinned results: a change of numerics that relabels real scenes fails here, and the
 /// snapshot shows which scenes and parameter sets moved.
 #[test]

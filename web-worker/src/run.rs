@@ -773,13 +773,35 @@ fn unexpected(reply: &Reply) -> RunError {
 /// column, beside the 6 MiB a unit decodes).
 const BAND_TILE_ROWS: u32 = 8;
 
+/// Tile rows in a unit of the pool: a job's fixed costs (a read of the file, which waits for the
+/// browser's file service, and two messages) then come once per two rows of tiles. Any tiling
+/// gives the same labels.
+const POOL_UNIT_TILE_ROWS: u32 = 2;
+
 /// The units in the order the pool labels them: bands of [`BAND_TILE_ROWS`] tile rows, each
 /// column by column (top to bottom), so that the units of a helper's run are neighbours and
-/// each decoded chunk serves every unit that reads it.
+/// each decoded chunk serves every unit that reads it; each unit [`POOL_UNIT_TILE_ROWS`] of the
+/// engine's units one below the other (fewer at a band's foot).
 fn pool_order(mut units: Vec<Window>) -> Vec<Window> {
-    let band = BAND_TILE_ROWS * engine::geotiff::TILE_SIZE;
+    let tile = engine::geotiff::TILE_SIZE;
+    let band = BAND_TILE_ROWS * tile;
     units.sort_by_key(|u| (u.y / band, u.x, u.y));
-    units
+    let mut merged: Vec<Window> = Vec::with_capacity(units.len());
+    for unit in units {
+        match merged.last_mut() {
+            Some(last)
+                if last.x == unit.x
+                    && last.width == unit.width
+                    && last.bottom() == unit.y
+                    && last.y / band == unit.y / band
+                    && last.height < POOL_UNIT_TILE_ROWS * tile =>
+            {
+                last.height += unit.height;
+            }
+            _ => merged.push(unit),
+        }
+    }
+    merged
 }
 
 /// Labels every unit with K-Means' `model` on the pool's helpers, merging their statistics,

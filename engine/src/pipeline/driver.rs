@@ -9,7 +9,7 @@
 use std::io::{Cursor, Read, Seek, Write};
 
 use super::{Runtime, SegmentError, SegmentParams, Segmenter, writer_options};
-use crate::geotiff::{CogWriter, EncodedTile, GeoTiffReader, TileEncoder};
+use crate::geotiff::{CogWriter, EncodedTile, GeoTiffReader, TILE_SIZE, TileEncoder};
 use crate::kmeans::model;
 use crate::labels::LegendEntry;
 use crate::manifest::{InputIdentity, RunManifest};
@@ -90,10 +90,18 @@ impl EncodedTiles {
 }
 
 impl UnitSink for EncodedTiles {
+    /// Encodes the tiles of `unit`, a run of whole tiles of one or more tile rows, row by row.
     fn unit(&mut self, unit: Window, labels: &[u8]) -> Result<(), SegmentError> {
         let unit = self.part.map_or(unit, |p| p.local(unit));
-        let tiles = self.encoder.encode(unit, &Samples::U8(labels.to_vec()))?;
-        self.tiles.extend(tiles);
+        let width = unit.width as usize;
+        for y in (unit.y..unit.bottom()).step_by(TILE_SIZE as usize) {
+            let row = Window::new(unit.x, y, unit.width, TILE_SIZE.min(unit.bottom() - y));
+            // Too few labels reach the encoder short, which refuses them.
+            let first = ((y - unit.y) as usize * width).min(labels.len());
+            let rows = &labels[first..(first + row.len()).min(labels.len())];
+            let tiles = self.encoder.encode(row, &Samples::U8(rows.to_vec()))?;
+            self.tiles.extend(tiles);
+        }
         Ok(())
     }
 }

@@ -37,7 +37,7 @@ export default [
     name: 'pool: one, two and four workers, a run after the warm-up, a fit made at Segment, and the worker without WebAssembly SIMD write the same GeoTIFF',
     serviceWorkers: 'block',
     async fn(t) {
-      // 1600 x 1600 px: 14 units of 1024 x 256, so every worker labels several.
+      // 1600 x 1600 px: 8 jobs of up to 1024 x 512, so every worker labels several.
       const file = t.fixtures.medium();
       const one = await geotiff(t, file, 1);
       assertEqual(one.manifest.input.bytes, fs.statSync(file).size, 'manifest: input bytes');
