@@ -46,7 +46,6 @@ fn reader(name: &str) -> GeoTiffReader<BufReader<File>> {
     GeoTiffReader::open(BufReader::new(file)).unwrap()
 }
 
-/// The K-Means part of `params`.
 /// The segmenter of `params` fitted on `r` (on the CPU).
 fn segmenter_of<R: std::io::Read + std::io::Seek>(
     r: &mut GeoTiffReader<R>,
@@ -61,6 +60,7 @@ fn segmenter_of<R: std::io::Read + std::io::Seek>(
     .unwrap()
 }
 
+/// The K-Means part of `params`.
 fn km(params: &SegmentParams) -> &KMeansParams {
     match &params.method {
         MethodParams::Kmeans(p) => p,
@@ -111,13 +111,7 @@ fn streamed(
 /// Labels of the whole raster computed in one window (no tiling at all).
 fn whole(name: &str, params: &SegmentParams) -> Vec<u8> {
     let mut r = reader(name);
-    let segmenter = block_on(pipeline::segmenter(
-        &mut r,
-        params,
-        &Runtime::default(),
-        &NoProgress,
-    ))
-    .unwrap();
+    let segmenter = segmenter_of(&mut r, params);
     let (w, h) = (r.info().width, r.info().height);
     block_on(segmenter.label(&mut r, Window::new(0, 0, w, h))).unwrap()
 }
@@ -506,13 +500,7 @@ fn units_of_several_tile_rows_make_the_tiles_of_single_rows() {
     let params = &param_sets()[0];
     let mut r = GeoTiffReader::open(Cursor::new(bytes)).unwrap();
     let info = r.info().clone();
-    let segmenter = block_on(pipeline::segmenter(
-        &mut r,
-        params,
-        &Runtime::default(),
-        &NoProgress,
-    ))
-    .unwrap();
+    let segmenter = segmenter_of(&mut r, params);
     let mut rows = EncodedTiles::new(label_encoder(&info));
     for unit in segmenter.units() {
         block_on(segmenter.label_into(&mut r, unit, &mut rows)).unwrap();
