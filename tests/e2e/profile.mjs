@@ -13,8 +13,8 @@
 // under them, and its busy milliseconds per 100 ms from the start of the profiling, just before the hand-over of the file. Helpers started during the run are
 // profiled from their first instruction (the protocol holds each new worker until its profiler runs).
 //
-// The release build's WebAssembly has no function names; for names, build the app, then copy the worker's module as
-// wasm-bindgen wrote it (before wasm-opt: `$CARGO_TARGET_DIR/wasm-bindgen/release/worker_bg.wasm`) over the dist's.
+// The release build's WebAssembly has no function names (`.cargo/config.toml` strips them); for names, build the app
+// with that file's wasm32 rustflags less `-Cstrip=symbols` (in `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS`).
 // Node 20 needs `--experimental-websocket`; later versions have WebSocket built in.
 
 import fs from 'node:fs';
