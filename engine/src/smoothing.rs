@@ -175,6 +175,71 @@ mod tests {
         assert_eq!(majority_filter(&grid, 2, 2, 3), vec![2, 1, 1, 2]);
     }
 
+    /// The filter as its documentation states it: every class of the window counted.
+    fn majority_by_counting(labels: &[u8], width: usize, height: usize, size: usize) -> Vec<u8> {
+        let radius = majority_halo(size);
+        let mut out = labels.to_vec();
+        for y in 0..height {
+            for x in 0..width {
+                let own = labels[y * width + x];
+                if own == NODATA || radius == 0 {
+                    continue;
+                }
+                let mut counts = [0usize; 256];
+                for wy in y.saturating_sub(radius)..(y + radius + 1).min(height) {
+                    for wx in x.saturating_sub(radius)..(x + radius + 1).min(width) {
+                        let l = labels[wy * width + wx];
+                        if l != NODATA {
+                            counts[usize::from(l)] += 1;
+                        }
+                    }
+                }
+                let most = counts.iter().copied().max().unwrap_or(0);
+                out[y * width + x] = if counts[usize::from(own)] == most {
+                    own
+                } else {
+                    (0..=255u8)
+                        .find(|&l| counts[usize::from(l)] == most)
+                        .unwrap()
+                };
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn majority_equals_counting_every_class() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..60 {
+            let (width, height) = (rng.random_range(1..40), rng.random_range(1..40));
+            let classes = rng.random_range(1..6u8);
+            // Patches of one class with scattered other classes and nodata, as block labels
+            // look before smoothing.
+            let patch = rng.random_range(1..8);
+            let base: Vec<u8> = (0..(width / patch + 1) * (height / patch + 1))
+                .map(|_| rng.random_range(0..classes))
+                .collect();
+            let grid: Vec<u8> = (0..width * height)
+                .map(|i| {
+                    let (x, y) = (i % width, i / width);
+                    match rng.random_range(0..10) {
+                        0 => NODATA,
+                        1 | 2 => rng.random_range(0..classes),
+                        _ => base[(y / patch) * (width / patch + 1) + x / patch],
+                    }
+                })
+                .collect();
+            for size in [3, 5, 7, 15] {
+                assert_eq!(
+                    majority_filter(&grid, width, height, size),
+                    majority_by_counting(&grid, width, height, size),
+                    "case {case}: {width} x {height}, kernel {size}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn sieve_merges_small_interior_regions_only() {
         #[rustfmt::skip]
