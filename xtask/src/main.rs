@@ -168,6 +168,9 @@ enum BenchSuite {
         /// Also measure K-Means on WebGPU and the CNN on the CPU and on WebGPU (4096² raster, all workers).
         #[arg(long)]
         all_runs: bool,
+        /// Rounds of every run (each: the CLI, then the browser); the table shows the median round.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        rounds: usize,
     },
     /// Time `mapseg fit`, `apply` in N parts (one after the other, each on all cores) and `merge` beside one
     /// `mapseg segment` run, check the merge equals that run byte for byte, and project the wall time on N nodes.
@@ -213,10 +216,15 @@ fn run(command: Command) -> Result<ExitCode> {
         } => bench::cnn::run(strict, mapseg),
         // No targets: only errors fail, so `--strict` changes nothing.
         Command::Bench {
-            suite: Some(BenchSuite::Web { dist, all_runs }),
+            suite:
+                Some(BenchSuite::Web {
+                    dist,
+                    all_runs,
+                    rounds,
+                }),
             strict: _,
             mapseg,
-        } => bench::web::run(mapseg, dist, all_runs),
+        } => bench::web::run(mapseg, dist, all_runs, rounds),
         // No targets here either: a merge that differs from the one-machine run fails in any case.
         Command::Bench {
             suite: Some(BenchSuite::Cluster { parts, raster }),

@@ -1,5 +1,5 @@
 //! `cargo xtask bench web`: the web app in headless Chromium beside the native `mapseg segment`, on both bench
-//! rasters, at 1, 2 and all threads, measured in one run.
+//! rasters, at 1, 2 and all threads, measured side by side in one invocation.
 //!
 //! The rasters are `yell_4096.tif` (4096², 47 MB) and `yell_16384.tif` (16384², 754 MB) of `cargo xtask bench` (a
 //! NEON orthophoto, RGB u8, tiled Deflate GeoTIFF, made or reused in the bench directory). The thread counts are 1, 2
@@ -16,11 +16,13 @@
 //! the CNN on the CPU and on WebGPU, with `mapseg segment --method cnn` on all cores as the CNN's reference (the CNN
 //! on the 16384² raster takes minutes).
 //!
-//! Everything runs once, one after the other: first the CLI, then the browser. Standard output gets a Markdown table
-//! (raster, threads, browser drop → result (the map), drop → details (the suggested names and a k curve that follow
-//! it), file panel / preview, browser Segment → result, renderer peak RSS, native wall time and peak RSS, browser
-//! drop → result ÷ native wall time at the same thread count), the other runs'
-//! table with `--all-runs`, and the raw and `gzip -9` sizes of the WebAssembly modules in the app; the results go to
+//! Everything runs in rounds (`--rounds N`, 3 by default), one after the other: in each, first the CLI, then the
+//! browser, so that a slow spell of the machine slows both sides of a ratio. Standard output gets a Markdown table of
+//! the median round of each cell (raster, threads, browser drop → result (the map), drop → details (the suggested
+//! names and a k curve that follow it), file panel / preview, browser Segment → result, renderer peak RSS: those of
+//! the browser run with the median drop → result; native wall time and peak RSS: the run with the median wall time;
+//! the ratio of the two medians), every round's drop → result and native wall time, the other runs' table with
+//! `--all-runs`, and the raw and `gzip -9` sizes of the WebAssembly modules in the app; every run goes to
 //! `bench-web-results.json` in the bench directory. It fails on errors only, never on speed.
 
 use std::collections::BTreeMap;
@@ -137,6 +139,8 @@ impl Raster {
 /// One `mapseg segment` run.
 #[derive(Debug, Serialize)]
 struct NativeRow {
+    /// The round it ran in, from 1.
+    round: usize,
     /// File name of the raster.
     raster: String,
     method: &'static str,
@@ -154,6 +158,9 @@ struct NativeRow {
 /// One result line of `measure.mjs` (the keys not named here are kept as they are).
 #[derive(Debug, Serialize, Deserialize)]
 struct WebRow {
+    /// The round it ran in, from 1 (set by the bench, not by the script).
+    #[serde(default)]
+    round: usize,
     label: String,
     file: Option<PathBuf>,
     run: Option<String>,
@@ -202,6 +209,8 @@ struct Results {
     threads: Vec<Threads>,
     /// Whether the other web runs (`--all-runs`) were measured.
     all_runs: bool,
+    /// Rounds of every run.
+    rounds: usize,
     mapseg: PathBuf,
     dist: PathBuf,
     cpus: usize,
@@ -223,7 +232,15 @@ struct WebPlan<'a> {
     lines: &'static str,
 }
 
-pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>, all_runs: bool) -> Result<ExitCode> {
+pub fn run(
+    mapseg: Option<PathBuf>,
+    dist: Option<PathBuf>,
+    all_runs: bool,
+    rounds: usize,
+) -> Result<ExitCode> {
+    if rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
     let dir = bench_dir()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     note(&format!("bench directory: {}", dir.display()));
@@ -250,14 +267,31 @@ pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>, all_runs: bool) -> Re
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = thread_counts(cpus);
 
-    let native = time_native_runs(&mapseg, &dir, &rasters, &threads, all_runs);
+    let mut native = Vec::new();
     let mut web = Vec::new();
     let mut errors = Vec::new();
-    for plan in web_plans(&rasters, &threads, all_runs) {
-        let (rows, mut plan_errors) = measure_web(&dir, &dist, &plan)?;
-        plan_errors.extend(plan.missing(&rows));
-        web.extend(rows);
-        errors.append(&mut plan_errors);
+    for round in 1..=rounds {
+        note(&format!("round {round} of {rounds}"));
+        native.extend(time_native_runs(
+            &mapseg, &dir, &rasters, &threads, all_runs, round,
+        ));
+        for plan in web_plans(&rasters, &threads, all_runs) {
+            let (mut rows, plan_errors) = measure_web(&dir, &dist, &plan)?;
+            errors.extend(
+                plan_errors
+                    .into_iter()
+                    .map(|e| format!("round {round}: {e}")),
+            );
+            errors.extend(
+                plan.missing(&rows)
+                    .into_iter()
+                    .map(|e| format!("round {round}: {e}")),
+            );
+            for row in &mut rows {
+                row.round = round;
+            }
+            web.append(&mut rows);
+        }
     }
 
     let results = Results {
@@ -265,6 +299,7 @@ pub fn run(mapseg: Option<PathBuf>, dist: Option<PathBuf>, all_runs: bool) -> Re
         rasters,
         threads,
         all_runs,
+        rounds,
         mapseg,
         dist,
         cpus,
@@ -318,6 +353,7 @@ fn time_native_runs(
     rasters: &[Raster],
     threads: &[Threads],
     all_runs: bool,
+    round: usize,
 ) -> Vec<NativeRow> {
     let mut plan: Vec<(&Raster, &'static str, Threads)> = rasters
         .iter()
@@ -332,7 +368,7 @@ fn time_native_runs(
                 "timing mapseg segment --method {method} on {} (threads: {threads})",
                 raster.name()
             ));
-            time_native(mapseg, dir, raster, method, threads)
+            time_native(mapseg, dir, raster, method, threads, round)
         })
         .collect()
 }
@@ -345,8 +381,10 @@ fn time_native(
     raster: &Raster,
     method: &'static str,
     threads: Threads,
+    round: usize,
 ) -> NativeRow {
     let mut row = NativeRow {
+        round,
         raster: raster.name(),
         method,
         threads,
@@ -650,6 +688,10 @@ impl Results {
         self.print_header();
         println!();
         self.print_main_table();
+        if self.rounds > 1 {
+            println!();
+            self.print_rounds_table();
+        }
         if self.all_runs {
             println!();
             self.print_other_runs();
@@ -676,8 +718,14 @@ impl Results {
                 )
             })
             .collect();
+        let runs = match self.rounds {
+            1 => "one run each".to_owned(),
+            n => format!(
+                "{n} rounds (each: the CLI, then the browser), the median round of each cell"
+            ),
+        };
         println!(
-            "{}, RGB u8 GeoTIFF; K-Means, one run each, {} CPUs",
+            "{}, RGB u8 GeoTIFF; K-Means, {runs}, {} CPUs",
             rasters.join(" and "),
             self.cpus
         );
@@ -732,6 +780,48 @@ impl Results {
         }
     }
 
+    /// Every round's browser drop → result, native wall time and their ratio, per raster and thread count.
+    fn print_rounds_table(&self) {
+        println!(
+            "| raster | threads | browser drop → result, by round | native `mapseg segment`, by round \
+             | browser / native, by round |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for raster in &self.rasters {
+            for &threads in &self.threads {
+                let (mut web, mut native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+                for round in 1..=self.rounds {
+                    let w = self
+                        .web
+                        .iter()
+                        .find(|r| r.round == round && r.is(raster, MAIN_RUN, threads))
+                        .and_then(|r| r.drop_to_result_ms);
+                    let n = self
+                        .native
+                        .iter()
+                        .find(|r| {
+                            r.round == round
+                                && r.raster == raster.name()
+                                && r.method == "kmeans"
+                                && r.threads == threads
+                        })
+                        .and_then(|r| r.wall_s);
+                    web.push(seconds_from_ms(w));
+                    native.push(seconds(n));
+                    ratios.push(ratio(w, n));
+                }
+                println!(
+                    "| {} | {} | {} | {} | {} |",
+                    raster.name(),
+                    threads.cell(self.cpus),
+                    web.join(", "),
+                    native.join(", "),
+                    ratios.join(", ")
+                );
+            }
+        }
+    }
+
     /// The `--all-runs` table: the other web runs on the 4096² raster at the app's default pool.
     fn print_other_runs(&self) {
         println!(
@@ -779,14 +869,22 @@ impl Results {
         format!("wasm in {}: {}", self.dist.display(), sizes.join(", "))
     }
 
+    /// The round of `raster` at `run` with `workers` whose drop → result is the median.
     fn web_row(&self, raster: &Raster, run: &str, workers: Threads) -> Option<&WebRow> {
-        self.web.iter().find(|r| r.is(raster, run, workers))
+        median_by(
+            self.web.iter().filter(|r| r.is(raster, run, workers)),
+            |r| r.drop_to_result_ms,
+        )
     }
 
+    /// The round of `mapseg segment --method METHOD` on `raster` with `threads` whose wall time is the median.
     fn native_row(&self, raster: &Raster, method: &str, threads: Threads) -> Option<&NativeRow> {
-        self.native
-            .iter()
-            .find(|r| r.raster == raster.name() && r.method == method && r.threads == threads)
+        median_by(
+            self.native.iter().filter(|r| {
+                r.raster == raster.name() && r.method == method && r.threads == threads
+            }),
+            |r| r.wall_s,
+        )
     }
 
     /// Failed CLI runs, failed browser runs, missing result lines and script failures.
@@ -795,6 +893,24 @@ impl Results {
             + self.web.iter().filter(|r| r.error.is_some()).count()
             + self.errors.len()
     }
+}
+
+/// The run of `runs` with the median `key` (the lower middle one of an even count); a run without it (a failure)
+/// only where no run has it.
+fn median_by<'a, T>(
+    runs: impl Iterator<Item = &'a T>,
+    key: impl Fn(&T) -> Option<f64>,
+) -> Option<&'a T> {
+    let runs: Vec<&T> = runs.collect();
+    let mut timed: Vec<(&T, f64)> = runs
+        .iter()
+        .filter_map(|&run| Some((run, key(run)?)))
+        .collect();
+    if timed.is_empty() {
+        return runs.first().copied();
+    }
+    timed.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Some(timed[(timed.len() - 1) / 2].0)
 }
 
 /// The four browser cells of a row, or "no result".
@@ -819,20 +935,22 @@ mod tests {
             Raster::square("/b/yell_4096.tif".into(), SIZE),
             Raster::square("/b/yell_16384.tif".into(), Rasters::LARGE_SIZE),
         ];
-        let native = NativeRow {
+        let native = |round, wall_s| NativeRow {
+            round,
             raster: "yell_4096.tif".to_owned(),
             method: "kmeans",
             threads: Threads::Count(1),
-            wall_s: Some(1.0),
+            wall_s,
             megapixels_per_s: Some(16.78),
             peak_rss_mib: Some(120.0),
             timings: BTreeMap::new(),
-            error: None,
+            error: wall_s.is_none().then(|| "mapseg failed".to_owned()),
         };
         Results {
             rasters,
             threads: thread_counts(2),
             all_runs: true,
+            rounds: 3,
             mapseg: "mapseg".into(),
             dist: "dist".into(),
             cpus: 2,
@@ -842,7 +960,7 @@ mod tests {
                 bytes: Some(1_431_233),
                 gzip_bytes: None,
             }],
-            native: vec![native],
+            native: vec![native(1, Some(1.2)), native(2, None), native(3, Some(1.0))],
             web,
             errors: vec!["web yell_16384.tif kmeans:cpu workers=all: no result".to_owned()],
         }
@@ -895,13 +1013,57 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_shows_the_median_round() -> Result<()> {
+        // Three rounds of the same run: 3.31 s, 2.50 s and a failure; then one more at 4.00 s.
+        let line = KMEANS_LINE.replace('\n', "");
+        let text = [
+            line.clone(),
+            line.replace("3313", "2500"),
+            line.replace(r#""drop_to_result_ms":3313,"#, r#""error":"no result","#),
+        ]
+        .join("\n");
+        let mut rows = parse_lines(&text)?;
+        for (round, row) in rows.iter_mut().enumerate() {
+            row.round = round + 1;
+        }
+        let mut r = results(rows);
+        let four = r.rasters[0].name();
+        let raster = &r.rasters[0];
+        let web = r.web_row(raster, MAIN_RUN, Threads::Count(1));
+        // Two timed rounds: the lower middle one.
+        assert_eq!(web.and_then(|w| w.drop_to_result_ms), Some(2500.0));
+        let native = r.native_row(raster, "kmeans", Threads::Count(1));
+        assert_eq!(native.map(|n| n.round), Some(3));
+        assert!(r.web_row(raster, MAIN_RUN, Threads::All).is_none());
+        let mut more = parse_lines(&line.replace("3313", "4000"))?;
+        more[0].round = 4;
+        r.web.append(&mut more);
+        let raster = &r.rasters[0];
+        assert_eq!(
+            r.web_row(raster, MAIN_RUN, Threads::Count(1))
+                .and_then(|w| w.drop_to_result_ms),
+            Some(3313.0)
+        );
+        assert_eq!(r.failures(), 3);
+        assert_eq!(four, "yell_4096.tif");
+        // A run that failed in every round still has its row.
+        let failed = parse_lines(&line.replace(r#""drop_to_result_ms":3313,"#, r#""error":"x","#))?;
+        assert_eq!(
+            median_by(failed.iter(), |w| w.drop_to_result_ms).map(|w| w.error.as_deref()),
+            Some(Some("x"))
+        );
+        Ok(())
+    }
+
+    #[test]
     fn prints_the_tables() -> Result<()> {
-        let rows = parse_lines(&KMEANS_LINE.replace('\n', ""))?;
+        let mut rows = parse_lines(&KMEANS_LINE.replace('\n', ""))?;
+        rows[0].round = 1;
         let r = results(rows);
         assert_eq!(ratio(Some(3313.0), Some(1.0)), "3.31×");
         assert_eq!(ratio(Some(3313.0), None), "–");
         assert_eq!(r.hardware_concurrency(), Some(2));
-        assert_eq!(r.failures(), 1);
+        assert_eq!(r.failures(), 2);
         assert_eq!(
             r.wasm_line(),
             "wasm in dist: `web_bg.wasm` 1.43 MB (gzip -9 –)"
