@@ -280,11 +280,7 @@ pub fn run(
             errors.extend(
                 plan_errors
                     .into_iter()
-                    .map(|e| format!("round {round}: {e}")),
-            );
-            errors.extend(
-                plan.missing(&rows)
-                    .into_iter()
+                    .chain(plan.missing(&rows))
                     .map(|e| format!("round {round}: {e}")),
             );
             for row in &mut rows {
@@ -626,6 +622,11 @@ fn ratio(browser_ms: Option<f64>, native_s: Option<f64>) -> String {
 }
 
 impl NativeRow {
+    /// Whether this is the run of `method` on `raster` with `threads`.
+    fn is(&self, raster: &Raster, method: &str, threads: Threads) -> bool {
+        self.raster == raster.name() && self.method == method && self.threads == threads
+    }
+
     /// "wall s (peak MiB)", or the error.
     fn cell(&self) -> String {
         match &self.error {
@@ -799,12 +800,7 @@ impl Results {
                     let n = self
                         .native
                         .iter()
-                        .find(|r| {
-                            r.round == round
-                                && r.raster == raster.name()
-                                && r.method == "kmeans"
-                                && r.threads == threads
-                        })
+                        .find(|r| r.round == round && r.is(raster, "kmeans", threads))
                         .and_then(|r| r.wall_s);
                     web.push(seconds_from_ms(w));
                     native.push(seconds(n));
@@ -880,9 +876,7 @@ impl Results {
     /// The round of `mapseg segment --method METHOD` on `raster` with `threads` whose wall time is the median.
     fn native_row(&self, raster: &Raster, method: &str, threads: Threads) -> Option<&NativeRow> {
         median_by(
-            self.native.iter().filter(|r| {
-                r.raster == raster.name() && r.method == method && r.threads == threads
-            }),
+            self.native.iter().filter(|r| r.is(raster, method, threads)),
             |r| r.wall_s,
         )
     }
